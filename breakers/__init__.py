@@ -1,0 +1,1 @@
+"""Fault primitives: small functions that change a cluster through a journaled ChangeLog."""

@@ -1,0 +1,138 @@
+"""Breakers and setup steps for Kubernetes objects (every change journaled)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from breakfix.changes import ChangeLog
+from breakfix.context import SessionState
+from breakfix.durations import Seconds
+from breakfix.errors import ClusterError, StepError
+from breakfix.images import image_map, resolve_images
+from breakfix.inventory import ClusterSpec
+from breakfix.kube import Kube
+from graders.service import template_hash
+
+
+def create_sentinel(
+    changes: ChangeLog, state: SessionState, name: str, namespace: str = "default", kind: str = "ConfigMap"
+) -> None:
+    """Create a sentinel object and remember its UID: a wipe-and-recreate will not match it."""
+    if kind != "ConfigMap":
+        raise StepError("sentinels are ConfigMaps")
+    obj = changes.create_object(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": namespace, "labels": {"breakfix.dev/sentinel": "true"}},
+            "data": {"purpose": "breakfix sentinel: this object must survive the lab with the same UID"},
+        }
+    )
+    state.set(f"sentinel:{namespace}/{name}", obj["metadata"]["uid"])
+
+
+def apply_manifest(
+    changes: ChangeLog, lab_dir: Path, cluster: ClusterSpec, file: str, namespace: str | None = None
+) -> None:
+    """Create the objects of a YAML file beside lab.yaml; `image: role:web` takes the cluster's image."""
+    docs = [d for d in yaml.safe_load_all((lab_dir / file).read_text()) if d]
+    images = image_map(cluster)
+    for doc in docs:
+        try:
+            resolve_images(doc, images, cluster.pull_policy)
+        except KeyError as exc:
+            raise StepError(f"{file}: {exc.args[0]}") from None
+        if namespace and doc.get("kind") != "Namespace":
+            doc.setdefault("metadata", {})["namespace"] = namespace
+        changes.apply_object(doc)
+
+
+def remember(
+    kube: Kube, state: SessionState, kind: str, name: str, namespace: str = "default", api_version: str = "apps/v1"
+) -> None:
+    """Record an object's UID and pod template so graders can tell it was not redeployed."""
+    obj = kube.get(api_version, kind, name, namespace)
+    if obj is None:
+        raise StepError(f"{kind} {namespace}/{name} does not exist")
+    state.set(f"remember:{kind}:{namespace}/{name}", {"uid": obj["metadata"]["uid"], "template": template_hash(obj)})
+
+
+def patch(
+    changes: ChangeLog,
+    kind: str,
+    name: str,
+    patch: dict[str, Any],
+    namespace: str | None = "default",
+    api_version: str = "v1",
+) -> None:
+    """Merge-patch an object."""
+    changes.patch_object(api_version, kind, name, namespace, patch)
+
+
+def set_selector(changes: ChangeLog, service: str, selector: dict[str, str], namespace: str = "default") -> None:
+    """Replace a Service's selector."""
+    changes.patch_object("v1", "Service", service, namespace, {"spec": {"selector": None}})
+    changes.patch_object("v1", "Service", service, namespace, {"spec": {"selector": selector}})
+
+
+def scale(changes: ChangeLog, kind: str, name: str, replicas: int, namespace: str = "default") -> None:
+    """Scale a Deployment or StatefulSet."""
+    changes.patch_object("apps/v1", kind, name, namespace, {"spec": {"replicas": replicas}})
+
+
+def delete(
+    changes: ChangeLog, kind: str, name: str, namespace: str | None = "default", api_version: str = "v1"
+) -> None:
+    """Delete an object (undo recreates it)."""
+    changes.delete_object(api_version, kind, name, namespace)
+
+
+def recreate_sentinel(changes: ChangeLog, name: str, namespace: str = "default") -> None:
+    """Delete a sentinel and create one with the same name (a new UID): a known cheat."""
+    changes.delete_object("v1", "ConfigMap", name, namespace)
+    changes.create_object(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": namespace},
+            "data": {"purpose": "recreated"},
+        }
+    )
+
+
+def wait_ready(
+    kube: Kube,
+    name: str,
+    namespace: str = "default",
+    kind: str = "Deployment",
+    timeout: Seconds = 180.0,
+    log: Callable[[str], None] | None = None,
+) -> None:
+    """Wait until a workload has all its replicas ready (setup does this before breaking)."""
+    deadline = time.monotonic() + timeout
+    next_note = time.monotonic() + 10
+    while True:
+        try:
+            obj = kube.get("apps/v1", kind, name, namespace)
+        except ClusterError:
+            obj = None
+        status = (obj or {}).get("status") or {}
+        want = (obj or {}).get("spec", {}).get("replicas", 1)
+        ready = status.get("readyReplicas") or 0
+        if (
+            obj is not None
+            and ready >= want
+            and status.get("observedGeneration", 0) >= obj["metadata"].get("generation", 0)
+        ):
+            return
+        if time.monotonic() > deadline:
+            raise StepError(f"{kind} {namespace}/{name}: {ready}/{want} replicas ready after {timeout:.0f}s")
+        if log and time.monotonic() > next_note:
+            log(f"  waiting for {kind} {namespace}/{name}: {ready}/{want} ready")
+            next_note = time.monotonic() + 10
+        time.sleep(2)

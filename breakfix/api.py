@@ -1,0 +1,180 @@
+"""The typed API behind the `lab` command: every command is one function here."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from breakfix import runner
+from breakfix.catalog import Catalog, Lab, load_catalog
+from breakfix.clusters import adopt, resolve_cluster
+from breakfix.context import Context
+from breakfix.errors import BreakfixError
+from breakfix.inventory import ClusterSpec
+from breakfix.results import GradeReport
+from breakfix.state import Session, State
+
+HINT_PENALTY = 0.1  # each hint taken costs a tenth of the score
+
+
+@dataclass
+class Status:
+    """Where the student stands on the active lab."""
+
+    cluster: str
+    session: Session | None
+    lab_title: str = ""
+    time_left: str = "-"
+    grades: int = 0
+    journal_entries: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        s = self.session
+        return {
+            "cluster": self.cluster,
+            "lab": s.lab if s else None,
+            "title": self.lab_title,
+            "status": s.status if s else "idle",
+            "time_left": self.time_left,
+            "hints_used": s.hints_used if s else 0,
+            "grades": self.grades,
+            "started": s.started if s else None,
+            "deadline": s.deadline if s else None,
+            "journal_entries": self.journal_entries,
+        }
+
+
+class Breakfix:
+    """One command's worth of breakfix: the store, the catalog and the chosen cluster."""
+
+    def __init__(
+        self, cluster: str | None = None, store: State | None = None, log: Callable[[str], None] | None = None
+    ) -> None:
+        self.store = store or State()
+        self.cluster_name = cluster
+        self.log = log
+        self._catalog: Catalog | None = None
+
+    @property
+    def catalog(self) -> Catalog:
+        """Every lab that loaded, plus the errors of those that did not."""
+        if self._catalog is None:
+            self._catalog = load_catalog()
+        return self._catalog
+
+    def lab(self, lab_id: str) -> Lab:
+        """A lab by id (close names suggested when unknown)."""
+        return self.catalog.get(lab_id)
+
+    def cluster(self) -> ClusterSpec:
+        """The cluster this command acts on."""
+        return resolve_cluster(self.store, self.cluster_name)
+
+    @contextmanager
+    def context(self, lab: Lab | None = None, session: Session | None = None) -> Iterator[Context]:
+        """A context for running steps; closes node connections afterwards."""
+        ctx = Context(
+            self.cluster(), self.store, session.id if session else None, lab.folder if lab else None, log=self.log
+        )
+        try:
+            yield ctx
+        finally:
+            ctx.close()
+
+    def active(self, required: bool = True) -> Session | None:
+        """The cluster's running session."""
+        session = self.store.active_session(self.cluster().name)
+        if session is None and required:
+            raise BreakfixError(f"no lab is running on {self.cluster().name}: start one with `lab start LAB`")
+        return session
+
+    # commands ---------------------------------------------------------------
+    def start(self, lab_id: str, student: str | None = None) -> tuple[Session, str]:
+        """Break the cluster for a lab; returns the session and the task text."""
+        lab = self.lab(lab_id)
+        with self.context(lab) as ctx:
+            session = runner.start(ctx, lab, student=student)
+            return session, runner.render_task(ctx, lab)
+
+    def task(self) -> tuple[Session, str]:
+        """The running lab's task text."""
+        session = self.active()
+        assert session is not None
+        lab = self.lab(session.lab)
+        with self.context(lab, session) as ctx:
+            return session, runner.render_task(ctx, lab)
+
+    def status(self) -> Status:
+        """The running lab, its clock and attempts."""
+        cluster = self.cluster().name
+        session = self.store.active_session(cluster)
+        entries = len(self.store.journal(cluster))
+        if session is None:
+            return Status(cluster, None, journal_entries=entries)
+        title = self.catalog.labs[session.lab].spec.title if session.lab in self.catalog.labs else ""
+        return Status(cluster, session, title, runner.time_left(session), len(self.store.grades(session.id)), entries)
+
+    def hint(self) -> tuple[int, int, str]:
+        """The next hint: (number, total, text); each one costs points."""
+        session = self.active()
+        assert session is not None
+        hints = self.lab(session.lab).spec.hints
+        if not hints:
+            raise BreakfixError(f"lab {session.lab} has no hints")
+        if session.hints_used >= len(hints):
+            return len(hints), len(hints), hints[-1] + "\n(that was the last hint; `lab solution` shows the answer)"
+        number = session.hints_used + 1
+        self.store.update_session(session.id, hints_used=number)
+        return number, len(hints), hints[number - 1]
+
+    def grade(self) -> tuple[GradeReport, float]:
+        """Grade the running lab; returns the report and the score after hint penalties (0-100)."""
+        session = self.active()
+        assert session is not None
+        lab = self.lab(session.lab)
+        with self.context(lab, session) as ctx:
+            report = runner.grade(ctx, lab, session)
+        return report, self.final_score(report, session.hints_used)
+
+    @staticmethod
+    def final_score(report: GradeReport, hints_used: int) -> float:
+        """Percentage score with the hint penalty applied."""
+        if not report.max_score:
+            return 0.0
+        raw = 100.0 * report.score / report.max_score
+        return round(max(0.0, raw * (1 - HINT_PENALTY * hints_used)), 1)
+
+    def reset(self) -> int:
+        """Undo every change; returns how many journal entries were undone."""
+        session = self.store.active_session(self.cluster().name)
+        lab = self.catalog.labs.get(session.lab) if session else None
+        with self.context(lab, session) as ctx:
+            return runner.reset(ctx)
+
+    def solution(self, lab_id: str | None = None) -> tuple[str, str]:
+        """The reference walk-through of a lab (the running one by default)."""
+        if lab_id is None:
+            session = self.active()
+            assert session is not None
+            lab_id = session.lab
+            if session.status == "active":
+                self.store.update_session(session.id, data={**session.data, "solution_viewed": time.time()})
+        lab = self.lab(lab_id)
+        return lab.id, lab.solution_text
+
+    def verify(
+        self, lab_id: str, settle: float = 300, on_phase: Callable[[runner.VerifyPhase], None] | None = None
+    ) -> list[runner.VerifyPhase]:
+        """Self-test a lab on the cluster."""
+        lab = self.lab(lab_id)
+        with self.context(lab) as ctx:
+            return runner.verify(ctx, lab, settle=settle, on_phase=on_phase)
+
+    def adopt(self, inventory: Path, name: str | None = None) -> ClusterSpec:
+        """Mark and register a cluster described by an inventory."""
+        return adopt(self.store, inventory, name)

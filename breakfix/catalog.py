@@ -1,0 +1,150 @@
+"""Find, load and validate labs; a broken lab is reported and the rest still load."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from breakfix.errors import LabFileError, UnknownLabError
+from breakfix.model import LabFile, StepData
+from breakfix.steps import VARIABLES, Step, StepBindError, bind, template_vars
+
+SECTIONS = ("setup", "break", "confirm", "grade", "solve")
+
+
+@dataclass
+class Lab:
+    """A validated lab with its steps bound to functions."""
+
+    spec: LabFile
+    path: Path
+    steps: dict[str, list[Step]]
+    cheats: dict[str, list[Step]]
+    solution_text: str
+
+    @property
+    def id(self) -> str:
+        """The lab's id."""
+        return self.spec.id
+
+    @property
+    def folder(self) -> Path:
+        """The lab's folder."""
+        return self.path.parent
+
+
+@dataclass
+class Catalog:
+    """The labs that loaded and the errors of those that did not."""
+
+    labs: dict[str, Lab] = field(default_factory=dict)
+    errors: list[LabFileError] = field(default_factory=list)
+
+    def get(self, lab_id: str) -> Lab:
+        """The lab with this id, or UnknownLabError with close names."""
+        if lab_id in self.labs:
+            return self.labs[lab_id]
+        for err in self.errors:
+            if Path(err.path).parent.name == lab_id:
+                raise err
+        names = list(self.labs)
+        close = difflib.get_close_matches(lab_id, names, n=3, cutoff=0.5)
+        close += [n for n in names if lab_id in n and n not in close][:3]
+        raise UnknownLabError(lab_id, close[:3])
+
+
+def lab_roots() -> list[Path]:
+    """Folders that hold labs: the built-in ones, then BREAKFIX_LABS_PATH entries."""
+    here = Path(__file__).resolve().parent
+    roots = [here / "_labs" if (here / "_labs").is_dir() else here.parent / "labs"]
+    extra = os.environ.get("BREAKFIX_LABS_PATH", "")
+    roots += [Path(p).expanduser() for p in extra.split(os.pathsep) if p]
+    return roots
+
+
+def _bind_steps(path: Path, section: str, steps: list[StepData]) -> list[Step]:
+    bound = []
+    for i, step in enumerate(steps):
+        ((ref, args),) = step.items()
+        try:
+            bound.append(bind(ref, args, section))
+        except StepBindError as exc:
+            raise LabFileError(str(path), f"{section}[{i}] {ref}", str(exc)) from None
+    return bound
+
+
+def load_lab(path: Path) -> Lab:
+    """Load and validate one lab.yaml."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        raise LabFileError(str(path), where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except OSError as exc:
+        raise LabFileError(str(path), "", f"cannot read: {exc.strerror}") from None
+    if not isinstance(raw, dict):
+        raise LabFileError(str(path), "", "a lab file must be a YAML mapping")
+    try:
+        spec = LabFile.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(x) for x in first["loc"]) or "(top)"
+        raise LabFileError(str(path), key, first["msg"]) from None
+    if spec.id != path.parent.name:
+        raise LabFileError(str(path), "id", f"{spec.id!r} must match the folder name {path.parent.name!r}")
+    unknown = template_vars(spec.task) - VARIABLES
+    if unknown:
+        raise LabFileError(
+            str(path),
+            "task",
+            f"unknown variable(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(VARIABLES))}",
+        )
+    data: dict[str, Any] = spec.model_dump(by_alias=True)
+    steps = {section: _bind_steps(path, section, data[section]) for section in SECTIONS}
+    cheats = {name: _bind_steps(path, f"cheats.{name}", s) for name, s in spec.cheats.items()}
+    _check_manifests(path, steps["setup"])
+    solution = spec.solution
+    if not solution:
+        sol = path.parent / "solution.md"
+        if not sol.is_file():
+            raise LabFileError(str(path), "solution", "empty, and there is no solution.md beside the lab file")
+        solution = sol.read_text()
+    return Lab(spec=spec, path=path, steps=steps, cheats=cheats, solution_text=solution)
+
+
+def _check_manifests(path: Path, setup: list[Step]) -> None:
+    for i, step in enumerate(setup):
+        rel = step.kwargs.get("file")
+        if step.ref == "breakers.kube.apply_manifest" and isinstance(rel, str) and not (path.parent / rel).is_file():
+            raise LabFileError(str(path), f"setup[{i}] apply.file", f"{rel} does not exist beside lab.yaml")
+
+
+def load_catalog(roots: list[Path] | None = None) -> Catalog:
+    """Load every lab under the roots; collect errors instead of stopping at the first."""
+    catalog = Catalog()
+    for root in roots if roots is not None else lab_roots():
+        if not root.is_dir():
+            continue
+        for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+            lab_file = folder / "lab.yaml"
+            if not lab_file.is_file():
+                continue
+            try:
+                lab = load_lab(lab_file)
+            except LabFileError as err:
+                catalog.errors.append(err)
+                continue
+            if lab.id in catalog.labs:
+                catalog.errors.append(
+                    LabFileError(str(lab_file), "id", f"{lab.id!r} is already defined by {catalog.labs[lab.id].path}")
+                )
+                continue
+            catalog.labs[lab.id] = lab
+    return catalog

@@ -1,0 +1,177 @@
+"""Journaled changes: every breaker change is written to the journal BEFORE it is made."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from breakfix.errors import ClusterError, StepError
+from breakfix.kube import Obj
+
+if TYPE_CHECKING:
+    from breakfix.context import Context
+    from breakfix.transport.node import Node
+
+MAX_BACKUP = 8 * 1024 * 1024
+#: Server-set fields dropped before an object is put back.
+VOLATILE_META = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink")
+
+
+def sha256(data: bytes | None) -> str | None:
+    """Hex digest of DATA, None for a missing file."""
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def clean_object(obj: Obj) -> Obj:
+    """A copy of OBJ without status and server-set metadata, fit to create or replace."""
+    out = {k: v for k, v in obj.items() if k != "status"}
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in VOLATILE_META and v is not None}
+    ann = {
+        k: v
+        for k, v in (meta.get("annotations") or {}).items()
+        if k != "kubectl.kubernetes.io/last-applied-configuration"
+    }
+    if ann:
+        meta["annotations"] = ann
+    else:
+        meta.pop("annotations", None)
+    out["metadata"] = meta
+    cleaned: Obj = _drop_none(out)
+    return cleaned
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value
+
+
+class ChangeLog:
+    """What breakers use to change a cluster; each method journals the undo first."""
+
+    def __init__(self, ctx: Context, phase: str) -> None:
+        self.ctx = ctx
+        self.phase = phase
+
+    def _journal(self, kind: str, record: dict[str, Any]) -> int:
+        return self.ctx.store.journal_add(self.ctx.cluster.name, self.ctx.session_id, self.phase, kind, record)
+
+    # files ------------------------------------------------------------------
+    def write_file(self, node: Node, path: str, data: bytes | str) -> None:
+        """Replace a file on a node (its old content, mode and owner are journaled)."""
+        self.edit_file(node, path, lambda _old: data.encode() if isinstance(data, str) else data)
+
+    def edit_file(self, node: Node, path: str, change: Callable[[bytes | None], bytes | None]) -> bytes | None:
+        """Rewrite a file through CHANGE(old) -> new (None deletes it); returns the new content."""
+        old = node.read(path)
+        if old is not None and len(old) > MAX_BACKUP:
+            raise StepError(f"{node.name}:{path} is too large to back up ({len(old)} bytes)")
+        stat = node.stat(path) if old is not None else None
+        new = change(old)
+        if new == old:
+            return new
+        self._journal(
+            "file",
+            {
+                "node": node.name,
+                "path": path,
+                "existed": old is not None,
+                "content": base64.b64encode(old).decode() if old is not None else None,
+                "sha256": sha256(old),
+                "mode": stat.mode if stat else None,
+                "uid": stat.uid if stat else None,
+                "gid": stat.gid if stat else None,
+            },
+        )
+        if new is None:
+            node.remove(path)
+        else:
+            node.write(path, new)
+        return new
+
+    def move_file(self, node: Node, path: str, to: str) -> None:
+        """Move a file away (both places are journaled)."""
+        data = node.read(path)
+        if data is None:
+            raise StepError(f"{node.name}: {path} does not exist")
+        self.write_file(node, to, data)
+        self.edit_file(node, path, lambda _old: None)
+
+    # systemd units ------------------------------------------------------------
+    def unit(self, node: Node, unit: str, action: str) -> None:
+        """Run `systemctl ACTION UNIT` after journaling whether the unit was active and enabled."""
+        if action not in ("stop", "start", "restart", "disable", "enable", "mask", "unmask", "kill"):
+            raise StepError(f"systemctl {action}: not an action breakfix journals")
+        active = node.run("systemctl is-active --quiet %s", unit).ok
+        enabled = node.run("systemctl is-enabled --quiet %s", unit).ok
+        masked = node.run("systemctl is-enabled %s", unit).stdout.strip() == "masked"
+        self._journal("unit", {"node": node.name, "unit": unit, "active": active, "enabled": enabled, "masked": masked})
+        node.check("systemctl %s %s", action, unit)
+
+    # commands -----------------------------------------------------------------
+    def command(self, node: Node, command: str, undo: str) -> str:
+        """Run a shell command whose inverse is the shell command UNDO."""
+        self._journal("command", {"node": node.name, "command": command, "undo": undo})
+        return node.check(command)
+
+    # Kubernetes objects ---------------------------------------------------------
+    def _api(self, call: Callable[[], Any], wait: float = 180) -> Any:
+        """Run an API call, waiting for the API server when it is restarting."""
+        deadline = time.monotonic() + wait
+        announced = False
+        while True:
+            try:
+                return call()
+            except ClusterError:
+                if time.monotonic() > deadline:
+                    raise
+                if not announced:
+                    self.ctx.log("  waiting for the API server to answer...")
+                    announced = True
+                time.sleep(3)
+
+    def _remember(self, api_version: str, kind: str, name: str, namespace: str | None) -> Obj | None:
+        live: Obj | None = self._api(lambda: self.ctx.kube.get(api_version, kind, name, namespace))
+        self._journal(
+            "object",
+            {
+                "apiVersion": api_version,
+                "kind": kind,
+                "name": name,
+                "namespace": namespace,
+                "previous": clean_object(live) if live else None,
+                "uid": (live or {}).get("metadata", {}).get("uid"),
+            },
+        )
+        return live
+
+    def create_object(self, obj: Obj) -> Obj:
+        """Create an object (undo deletes it)."""
+        meta = obj.get("metadata", {})
+        self._remember(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+        created: Obj = self._api(lambda: self.ctx.kube.create(obj))
+        return created
+
+    def apply_object(self, obj: Obj) -> Obj:
+        """Create or replace an object (undo puts the previous one back or deletes it)."""
+        meta = obj.get("metadata", {})
+        live = self._remember(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+        applied: Obj = self._api(lambda: self.ctx.kube.create(obj) if live is None else self.ctx.kube.replace(obj))
+        return applied
+
+    def patch_object(self, api_version: str, kind: str, name: str, namespace: str | None, patch: Obj) -> Obj:
+        """Merge-patch an object (undo replaces it with its previous spec)."""
+        if self._remember(api_version, kind, name, namespace) is None:
+            raise StepError(f"{kind} {namespace + '/' if namespace else ''}{name} does not exist")
+        patched: Obj = self._api(lambda: self.ctx.kube.patch(api_version, kind, name, namespace, patch))
+        return patched
+
+    def delete_object(self, api_version: str, kind: str, name: str, namespace: str | None) -> None:
+        """Delete an object (undo recreates it from its previous spec)."""
+        self._remember(api_version, kind, name, namespace)
+        self._api(lambda: self.ctx.kube.delete(api_version, kind, name, namespace))

@@ -1,0 +1,33 @@
+"""JUnit XML for grade reports, so CI systems and LMS importers can read them."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from breakfix.results import GradeReport
+
+
+def write_junit(report: GradeReport, path: Path) -> None:
+    """Write REPORT as a JUnit testsuite, one testcase per check."""
+    failures = sum(1 for c in report.checks if c.status == "fail")
+    errors = sum(1 for c in report.checks if c.status == "error")
+    suite = ET.Element(
+        "testsuite",
+        name=f"breakfix.{report.lab}",
+        tests=str(len(report.checks)),
+        failures=str(failures),
+        errors=str(errors),
+        time=f"{sum(c.seconds for c in report.checks):.2f}",
+    )
+    for check in report.checks:
+        case = ET.SubElement(
+            suite, "testcase", classname=f"breakfix.{report.lab}", name=check.name, time=f"{check.seconds:.2f}"
+        )
+        if check.status != "pass":
+            tag = "failure" if check.status == "fail" else "error"
+            node = ET.SubElement(case, tag, message=check.message)
+            node.text = check.hint or check.message
+    root = ET.Element("testsuites")
+    root.append(suite)
+    path.write_text(ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n")

@@ -1,0 +1,505 @@
+"""`lab`: break a Kubernetes cluster on purpose, fix it, get graded."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from breakfix import __version__
+from breakfix.cli.output import STATUS_STYLE, emit_json, say, table
+
+if TYPE_CHECKING:
+    from breakfix.api import Breakfix
+    from breakfix.results import GradeReport
+
+app = typer.Typer(
+    name="lab",
+    help="Kubernetes troubleshooting practice: break a real cluster, fix it, get graded.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+cluster_app = typer.Typer(help="Lab clusters: register, choose, inspect.", no_args_is_help=True)
+app.add_typer(cluster_app, name="cluster")
+
+_options: dict[str, str | None] = {"cluster": None}
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _bf() -> Breakfix:
+    from breakfix.api import Breakfix
+
+    return Breakfix(cluster=_options["cluster"], log=say)
+
+
+def _complete_lab(incomplete: str) -> list[str]:
+    from breakfix.catalog import load_catalog
+
+    return [lab for lab in load_catalog().labs if lab.startswith(incomplete)]
+
+
+LabArg = Annotated[str, typer.Argument(help="Lab id, e.g. etcd-datadir.", autocompletion=_complete_lab)]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"breakfix {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            "-c",
+            envvar="BREAKFIX_CLUSTER",
+            help="Registered cluster to act on.",
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Kubernetes troubleshooting practice: break a real cluster, fix it, get graded."""
+    _options["cluster"] = cluster
+
+
+# catalog ------------------------------------------------------------------------
+@app.command("list")
+def list_labs(
+    domain: Annotated[str | None, typer.Option(help="Only this CKA domain.")] = None,
+    difficulty: Annotated[str | None, typer.Option(help="easy, medium or hard.")] = None,
+    runnable: Annotated[bool, typer.Option("--runnable", help="Only labs the cluster can run.")] = False,
+    details: Annotated[bool, typer.Option("--details", help="Show summaries and requirements.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """List the labs."""
+    from breakfix.catalog import load_catalog
+
+    catalog = load_catalog()
+    for err in catalog.errors:
+        say(f"warning: skipped a broken lab: {err}")
+    caps: frozenset[str] | None = None
+    if runnable:
+        caps = _bf().cluster().capabilities
+    labs = [
+        lab
+        for lab in catalog.labs.values()
+        if (domain is None or lab.spec.domain == domain)
+        and (difficulty is None or lab.spec.difficulty == difficulty)
+        and (caps is None or set(lab.spec.requires) <= caps)
+    ]
+    if json_out:
+        emit_json(
+            [
+                {
+                    "id": lab.id,
+                    "title": lab.spec.title,
+                    "domain": lab.spec.domain,
+                    "difficulty": lab.spec.difficulty,
+                    "time_limit_seconds": lab.spec.time_limit,
+                    "requires": list(lab.spec.requires),
+                    "summary": lab.spec.summary,
+                }
+                for lab in labs
+            ]
+        )
+        return
+    if not labs:
+        say("no lab matches")
+        return
+    from breakfix.durations import format_duration
+
+    rows = [
+        [lab.id, lab.spec.title, lab.spec.domain, lab.spec.difficulty, format_duration(lab.spec.time_limit)]
+        + ([", ".join(lab.spec.requires) or "-", lab.spec.summary] if details else [])
+        for lab in labs
+    ]
+    cols = ["LAB", "TITLE", "DOMAIN", "DIFFICULTY", "TIME"] + (["REQUIRES", "SUMMARY"] if details else [])
+    table(f"{len(labs)} labs", cols, rows)
+
+
+@app.command()
+def show(lab_id: LabArg, json_out: JsonOpt = False) -> None:
+    """Describe one lab: task, requirements, checks (no spoilers)."""
+    from breakfix.catalog import load_catalog
+
+    lab = load_catalog().get(lab_id)
+    checks = [{"check": s.title, "weight": s.weight, "about": s.doc} for s in lab.steps["grade"]]
+    if json_out:
+        emit_json(
+            {
+                "id": lab.id,
+                "title": lab.spec.title,
+                "domain": lab.spec.domain,
+                "difficulty": lab.spec.difficulty,
+                "time_limit_seconds": lab.spec.time_limit,
+                "requires": list(lab.spec.requires),
+                "task": lab.spec.task,
+                "hints": len(lab.spec.hints),
+                "checks": checks,
+                "cheats_tested": list(lab.cheats),
+            }
+        )
+        return
+    from breakfix.durations import format_duration
+
+    print(f"{lab.id}: {lab.spec.title}")
+    print(
+        f"  domain {lab.spec.domain}, {lab.spec.difficulty}, {format_duration(lab.spec.time_limit)}, "
+        f"needs: {', '.join(lab.spec.requires) or 'any cluster'}"
+    )
+    print(f"\n{lab.spec.task.strip()}\n")
+    print(f"graded by {len(checks)} checks; {len(lab.spec.hints)} hints available")
+    for c in checks:
+        print(f"  - {c['check']} (weight {c['weight']}): {c['about']}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of lab.yaml (for editor completion)."""
+    import json
+
+    from breakfix.model import LabFile
+
+    print(json.dumps(LabFile.model_json_schema(by_alias=True), indent=2))
+
+
+# the lab cycle ----------------------------------------------------------------------
+@app.command()
+def start(
+    lab_id: LabArg,
+    student: Annotated[str | None, typer.Option(help="Name recorded with the attempt.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Break the cluster for a lab, confirm the fault, show the task and start the clock."""
+    bf = _bf()
+    session, task = bf.start(lab_id, student)
+    if json_out:
+        emit_json(
+            {
+                "session": session.id,
+                "lab": session.lab,
+                "cluster": session.cluster,
+                "deadline": session.deadline,
+                "task": task,
+            }
+        )
+        return
+    from breakfix.durations import format_duration
+
+    limit = format_duration((session.deadline or 0) - (session.started or 0))
+    print(f"\n== {lab_id} on {session.cluster}: you have {limit} ==\n\n{task}\n")
+    print("When you think it is fixed: `lab grade`.  Stuck: `lab hint`.  Give up: `lab reset`.")
+
+
+@app.command()
+def task() -> None:
+    """Show the running lab's task again."""
+    session, text = _bf().task()
+    print(f"{session.lab}:\n\n{text}")
+
+
+@app.command()
+def status(json_out: JsonOpt = False) -> None:
+    """The running lab, time left, hints used and grading attempts."""
+    st = _bf().status()
+    if json_out:
+        emit_json(st.as_dict())
+        return
+    if st.session is None:
+        print(
+            f"{st.cluster}: no lab running"
+            + (f" ({st.journal_entries} unfinished changes: run `lab reset`)" if st.journal_entries else "")
+        )
+        return
+    s = st.session
+    print(
+        f"{st.cluster}: {s.lab} ({st.lab_title}) is {s.status}; time left {st.time_left}; "
+        f"hints used {s.hints_used}; graded {st.grades} times"
+    )
+
+
+@app.command()
+def hint() -> None:
+    """Show the next hint (each one costs 10% of the score)."""
+    number, total, text = _bf().hint()
+    print(f"hint {number}/{total}: {text}")
+
+
+def _print_report(report: GradeReport, score: float) -> None:
+    rows = [
+        [
+            STATUS_STYLE[c.status],
+            c.name,
+            c.message + (f"\n  hint: {c.hint}" if c.hint and not c.ok else ""),
+            str(c.weight),
+        ]
+        for c in report.checks
+    ]
+    table(f"{report.lab}: {report.score}/{report.max_score} points", ["", "CHECK", "RESULT", "WEIGHT"], rows)
+    from breakfix.durations import format_duration
+
+    if report.passed:
+        took = f" in {format_duration(report.elapsed)}" if report.elapsed is not None else ""
+        print(f"Fixed{took}. Score {score:g}%. `lab reset` puts the cluster back for the next lab.")
+    else:
+        print(f"Not fixed yet. Score so far {score:g}%.")
+
+
+@app.command()
+def grade(
+    json_out: JsonOpt = False,
+    junit: Annotated[Path | None, typer.Option(help="Also write a JUnit XML report here.")] = None,
+) -> None:
+    """Check the cluster, check by check; exit 0 only when every check passes."""
+    report, score = _bf().grade()
+    if junit:
+        from breakfix.cli.junit import write_junit
+
+        write_junit(report, junit)
+    if json_out:
+        emit_json({**report.as_dict(), "score_percent": score})
+    else:
+        _print_report(report, score)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def reset() -> None:
+    """Put back everything breakfix changed on the cluster (also after a crash)."""
+    n = _bf().reset()
+    print(f"reset: {n} change(s) undone; the cluster is as it was." if n else "reset: nothing to undo.")
+
+
+@app.command()
+def solution(
+    lab_id: Annotated[
+        str | None,
+        typer.Argument(
+            help="Lab id (the running one by default).",
+            autocompletion=_complete_lab,
+        ),
+    ] = None,
+) -> None:
+    """Show the reference walk-through."""
+    lid, text = _bf().solution(lab_id)
+    print(f"# {lid}: solution\n\n{text.strip()}")
+
+
+@app.command()
+def verify(
+    lab_id: Annotated[str | None, typer.Argument(help="Lab id.", autocompletion=_complete_lab)] = None,
+    all_labs: Annotated[bool, typer.Option("--all", help="Every lab the cluster can run.")] = False,
+    settle: Annotated[float, typer.Option(help="Seconds to wait for a fix to settle.")] = 300,
+    json_out: JsonOpt = False,
+) -> None:
+    """Self-test labs: break fails grading, cheats fail, the reference fix passes, reset is clean."""
+    from breakfix.errors import UsageError
+
+    bf = _bf()
+    if all_labs == (lab_id is not None):
+        raise UsageError("give one LAB or --all")
+    if all_labs:
+        caps = bf.cluster().capabilities
+        ids = [lab.id for lab in bf.catalog.labs.values() if set(lab.spec.requires) <= caps]
+    else:
+        ids = [bf.lab(lab_id or "").id]
+    results = {}
+    ok_all = True
+    for lid in ids:
+        say(f"verify {lid}:")
+        phases = bf.verify(lid, settle, on_phase=lambda p: say(f"  {'ok ' if p.ok else 'BAD'} {p.name}: {p.detail}"))
+        ok = all(p.ok for p in phases)
+        ok_all &= ok
+        results[lid] = {"ok": ok, "phases": [p.as_dict() for p in phases]}
+    if json_out:
+        emit_json(results)
+    else:
+        for lid, res in results.items():
+            print(f"{'PASS' if res['ok'] else 'FAIL'} {lid}")
+    if not ok_all:
+        raise typer.Exit(1)
+
+
+# clusters -------------------------------------------------------------------------
+@cluster_app.command("adopt")
+def cluster_adopt(
+    inventory: Annotated[Path, typer.Argument(help="Ansible YAML inventory describing the cluster.")],
+    name: Annotated[str | None, typer.Option(help="Name to register it under.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Mark an existing cluster as a lab cluster (breakfix will break it) and register it."""
+    from breakfix.errors import BreakfixError
+    from breakfix.inventory import load_inventory
+
+    spec = load_inventory(inventory)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise BreakfixError("adopting a cluster needs confirmation: pass --yes (stdin is not a terminal)")
+        typer.confirm(
+            f"breakfix will break cluster {name or spec.name} ({len(spec.nodes)} nodes, "
+            f"kubeconfig {spec.kubeconfig}) on purpose. Adopt it?",
+            abort=True,
+        )
+    spec = _bf().adopt(inventory, name)
+    print(f"adopted {name or spec.name}: marked as a lab cluster and registered")
+
+
+@cluster_app.command("list")
+def cluster_list(json_out: JsonOpt = False) -> None:
+    """The registered lab clusters."""
+    bf = _bf()
+    rows = bf.store.clusters()
+    default = bf.store.get_setting("default_cluster")
+    if json_out:
+        emit_json([{**r, "default": r["name"] == default} for r in rows])
+        return
+    if not rows:
+        print("no clusters: `lab cluster adopt INVENTORY` registers one")
+        return
+    table(
+        "clusters",
+        ["", "NAME", "PROVIDER", "INVENTORY"],
+        [["*" if r["name"] == default else "", r["name"], r["provider"], r["inventory"]] for r in rows],
+    )
+
+
+@cluster_app.command("use")
+def cluster_use(name: Annotated[str, typer.Argument(help="A registered cluster.")]) -> None:
+    """Make a registered cluster the default."""
+    from breakfix.clusters import resolve_cluster
+
+    bf = _bf()
+    resolve_cluster(bf.store, name)
+    bf.store.set_setting("default_cluster", name)
+    print(f"default cluster: {name}")
+
+
+@cluster_app.command("forget")
+def cluster_forget(name: Annotated[str, typer.Argument(help="A registered cluster.")]) -> None:
+    """Unregister a cluster (its marker stays on the cluster)."""
+    from breakfix.errors import BreakfixError
+
+    bf = _bf()
+    if bf.store.journal(name):
+        raise BreakfixError(f"{name} has unfinished changes: `lab reset --cluster {name}` first")
+    bf.store.remove_cluster(name)
+    if bf.store.get_setting("default_cluster") == name:
+        bf.store.set_setting("default_cluster", None)
+    print(f"forgot {name}")
+
+
+@cluster_app.command("status")
+def cluster_status(json_out: JsonOpt = False) -> None:
+    """Reach the cluster: API version, marker, each node."""
+    from breakfix.clusters import read_marker
+    from breakfix.errors import BreakfixError
+
+    bf = _bf()
+    spec = bf.cluster()
+    out: dict[str, object] = {
+        "cluster": spec.name,
+        "provider": spec.provider,
+        "capabilities": sorted(spec.capabilities),
+    }
+    with bf.context() as ctx:
+        try:
+            out["api"] = ctx.kube.version().get("gitVersion", "?")
+            out["marked"] = read_marker(ctx.kube) is not None
+        except BreakfixError as exc:
+            out["api"] = f"unreachable: {exc}"
+        nodes = {}
+        for node in ctx.nodes():
+            try:
+                node.check("true", timeout=20)
+                nodes[node.name] = f"ok ({node.role}, {node.transport.description})"
+            except BreakfixError as exc:
+                nodes[node.name] = f"unreachable: {exc}"
+        out["nodes"] = nodes
+    if json_out:
+        emit_json(out)
+        return
+    for key, value in out.items():
+        if isinstance(value, dict):
+            print(f"{key}:")
+            for k, v in value.items():
+                print(f"  {k}: {v}")
+        else:
+            print(f"{key}: {value}")
+
+
+@cluster_app.command("kubeconfig")
+def cluster_kubeconfig() -> None:
+    """Print the path of the cluster's kubeconfig (export KUBECONFIG=$(lab cluster kubeconfig))."""
+    from breakfix.errors import BreakfixError
+
+    spec = _bf().cluster()
+    if spec.kubeconfig is None:
+        raise BreakfixError(f"{spec.name} has no kubeconfig in its inventory")
+    print(spec.kubeconfig)
+
+
+# error boundary -----------------------------------------------------------------------
+def _log_path() -> Path:
+    from breakfix.state import state_dir
+
+    folder = state_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        folder = Path(tempfile.gettempdir())
+    return folder / "lab-error.log"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and map errors to exit codes: 1 expected, 2 usage, 3 unexpected, 130 Ctrl-C."""
+    import click
+
+    from breakfix.errors import BreakfixError
+
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="lab", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        return 2
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            print("lab: interrupted; changes made so far are journaled (`lab reset` undoes them)", file=sys.stderr)
+            return 130
+        print("lab: aborted", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lab: interrupted; changes made so far are journaled (`lab reset` undoes them)", file=sys.stderr)
+        return 130
+    except BreakfixError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except Exception:
+        path = _log_path()
+        path.write_text(traceback.format_exc())
+        logging.getLogger("breakfix").debug("unexpected error", exc_info=True)
+        print(f"lab: unexpected error: {sys.exc_info()[1]!r}; details in {path}", file=sys.stderr)
+        return 3
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Printing for the CLI: JSON for scripts, tables for people; rich is imported only when needed."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def emit_json(data: Any) -> None:
+    """Print DATA as JSON on stdout."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def say(message: str) -> None:
+    """A progress line on stderr (stdout stays clean for --json)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def console() -> Any:
+    """A rich console on stdout."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    """Print a table."""
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left", show_lines=False)
+    for col in columns:
+        t.add_column(col, overflow="fold")
+    for row in rows:
+        t.add_row(*row)
+    console().print(t)
+
+
+STATUS_STYLE = {"pass": "[green]PASS[/green]", "fail": "[red]FAIL[/red]", "error": "[yellow]ERROR[/yellow]"}

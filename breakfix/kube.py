@@ -1,0 +1,169 @@
+"""Kubernetes API access with plain dicts; the kubernetes client is imported only when used."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+from breakfix.errors import ClusterError
+
+Obj = dict[str, Any]
+
+
+class Kube(Protocol):
+    """What breakers and graders may ask of the API server."""
+
+    def version(self) -> Obj:
+        """The server's /version."""
+        ...
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+        """One object, or None when it does not exist."""
+        ...
+
+    def list(
+        self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None
+    ) -> list[Obj]:
+        """Objects of a kind, optionally in one namespace and matching a label selector."""
+        ...
+
+    def create(self, obj: Obj) -> Obj:
+        """Create an object."""
+        ...
+
+    def patch(self, api_version: str, kind: str, name: str, namespace: str | None, patch: Obj) -> Obj:
+        """Apply a JSON merge patch."""
+        ...
+
+    def replace(self, obj: Obj) -> Obj:
+        """Replace an object (resourceVersion may be omitted)."""
+        ...
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> None:
+        """Delete an object; no error when it is already gone."""
+        ...
+
+
+class KubeClient:
+    """Kube over the official client's dynamic API, built from a kubeconfig and context."""
+
+    def __init__(self, kubeconfig: Path | None, context: str | None, timeout: float = 15.0) -> None:
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self.timeout = timeout
+        self._dyn: Any = None
+        self._host = "?"
+        self._lock = threading.Lock()
+
+    def _client(self) -> Any:
+        with self._lock:
+            if self._dyn is None:
+                from kubernetes import client, config, dynamic
+
+                if self.kubeconfig is None:
+                    raise ClusterError("the cluster has no kubeconfig (breakfix_kubeconfig in its inventory)")
+                if not self.kubeconfig.exists():
+                    raise ClusterError(f"kubeconfig {self.kubeconfig} does not exist")
+                cfg = client.Configuration()
+                try:
+                    config.load_kube_config(str(self.kubeconfig), context=self.context, client_configuration=cfg)
+                except Exception as exc:  # the loader raises plain exceptions
+                    raise ClusterError(f"kubeconfig {self.kubeconfig}: {exc}") from None
+                cfg.retries = 1
+                self._host = cfg.host
+                self._dyn = dynamic.DynamicClient(client.ApiClient(cfg))
+            return self._dyn
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.dynamic.exceptions import DynamicApiError
+        from urllib3.exceptions import HTTPError
+
+        try:
+            return fn(*args, _request_timeout=self.timeout, **kwargs)
+        except (ApiException, DynamicApiError):
+            raise
+        except (HTTPError, OSError) as exc:
+            raise ClusterError(f"cannot reach the API server at {self._host} ({what}): {type(exc).__name__}") from None
+
+    def _res(self, api_version: str, kind: str) -> Any:
+        from urllib3.exceptions import HTTPError
+
+        try:
+            return self._client().resources.get(api_version=api_version, kind=kind)
+        except (HTTPError, OSError) as exc:
+            raise ClusterError(f"cannot reach the API server at {self._host}: {type(exc).__name__}") from None
+
+    def version(self) -> Obj:
+        """The server's /version."""
+        dyn = self._client()
+        data = self._call("version", dyn.request, "GET", "/version")
+        return dict(data.to_dict()) if hasattr(data, "to_dict") else dict(data)
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+        """One object, or None when it does not exist."""
+        from kubernetes.dynamic.exceptions import NotFoundError
+
+        try:
+            obj = self._call(f"get {kind}/{name}", self._res(api_version, kind).get, name=name, namespace=namespace)
+        except NotFoundError:
+            return None
+        return dict(obj.to_dict())
+
+    def list(
+        self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None
+    ) -> list[Obj]:
+        """Objects of a kind, optionally in one namespace and matching a label selector."""
+        res = self._res(api_version, kind)
+        kwargs: dict[str, Any] = {"namespace": namespace}
+        if label_selector:
+            kwargs["label_selector"] = label_selector
+        out = self._call(f"list {kind}", res.get, **kwargs)
+        return [dict(i) for i in out.to_dict().get("items", [])]
+
+    def create(self, obj: Obj) -> Obj:
+        """Create an object."""
+        res = self._res(obj["apiVersion"], obj["kind"])
+        ns = obj.get("metadata", {}).get("namespace")
+        return dict(self._call(f"create {obj['kind']}", res.create, body=obj, namespace=ns).to_dict())
+
+    def patch(self, api_version: str, kind: str, name: str, namespace: str | None, patch: Obj) -> Obj:
+        """Apply a JSON merge patch."""
+        res = self._res(api_version, kind)
+        out = self._call(
+            f"patch {kind}/{name}",
+            res.patch,
+            body=patch,
+            name=name,
+            namespace=namespace,
+            content_type="application/merge-patch+json",
+        )
+        return dict(out.to_dict())
+
+    def replace(self, obj: Obj) -> Obj:
+        """Replace an object, taking the live resourceVersion when none is given."""
+        res = self._res(obj["apiVersion"], obj["kind"])
+        meta = obj.setdefault("metadata", {})
+        if not meta.get("resourceVersion"):
+            live = self.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+            if live is None:
+                return self.create(obj)
+            meta["resourceVersion"] = live["metadata"]["resourceVersion"]
+        return dict(
+            self._call(f"replace {obj['kind']}", res.replace, body=obj, namespace=meta.get("namespace")).to_dict()
+        )
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> None:
+        """Delete an object; no error when it is already gone."""
+        from kubernetes.dynamic.exceptions import NotFoundError
+
+        with contextlib.suppress(NotFoundError):
+            self._call(
+                f"delete {kind}/{name}",
+                self._res(api_version, kind).delete,
+                name=name,
+                namespace=namespace,
+                body={"propagationPolicy": "Background"},
+            )

@@ -1,0 +1,203 @@
+"""The lab life cycle: preflight, setup, break, confirm, grade, reset, and the self-test `verify`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from breakfix.catalog import Lab
+from breakfix.clusters import check_marker
+from breakfix.context import Context
+from breakfix.durations import format_duration
+from breakfix.errors import BreakfixError, ClusterError, StepError
+from breakfix.grading import run_checks, wait_for
+from breakfix.results import CheckResult, GradeReport
+from breakfix.state import Session
+from breakfix.steps import Step
+from breakfix.undo import replay, verify_restored
+
+
+def preflight(ctx: Context, lab: Lab, need_marker: bool = True) -> None:
+    """Check capabilities, API access, the lab marker and every node before touching anything."""
+    missing = sorted(set(lab.spec.requires) - ctx.cluster.capabilities)
+    if missing:
+        raise ClusterError(
+            f"lab {lab.id} needs {', '.join(missing)}, which cluster {ctx.cluster.name} "
+            f"({ctx.cluster.provider}) does not offer"
+        )
+    ctx.kube.version()
+    if need_marker:
+        check_marker(ctx.kube, ctx.store, ctx.cluster.name)
+
+    def probe(name: str) -> None:
+        ctx.node(name).check("true", timeout=30)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(ctx.cluster.nodes))) as pool:
+        list(pool.map(probe, [n.name for n in ctx.cluster.nodes]))
+
+
+def run_steps(ctx: Context, steps: list[Step], phase: str) -> None:
+    """Run breaker steps in order, journaling under PHASE."""
+    ctx.phase = phase
+    for step in steps:
+        ctx.log(f"  {phase}: {step.title}")
+        try:
+            ctx.call(step, phase)
+        except BreakfixError:
+            raise
+        except Exception as exc:
+            raise StepError(f"{phase} step {step.ref} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def render_task(ctx: Context, lab: Lab) -> str:
+    """The task text with the cluster's variables filled in."""
+    from breakfix.steps import render
+
+    return str(render(lab.spec.task, ctx.variables())).strip()
+
+
+def start(ctx: Context, lab: Lab, student: str | None = None, exam: str | None = None) -> Session:
+    """Set up and break the cluster, prove the fault is live, start the clock; roll back on any failure."""
+    store, cluster = ctx.store, ctx.cluster.name
+    active = store.active_session(cluster)
+    if active is not None:
+        raise BreakfixError(f"lab {active.lab} is still running on {cluster}: `lab reset` first")
+    if store.journal(cluster):
+        raise BreakfixError(f"cluster {cluster} has unfinished changes in its journal: run `lab reset` first")
+    ctx.log(f"preflight: {cluster} ({ctx.cluster.provider}, {len(ctx.cluster.nodes)} nodes)")
+    preflight(ctx, lab)
+    session = store.new_session(cluster, lab.id, student, exam)
+    ctx.session_id = session.id
+    ctx.state.session_id = session.id
+    try:
+        run_steps(ctx, lab.steps["setup"], "setup")
+        run_steps(ctx, lab.steps["break"], "break")
+        ctx.log("confirming the fault is live...")
+        shown = wait_for(ctx, lab.steps["confirm"], "waiting for the fault to show")
+        if not all(shown):
+            bad = next(st for st, ok in zip(lab.steps["confirm"], shown, strict=True) if not ok)
+            raise StepError(f"the fault did not show within {bad.within:.0f}s ({bad.title}); nothing was left broken")
+    except BaseException as exc:
+        ctx.log(f"rolling back: {exc if str(exc) else type(exc).__name__}")
+        try:
+            replay(ctx)
+        finally:
+            store.update_session(session.id, status="aborted", ended=time.time())
+        raise
+    now = time.time()
+    store.update_session(session.id, status="active", started=now, deadline=now + lab.spec.time_limit)
+    return store.session(session.id)
+
+
+def grade(ctx: Context, lab: Lab, session: Session | None, record: bool = True) -> GradeReport:
+    """Run the lab's checks concurrently and record the attempt."""
+    checks = run_checks(ctx, lab.steps["grade"])
+    report = GradeReport(lab.id, checks)
+    if session is not None and session.started:
+        report.elapsed = round(time.time() - session.started, 1)
+    if record and session is not None:
+        ctx.store.add_grade(session.id, report.score, report.max_score, report.passed, [c.as_dict() for c in checks])
+        if report.passed and session.status == "active":
+            ctx.store.update_session(session.id, status="solved", solved_at=time.time())
+    return report
+
+
+def reset(ctx: Context) -> int:
+    """Undo everything the journal holds for the cluster and close its session."""
+    undone = replay(ctx)
+    session = ctx.store.active_session(ctx.cluster.name)
+    if session is not None:
+        ctx.store.update_session(session.id, status="closed", ended=time.time())
+    return undone
+
+
+@dataclass
+class VerifyPhase:
+    """One phase of a lab self-test and whether it came out as it must."""
+
+    name: str
+    ok: bool
+    detail: str
+    checks: list[CheckResult] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {"phase": self.name, "ok": self.ok, "detail": self.detail, "checks": [c.as_dict() for c in self.checks]}
+
+
+def _settle_grade(ctx: Context, lab: Lab, want_pass: bool, settle: float) -> list[CheckResult]:
+    """Grade until it passes (when a pass is wanted) or once after SETTLE seconds (when a fail is wanted)."""
+    if want_pass:
+        deadline = time.monotonic() + settle
+        while True:
+            checks = run_checks(ctx, lab.steps["grade"])
+            if all(c.ok for c in checks) or time.monotonic() > deadline:
+                return checks
+            ctx.log(f"  waiting for the fix to settle: {next(c for c in checks if not c.ok).message}")
+            time.sleep(5)
+    return run_checks(ctx, lab.steps["grade"])
+
+
+def verify(
+    ctx: Context, lab: Lab, settle: float = 300, on_phase: Callable[[VerifyPhase], None] | None = None
+) -> list[VerifyPhase]:
+    """Self-test a lab: break -> grade fails; each cheat fails; solve -> grade passes; reset -> clean."""
+    phases: list[VerifyPhase] = []
+
+    def note(phase: VerifyPhase) -> None:
+        phases.append(phase)
+        if on_phase:
+            on_phase(phase)
+
+    started_at = ctx.store.journal_last_id(ctx.cluster.name)
+    session = start(ctx, lab)
+    note(VerifyPhase("break", True, "the fault was confirmed live"))
+    try:
+        checks = _settle_grade(ctx, lab, False, settle)
+        note(
+            VerifyPhase(
+                "grade-after-break",
+                not all(c.ok for c in checks),
+                "grade fails while broken" if not all(c.ok for c in checks) else "grade PASSED on the broken cluster",
+                checks,
+            )
+        )
+        for name, steps in lab.cheats.items():
+            mark = ctx.store.journal_last_id(ctx.cluster.name)
+            run_steps(ctx, steps, f"cheat:{name}")
+            checks = _settle_grade(ctx, lab, False, settle)
+            fails = not all(c.ok for c in checks)
+            note(
+                VerifyPhase(
+                    f"cheat:{name}", fails, "the cheat fails grading" if fails else "the cheat PASSED grading", checks
+                )
+            )
+            replay(ctx, after=mark)
+        run_steps(ctx, lab.steps["solve"], "solve")
+        checks = _settle_grade(ctx, lab, True, settle)
+        ok = all(c.ok for c in checks)
+        note(VerifyPhase("solve", ok, "the reference fix passes" if ok else "the reference fix FAILED grading", checks))
+    finally:
+        records = ctx.store.journal(ctx.cluster.name, started_at)
+        first_seen: dict[str, Any] = {}
+        for entry in records:
+            key = f"{entry.kind}:{entry.record.get('node', '')}:{entry.record.get('path') or entry.record.get('name')}"
+            first_seen.setdefault(key, entry)
+        replay(ctx, after=started_at)
+        ctx.store.update_session(session.id, status="verified", ended=time.time())
+    problems = verify_restored(ctx, list(first_seen.values()))
+    left = ctx.store.journal(ctx.cluster.name, started_at)
+    ok = not problems and not left
+    note(VerifyPhase("reset", ok, "every change was put back" if ok else "; ".join(problems) or "journal not empty"))
+    return phases
+
+
+def time_left(session: Session) -> str:
+    """How long until the deadline, or how long over it."""
+    if not session.deadline:
+        return "-"
+    left = session.deadline - time.time()
+    return format_duration(left) if left >= 0 else f"over by {format_duration(-left)}"

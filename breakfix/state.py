@@ -1,0 +1,224 @@
+"""What breakfix remembers, in SQLite under the XDG state folder: clusters, sessions, grades, journal."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS clusters (
+  name TEXT PRIMARY KEY, inventory TEXT NOT NULL, provider TEXT NOT NULL,
+  marker TEXT NOT NULL, added REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, cluster TEXT NOT NULL, lab TEXT NOT NULL,
+  status TEXT NOT NULL, created REAL NOT NULL, started REAL, deadline REAL, ended REAL,
+  hints_used INTEGER NOT NULL DEFAULT 0, solved_at REAL, student TEXT, exam TEXT,
+  data TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS grades (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, session INTEGER NOT NULL, at REAL NOT NULL,
+  score INTEGER NOT NULL, max_score INTEGER NOT NULL, passed INTEGER NOT NULL, checks TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS journal (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, cluster TEXT NOT NULL, session INTEGER,
+  phase TEXT NOT NULL, kind TEXT NOT NULL, record TEXT NOT NULL, created REAL NOT NULL);
+"""
+ACTIVE = ("starting", "active")
+
+
+def state_dir() -> Path:
+    """BREAKFIX_STATE_DIR, else $XDG_STATE_HOME/breakfix, else ~/.local/state/breakfix."""
+    if os.environ.get("BREAKFIX_STATE_DIR"):
+        return Path(os.environ["BREAKFIX_STATE_DIR"]).expanduser()
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "breakfix"
+
+
+@dataclass
+class Session:
+    """One attempt at one lab on one cluster."""
+
+    id: int
+    cluster: str
+    lab: str
+    status: str
+    created: float
+    started: float | None
+    deadline: float | None
+    ended: float | None
+    hints_used: int
+    solved_at: float | None
+    student: str | None
+    exam: str | None
+    data: dict[str, Any]
+
+
+@dataclass
+class JournalEntry:
+    """One change made to a cluster, written before the change."""
+
+    id: int
+    cluster: str
+    session: int | None
+    phase: str
+    kind: str
+    record: dict[str, Any]
+
+
+class State:
+    """The SQLite store; safe to use from the grading threads."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        folder = state_dir()
+        self.path = path or folder / "state.db"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def _q(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # clusters -----------------------------------------------------------------
+    def add_cluster(self, name: str, inventory: str, provider: str, marker: str) -> None:
+        """Register (or update) a lab cluster."""
+        self._q("INSERT OR REPLACE INTO clusters VALUES (?,?,?,?,?)", (name, inventory, provider, marker, time.time()))
+
+    def remove_cluster(self, name: str) -> None:
+        """Forget a cluster."""
+        self._q("DELETE FROM clusters WHERE name=?", (name,))
+
+    def clusters(self) -> list[dict[str, Any]]:
+        """Every registered cluster."""
+        rows = self._q("SELECT name, inventory, provider, marker, added FROM clusters ORDER BY name")
+        return [dict(zip(("name", "inventory", "provider", "marker", "added"), r, strict=True)) for r in rows]
+
+    def get_setting(self, key: str) -> str | None:
+        """A stored setting."""
+        rows = self._q("SELECT value FROM settings WHERE key=?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_setting(self, key: str, value: str | None) -> None:
+        """Store or clear a setting."""
+        if value is None:
+            self._q("DELETE FROM settings WHERE key=?", (key,))
+        else:
+            self._q("INSERT OR REPLACE INTO settings VALUES (?,?)", (key, value))
+
+    # sessions -----------------------------------------------------------------
+    _COLS = "id, cluster, lab, status, created, started, deadline, ended, hints_used, solved_at, student, exam, data"
+
+    def _session(self, row: tuple[Any, ...]) -> Session:
+        head = row[:-1]
+        return Session(
+            int(head[0]),
+            str(head[1]),
+            str(head[2]),
+            str(head[3]),
+            head[4],
+            head[5],
+            head[6],
+            head[7],
+            int(head[8]),
+            head[9],
+            head[10],
+            head[11],
+            json.loads(row[-1]),
+        )
+
+    def new_session(self, cluster: str, lab: str, student: str | None = None, exam: str | None = None) -> Session:
+        """Open a session in 'starting' status."""
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO sessions (cluster, lab, status, created, student, exam) VALUES (?,?,?,?,?,?)",
+                (cluster, lab, "starting", time.time(), student, exam),
+            )
+            sid = cur.lastrowid
+        assert sid is not None
+        return self.session(sid)
+
+    def session(self, sid: int) -> Session:
+        """A session by id."""
+        rows = self._q(f"SELECT {self._COLS} FROM sessions WHERE id=?", (sid,))
+        return self._session(rows[0])
+
+    def active_session(self, cluster: str) -> Session | None:
+        """The cluster's session that is starting or running, if any."""
+        rows = self._q(
+            f"SELECT {self._COLS} FROM sessions WHERE cluster=? AND status IN ('starting','active','solved') "
+            "ORDER BY id DESC LIMIT 1",
+            (cluster,),
+        )
+        return self._session(rows[0]) if rows else None
+
+    def sessions(self, cluster: str | None = None, limit: int = 50) -> list[Session]:
+        """Recent sessions, newest first."""
+        if cluster:
+            rows = self._q(
+                f"SELECT {self._COLS} FROM sessions WHERE cluster=? ORDER BY id DESC LIMIT ?", (cluster, limit)
+            )
+        else:
+            rows = self._q(f"SELECT {self._COLS} FROM sessions ORDER BY id DESC LIMIT ?", (limit,))
+        return [self._session(r) for r in rows]
+
+    def update_session(self, sid: int, **fields: Any) -> None:
+        """Change some fields of a session."""
+        if "data" in fields:
+            fields["data"] = json.dumps(fields["data"])
+        sets = ", ".join(f"{k}=?" for k in fields)
+        self._q(f"UPDATE sessions SET {sets} WHERE id=?", (*fields.values(), sid))
+
+    def add_grade(self, sid: int, score: int, max_score: int, passed: bool, checks: list[dict[str, Any]]) -> int:
+        """Record one grading attempt."""
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO grades (session, at, score, max_score, passed, checks) VALUES (?,?,?,?,?,?)",
+                (sid, time.time(), score, max_score, int(passed), json.dumps(checks)),
+            )
+        return int(cur.lastrowid or 0)
+
+    def grades(self, sid: int) -> list[dict[str, Any]]:
+        """Every grading attempt of a session, oldest first."""
+        rows = self._q("SELECT at, score, max_score, passed, checks FROM grades WHERE session=? ORDER BY id", (sid,))
+        return [
+            {"at": r[0], "score": r[1], "max_score": r[2], "passed": bool(r[3]), "checks": json.loads(r[4])}
+            for r in rows
+        ]
+
+    # journal ------------------------------------------------------------------
+    def journal_add(self, cluster: str, session: int | None, phase: str, kind: str, record: dict[str, Any]) -> int:
+        """Write a journal entry durably; returns its id."""
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO journal (cluster, session, phase, kind, record, created) VALUES (?,?,?,?,?,?)",
+                (cluster, session, phase, kind, json.dumps(record), time.time()),
+            )
+        return int(cur.lastrowid or 0)
+
+    def journal(self, cluster: str, after: int = 0) -> list[JournalEntry]:
+        """The cluster's journal entries with id > AFTER, oldest first."""
+        rows = self._q(
+            "SELECT id, cluster, session, phase, kind, record FROM journal WHERE cluster=? AND id>? ORDER BY id",
+            (cluster, after),
+        )
+        return [JournalEntry(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+
+    def journal_drop(self, entry_id: int) -> None:
+        """Remove an entry once it has been undone."""
+        self._q("DELETE FROM journal WHERE id=?", (entry_id,))
+
+    def journal_last_id(self, cluster: str) -> int:
+        """The newest entry id, 0 when the journal is empty."""
+        rows = self._q("SELECT COALESCE(MAX(id), 0) FROM journal WHERE cluster=?", (cluster,))
+        return int(rows[0][0])

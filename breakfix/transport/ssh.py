@@ -1,0 +1,126 @@
+"""Commands over SSH with paramiko; host keys are checked against a known_hosts file."""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+from typing import TYPE_CHECKING
+
+from breakfix.errors import NodeError
+from breakfix.transport.shell import ShellTransport
+
+if TYPE_CHECKING:
+    import paramiko
+
+
+class SSHTransport(ShellTransport):
+    """One paramiko connection to a node, opened on first use and reused."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int = 22,
+        user: str = "root",
+        key_file: str | None = None,
+        known_hosts: str | None = None,
+        check_host_key: bool = True,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.host, self.port, self.user = host, port, user
+        self.key_file = key_file
+        self.known_hosts = known_hosts
+        self.check_host_key = check_host_key
+        self.connect_timeout = connect_timeout
+        self.become = user != "root"
+        self.description = f"ssh://{user}@{host}:{port}"
+        self._client: paramiko.SSHClient | None = None
+
+    def _connect(self) -> paramiko.SSHClient:
+        if self._client is not None and self._alive(self._client):
+            return self._client
+        import paramiko  # imported here: the CLI starts without it
+
+        client = paramiko.SSHClient()
+        if self.check_host_key:
+            if self.known_hosts:
+                if not os.path.exists(self.known_hosts):
+                    raise NodeError(f"{self.description}: known_hosts file {self.known_hosts} does not exist")
+                client.load_host_keys(self.known_hosts)
+            else:
+                client.load_system_host_keys()
+            client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        else:
+            client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        try:
+            client.connect(
+                self.host,
+                port=self.port,
+                username=self.user,
+                key_filename=self.key_file,
+                timeout=self.connect_timeout,
+                banner_timeout=self.connect_timeout,
+                auth_timeout=self.connect_timeout,
+                allow_agent=self.key_file is None,
+                look_for_keys=self.key_file is None,
+            )
+        except paramiko.SSHException as exc:
+            client.close()
+            if "not found in known_hosts" in str(exc):
+                raise NodeError(
+                    f"{self.description}: host key not in {self.known_hosts or 'known_hosts'}; "
+                    "refusing to connect (add it with ssh-keyscan after checking it)"
+                ) from exc
+            raise NodeError(f"{self.description}: SSH failed: {exc}") from exc
+        except (TimeoutError, OSError) as exc:
+            client.close()
+            raise NodeError(f"{self.description}: cannot connect: {exc}") from exc
+        self._client = client
+        return client
+
+    @staticmethod
+    def _alive(client: paramiko.SSHClient) -> bool:
+        transport = client.get_transport()
+        return transport is not None and transport.is_active()
+
+    def _exec(self, line: str, stdin: bytes | None, timeout: float | None) -> tuple[int, bytes, bytes]:
+        client = self._connect()
+        transport = client.get_transport()
+        assert transport is not None
+        try:
+            channel = transport.open_session(timeout=self.connect_timeout)
+            channel.exec_command(line)
+            if stdin:
+                channel.sendall(stdin)
+            channel.shutdown_write()
+        except Exception as exc:
+            raise NodeError(f"{self.description}: cannot run a command: {exc}") from exc
+        out, err = bytearray(), bytearray()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if channel.recv_ready():
+                out += channel.recv(65536)
+                continue
+            if channel.recv_stderr_ready():
+                err += channel.recv_stderr(65536)
+                continue
+            if channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                channel.close()
+                return 124, bytes(out), bytes(err) + b"\ntimed out"
+            select.select([channel], [], [], 0.2)
+        # drain what arrived with the exit status
+        while channel.recv_ready():
+            out += channel.recv(65536)
+        while channel.recv_stderr_ready():
+            err += channel.recv_stderr(65536)
+        rc = channel.recv_exit_status()
+        channel.close()
+        return rc, bytes(out), bytes(err)
+
+    def close(self) -> None:
+        """Close the SSH connection."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None

@@ -1,0 +1,139 @@
+"""Replay the journal backwards: put back every change, idempotently, even after a crash."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from breakfix.changes import sha256
+from breakfix.errors import BreakfixError, ClusterError
+from breakfix.state import JournalEntry
+from breakfix.transport.base import FileStat
+
+if TYPE_CHECKING:
+    from breakfix.context import Context
+
+
+def _undo_file(ctx: Context, rec: dict[str, Any]) -> None:
+    node = ctx.node(rec["node"])
+    if not rec["existed"]:
+        node.remove(rec["path"])
+        return
+    data = base64.b64decode(rec["content"])
+    stat = FileStat(rec["mode"], rec["uid"], rec["gid"])
+    if node.read(rec["path"]) != data or node.stat(rec["path"]) != stat:
+        node.write(rec["path"], data, stat)
+
+
+def _undo_unit(ctx: Context, rec: dict[str, Any]) -> None:
+    node = ctx.node(rec["node"])
+    unit = rec["unit"]
+    if not rec.get("masked"):
+        node.run("systemctl unmask %s", unit)
+    node.check("systemctl %s %s", "enable" if rec["enabled"] else "disable", unit)
+    node.check("systemctl %s %s", "start" if rec["active"] else "stop", unit)
+
+
+def _undo_command(ctx: Context, rec: dict[str, Any]) -> None:
+    ctx.node(rec["node"]).check(rec["undo"])
+
+
+def _undo_object(ctx: Context, rec: dict[str, Any]) -> None:
+    kube = ctx.kube
+    prev = rec["previous"]
+    if prev is None:
+        kube.delete(rec["apiVersion"], rec["kind"], rec["name"], rec["namespace"])
+        _wait_gone(ctx, rec)
+        return
+    live = kube.get(rec["apiVersion"], rec["kind"], rec["name"], rec["namespace"])
+    body = {k: v for k, v in prev.items()}
+    if live is None:
+        kube.create(body)
+    else:
+        kube.replace(body)
+
+
+def _wait_gone(ctx: Context, rec: dict[str, Any], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while ctx.kube.get(rec["apiVersion"], rec["kind"], rec["name"], rec["namespace"]) is not None:
+        if time.monotonic() > deadline:
+            raise ClusterError(f"{rec['kind']} {rec['name']} is still there {timeout:.0f}s after deletion")
+        time.sleep(1)
+
+
+UNDO: dict[str, Callable[[Context, dict[str, Any]], None]] = {
+    "file": _undo_file,
+    "unit": _undo_unit,
+    "command": _undo_command,
+    "object": _undo_object,
+}
+
+
+def undo_entry(ctx: Context, entry: JournalEntry, api_wait: float = 240) -> None:
+    """Undo one entry; API-level undos wait for the API server to come back (a fix may restart it)."""
+    handler = UNDO[entry.kind]
+    deadline = time.monotonic() + (api_wait if entry.kind == "object" else 0)
+    announced = False
+    while True:
+        try:
+            handler(ctx, entry.record)
+            return
+        except ClusterError:
+            if time.monotonic() > deadline:
+                raise
+            if not announced:
+                ctx.log("waiting for the API server to come back before undoing the rest...")
+                announced = True
+            time.sleep(3)
+
+
+def replay(ctx: Context, after: int = 0) -> int:
+    """Undo every journal entry newer than AFTER, newest first; returns how many were undone."""
+    entries = ctx.store.journal(ctx.cluster.name, after)
+    errors: list[str] = []
+    for entry in reversed(entries):
+        try:
+            undo_entry(ctx, entry)
+        except BreakfixError as exc:
+            errors.append(f"#{entry.id} {entry.kind} {describe(entry)}: {exc}")
+            continue
+        ctx.store.journal_drop(entry.id)
+    if errors:
+        raise BreakfixError(
+            "could not undo everything (the journal keeps the rest; run `lab reset` again): " + "; ".join(errors)
+        )
+    return len(entries)
+
+
+def describe(entry: JournalEntry) -> str:
+    """A short description of a journal entry."""
+    r = entry.record
+    if entry.kind == "file":
+        return f"{r['node']}:{r['path']}"
+    if entry.kind == "unit":
+        return f"{r['node']}:{r['unit']}"
+    if entry.kind == "command":
+        return f"{r['node']}: {r['command']}"
+    ns = f"{r['namespace']}/" if r.get("namespace") else ""
+    return f"{r['kind']} {ns}{r['name']}"
+
+
+def verify_restored(ctx: Context, records: list[JournalEntry]) -> list[str]:
+    """Problems left after a reset: files whose bytes, mode or owner differ, objects not back."""
+    problems = []
+    for entry in records:
+        rec = entry.record
+        if entry.kind == "file":
+            node = ctx.node(rec["node"])
+            data = node.read(rec["path"])
+            if sha256(data) != rec["sha256"]:
+                problems.append(f"{describe(entry)} content differs from before")
+            elif data is not None and node.stat(rec["path"]) != FileStat(rec["mode"], rec["uid"], rec["gid"]):
+                problems.append(f"{describe(entry)} mode or owner differs from before")
+        elif entry.kind == "object":
+            live = ctx.kube.get(rec["apiVersion"], rec["kind"], rec["name"], rec["namespace"])
+            if (live is None) != (rec["previous"] is None):
+                problems.append(f"{describe(entry)} {'missing' if live is None else 'still exists'}")
+    return problems

@@ -1,0 +1,91 @@
+"""Checks on Services, their endpoints and the workloads behind them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from breakfix.context import SessionState
+from breakfix.kube import Kube
+from breakfix.results import CheckResult, failed, passed
+
+
+def _selector_string(match_labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(match_labels.items()))
+
+
+def _ready_pod_ips(kube: Kube, deployment: dict[str, Any], namespace: str) -> set[str]:
+    selector = _selector_string(deployment["spec"]["selector"].get("matchLabels") or {})
+    pods = kube.list("v1", "Pod", namespace, label_selector=selector)
+    ips = set()
+    for pod in pods:
+        status = pod.get("status") or {}
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+        if ready and status.get("podIP") and not pod["metadata"].get("deletionTimestamp"):
+            ips.add(status["podIP"])
+    return ips
+
+
+def endpoint_ips(kube: Kube, service: str, namespace: str) -> set[str]:
+    """The ready addresses in a Service's EndpointSlices."""
+    slices = kube.list(
+        "discovery.k8s.io/v1", "EndpointSlice", namespace, label_selector=f"kubernetes.io/service-name={service}"
+    )
+    return {
+        addr
+        for s in slices
+        for e in s.get("endpoints") or []
+        if (e.get("conditions") or {}).get("ready", True)
+        for addr in e.get("addresses") or []
+    }
+
+
+def endpoints_match(kube: Kube, service: str, deployment: str, namespace: str = "default") -> CheckResult:
+    """The Service sends traffic to exactly the ready pods of the Deployment, and to some."""
+    svc = kube.get("v1", "Service", service, namespace)
+    if svc is None:
+        return failed(f"Service {namespace}/{service} does not exist")
+    dep = kube.get("apps/v1", "Deployment", deployment, namespace)
+    if dep is None:
+        return failed(f"Deployment {namespace}/{deployment} does not exist")
+    want = _ready_pod_ips(kube, dep, namespace)
+    have = endpoint_ips(kube, service, namespace)
+    if not want:
+        return failed(f"Deployment {deployment} has no ready pods")
+    if have == want:
+        return passed(f"Service {service} routes to the {len(want)} ready pods of {deployment}")
+    if not have:
+        return failed(
+            f"Service {service} has no endpoints", "Compare the Service's selector with the labels on the pods."
+        )
+    extra, missing = have - want, want - have
+    parts = []
+    if extra:
+        parts.append(f"{len(extra)} endpoint(s) that are not {deployment}'s ready pods")
+    if missing:
+        parts.append(f"{len(missing)} ready pod(s) of {deployment} missing")
+    return failed(f"Service {service}: {'; '.join(parts)}", "A selector can match more than you meant.")
+
+
+def template_hash(obj: dict[str, Any]) -> str:
+    """A short digest of a workload's pod template."""
+    template = obj.get("spec", {}).get("template", {})
+    return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def not_redeployed(
+    kube: Kube, state: SessionState, name: str, namespace: str = "default", kind: str = "Deployment"
+) -> CheckResult:
+    """The workload is the one from setup: same UID, same pod template (no dodging the task)."""
+    seen = state.get(f"remember:{kind}:{namespace}/{name}")
+    if seen is None:
+        return CheckResult("error", f"{kind} {namespace}/{name} was not recorded at setup")
+    obj = kube.get("apps/v1", kind, name, namespace)
+    if obj is None:
+        return failed(f"{kind} {namespace}/{name} is gone")
+    if obj["metadata"]["uid"] != seen["uid"]:
+        return failed(f"{kind} {name} was deleted and recreated", "Fix the broken object, not the healthy one.")
+    if template_hash(obj) != seen["template"]:
+        return failed(f"{kind} {name}'s pod template was changed", "The app was fine; fix what routes to it.")
+    return passed(f"{kind} {name} is untouched")

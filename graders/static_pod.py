@@ -1,0 +1,105 @@
+"""Checks on static pods (through their mirror pods) and their manifests."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import yaml
+
+from breakers._manifests import get_flag, main_container, manifest_path, probes
+from breakfix.durations import Seconds
+from breakfix.errors import ClusterError
+from breakfix.kube import Kube
+from breakfix.results import CheckResult, failed, passed
+from breakfix.transport.node import Node
+
+
+def _mirror_pod(kube: Kube, component: str, node: Node) -> dict[str, Any] | None:
+    pods = kube.list("v1", "Pod", "kube-system", label_selector=f"component={component}")
+    mine = [p for p in pods if p.get("spec", {}).get("nodeName") in (node.name, node.ip)]
+    if not mine and len(pods) == 1:
+        mine = pods
+    return mine[0] if mine else None
+
+
+def _ready_restarts(pod: dict[str, Any]) -> tuple[bool, int]:
+    status = pod.get("status") or {}
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    restarts = sum(int(c.get("restartCount") or 0) for c in status.get("containerStatuses") or [])
+    return ready, restarts
+
+
+def stable(kube: Kube, node: Node, component: str, stable_for: Seconds = 20.0, poll: float = 2.0) -> CheckResult:
+    """The component's static pod is Ready and does not restart for a while."""
+    deadline = time.monotonic() + stable_for
+    first: tuple[str, int] | None = None
+    while True:
+        try:
+            pod = _mirror_pod(kube, component, node)
+        except ClusterError as exc:
+            return failed(f"cannot see {component}'s pod: {exc}")
+        if pod is None:
+            return failed(
+                f"no {component} pod on {node.name}",
+                f"Look at /etc/kubernetes/manifests/{component}.yaml and the kubelet's log.",
+            )
+        ready, restarts = _ready_restarts(pod)
+        uid = pod["metadata"].get("uid", "")
+        if not ready:
+            return failed(f"{component} on {node.name} is not Ready", "crictl ps -a and the container's log tell why.")
+        if first is None:
+            first = (uid, restarts)
+        elif (uid, restarts) != first:
+            return failed(f"{component} on {node.name} restarted during the {stable_for:.0f}s stability window")
+        if time.monotonic() >= deadline:
+            return passed(f"{component} on {node.name} has been Ready and steady for {stable_for:.0f}s")
+        time.sleep(poll)
+
+
+def _container(node: Node, manifest: str) -> dict[str, Any]:
+    path = manifest_path(manifest)
+    pod = yaml.safe_load(node.read_text(path))
+    return main_container(pod)
+
+
+def _node_addresses(node: Node) -> set[str]:
+    out = node.check("ip -o addr show")
+    return {line.split()[3].split("/")[0] for line in out.splitlines() if len(line.split()) > 3}
+
+
+def flag_is_local_address(node: Node, manifest: str, flag: str, required: bool = False) -> CheckResult:
+    """A flag that names an address holds one of the node's own addresses (or is unset, if allowed)."""
+    value = get_flag(_container(node, manifest), flag)
+    if value is None:
+        return failed(f"{flag} is not set in {manifest}") if required else passed(f"{flag} is not set")
+    if value in _node_addresses(node):
+        return passed(f"{flag}={value} is an address of {node.name}")
+    return failed(
+        f"{flag}={value} in {manifest} is not an address of {node.name}",
+        f"`ip -br addr` on {node.name} lists its addresses.",
+    )
+
+
+def probes_local(node: Node, manifest: str) -> CheckResult:
+    """The static pod's HTTP probes target the node itself."""
+    addrs = _node_addresses(node) | {"localhost"}
+    bad = [
+        p["httpGet"]["host"]
+        for p in probes(_container(node, manifest))
+        if "httpGet" in p and p["httpGet"].get("host") and p["httpGet"]["host"] not in addrs
+    ]
+    if bad:
+        return failed(
+            f"{manifest} probes target {', '.join(sorted(set(bad)))}, not {node.name}",
+            "A probe that checks another host kills a healthy container.",
+        )
+    return passed(f"{manifest} probes target {node.name}")
+
+
+def flag_equals(node: Node, manifest: str, flag: str, value: str) -> CheckResult:
+    """A flag of a static pod has the expected value."""
+    actual = get_flag(_container(node, manifest), flag)
+    if actual == value:
+        return passed(f"{flag}={value}")
+    return failed(f"{flag} is {actual!r} in {manifest}, expected {value!r}")
