@@ -28,9 +28,7 @@ def available() -> str | None:
     return None
 
 
-def docker(
-    *args: str, input: str | bytes | None = None, check: bool = True, timeout: float | None = 600
-) -> str:
+def docker(*args: str, input: str | bytes | None = None, check: bool = True, timeout: float | None = 600) -> str:
     """Run `docker ARGS` and return its stdout; raise DockerError on failure when check is true."""
     data = input.encode() if isinstance(input, str) else input
     proc = subprocess.run(["docker", *args], input=data, capture_output=True, check=False, timeout=timeout)

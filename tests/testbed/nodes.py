@@ -129,9 +129,7 @@ def _create_node(run: Run, node: Node, labels: dict[str, str], extra: list[str])
 
 def _inject_keys(run: Run, client: keys.KeyPair, host_keys: dict[str, keys.KeyPair]) -> None:
     """Copy host keys, the authorized client key and node-to-node known_hosts into each node."""
-    internal_known = "".join(
-        keys.known_hosts_line([n.name, n.ip], host_keys[n.name]) + "\n" for n in run.nodes
-    )
+    internal_known = "".join(keys.known_hosts_line([n.name, n.ip], host_keys[n.name]) + "\n" for n in run.nodes)
     for node in run.nodes:
         hk = host_keys[node.name]
         files = {
@@ -183,10 +181,7 @@ def start_nodes(
         for node in run.nodes:
             node.ssh_port = _published_port(node.container)
         run.known_hosts_path.write_text(
-            "".join(
-                keys.known_hosts_line([f"[127.0.0.1]:{n.ssh_port}"], host_keys[n.name]) + "\n"
-                for n in run.nodes
-            )
+            "".join(keys.known_hosts_line([f"[127.0.0.1]:{n.ssh_port}"], host_keys[n.name]) + "\n" for n in run.nodes)
         )
         inv = inventory.render(run_id, list(run.nodes), run.key_path, run.known_hosts_path)
         inventory.write(run.inventory_path, inv)

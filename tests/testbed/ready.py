@@ -26,9 +26,7 @@ def system_state(container: str, timeout: float) -> str:
 
 def _diagnose(container: str) -> str:
     logs = dockercli.docker("logs", "--tail", "30", container, check=False)
-    failed = dockercli.docker(
-        "exec", container, "systemctl", "--failed", "--no-legend", "--plain", check=False
-    )
+    failed = dockercli.docker("exec", container, "systemctl", "--failed", "--no-legend", "--plain", check=False)
     return f"failed units:\n{failed}\nlast container output:\n{logs}"
 
 
