@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import sys
 import threading
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,7 @@ class Context:
                 value = step.kwargs[name]
                 if template_vars(value):
                     value = render(value, variables)
-                    hint = inspect.get_annotations(step.fn, eval_str=True).get(name)
+                    hint = typing.get_type_hints(step.fn, include_extras=True).get(name)
                     if hint is not None:
                         value = TypeAdapter(hint).validate_python(value)
                 kwargs[name] = self.node(value) if name == "node" else value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import re
 import typing
 from collections.abc import Callable, Mapping
@@ -53,11 +54,17 @@ class Step:
         return (inspect.getdoc(self.fn) or "").splitlines()[0] if self.fn.__doc__ else ""
 
 
+def allowed_roots() -> tuple[str, ...]:
+    """breakers.* and graders.*, plus the modules named in BREAKFIX_STEP_MODULES (your own steps)."""
+    extra = [m.strip() for m in os.environ.get("BREAKFIX_STEP_MODULES", "").split(",") if m.strip()]
+    return ALLOWED_ROOTS + tuple(m.rstrip(".") + "." for m in extra)
+
+
 def resolve(ref: str) -> Callable[..., Any]:
     """Import the function a dotted name points to."""
     ref = ALIASES.get(ref, ref)
-    if not ref.startswith(ALLOWED_ROOTS):
-        raise StepBindError(f"{ref!r} is not a breakers.* or graders.* function")
+    if not ref.startswith(allowed_roots()):
+        raise StepBindError(f"{ref!r} is not a function of {', '.join(r.rstrip('.') for r in allowed_roots())}")
     module_name, _, attr = ref.rpartition(".")
     try:
         module = importlib.import_module(module_name)

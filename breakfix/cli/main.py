@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import tempfile
 import traceback
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -462,22 +462,33 @@ def _log_path() -> Path:
     return folder / "lab-error.log"
 
 
+def _click_exceptions() -> ModuleType:
+    """Typer's vendored click (typer >= 0.20) or click itself."""
+    import importlib
+
+    try:
+        return importlib.import_module("typer._click.exceptions")
+    except ImportError:  # older typer uses click directly
+        return importlib.import_module("click.exceptions")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and map errors to exit codes: 1 expected, 2 usage, 3 unexpected, 130 Ctrl-C."""
-    import click
-
     from breakfix.errors import BreakfixError
 
+    cx = _click_exceptions()
+    exits = tuple(t for t in (typer.Exit, getattr(cx, "Exit", None)) if t is not None)
+    aborts = tuple(t for t in (typer.Abort, getattr(cx, "Abort", None)) if t is not None)
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="lab", standalone_mode=False)
         return result if isinstance(result, int) else 0
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.UsageError as exc:
+    except exits as exc:
+        return int(exc.exit_code)
+    except cx.UsageError as exc:
         exc.show()
         return 2
-    except click.exceptions.Abort as exc:
+    except aborts as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):
             print("lab: interrupted; changes made so far are journaled (`lab reset` undoes them)", file=sys.stderr)
             return 130
@@ -489,13 +500,12 @@ def main(argv: list[str] | None = None) -> int:
     except BreakfixError as exc:
         print(f"lab: {exc}", file=sys.stderr)
         return exc.exit_code
-    except click.ClickException as exc:
+    except cx.ClickException as exc:
         exc.show()
-        return exc.exit_code
+        return int(exc.exit_code)
     except Exception:
         path = _log_path()
         path.write_text(traceback.format_exc())
-        logging.getLogger("breakfix").debug("unexpected error", exc_info=True)
         print(f"lab: unexpected error: {sys.exc_info()[1]!r}; details in {path}", file=sys.stderr)
         return 3
 

@@ -19,9 +19,12 @@ def say(message: str) -> None:
 
 def console() -> Any:
     """A rich console on stdout."""
+    import shutil
+
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    width = None if sys.stdout.isatty() else max(120, shutil.get_terminal_size((120, 24)).columns)
+    return Console(highlight=False, soft_wrap=False, width=width)
 
 
 def table(title: str, columns: list[str], rows: list[list[str]]) -> None:

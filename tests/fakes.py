@@ -1,0 +1,153 @@
+"""Fakes for unit tests: they do what a node or an API server would, and refuse anything unexpected."""
+
+from __future__ import annotations
+
+import copy
+import re
+import shlex
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from breakfix.errors import ClusterError
+from breakfix.transport.base import CommandResult, FileStat
+
+
+class Unexpected(AssertionError):
+    """A fake was asked for something the test did not allow."""
+
+
+class FakeTransport:
+    """An in-memory node: a dict file system plus scripted commands."""
+
+    def __init__(self, files: dict[str, bytes] | None = None, name: str = "fake") -> None:
+        self.description = f"fake://{name}"
+        self.files: dict[str, bytes] = dict(files or {})
+        self.stats: dict[str, FileStat] = {p: FileStat(0o600, 0, 0) for p in self.files}
+        self.scripts: list[tuple[re.Pattern[str], Callable[[str], CommandResult]]] = []
+        self.log: list[str] = []
+        self.closed = False
+
+    def expect(self, pattern: str, rc: int = 0, stdout: str = "", stderr: str = "") -> None:
+        """Allow commands matching PATTERN (a regex), answering with a fixed result."""
+        self.scripts.append((re.compile(pattern), lambda _line: CommandResult(rc, stdout, stderr)))
+
+    def run(self, command: str, timeout: float | None = None, stdin: bytes | None = None) -> CommandResult:
+        self.log.append(command)
+        argv = shlex.split(command)
+        if argv[:3] == ["rm", "-f", "--"]:
+            for p in argv[3:]:
+                self.files.pop(p, None)
+                self.stats.pop(p, None)
+            return CommandResult(0, "", "")
+        if argv[:2] == ["test", "-e"]:
+            return CommandResult(0 if argv[2] in self.files else 1, "", "")
+        for pattern, answer in self.scripts:
+            if pattern.fullmatch(command):
+                return answer(command)
+        raise Unexpected(f"{self.description}: unexpected command {command!r}")
+
+    def read_bytes(self, path: str) -> bytes | None:
+        return self.files.get(path)
+
+    def write_bytes(self, path: str, data: bytes, stat: FileStat | None) -> None:
+        self.files[path] = data
+        self.stats[path] = stat or self.stats.get(path) or FileStat(0o644, 0, 0)
+
+    def stat(self, path: str) -> FileStat | None:
+        return self.stats.get(path) if path in self.files else None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+Key = tuple[str, str, str | None, str]
+
+
+class FakeKube:
+    """An in-memory API server for the kinds a test allows; other kinds are refused."""
+
+    def __init__(self, kinds: set[str] | None = None) -> None:
+        self.kinds = set(kinds or {"ConfigMap"})
+        self.objects: dict[Key, dict[str, Any]] = {}
+        self.down = False
+        self.calls: list[str] = []
+
+    def _check(self, kind: str, what: str) -> None:
+        self.calls.append(f"{what} {kind}")
+        if self.down:
+            raise ClusterError("cannot reach the API server at https://fake:6443 (fake outage)")
+        if kind not in self.kinds:
+            raise Unexpected(f"FakeKube: {what} {kind} was not expected (allowed: {sorted(self.kinds)})")
+
+    def version(self) -> dict[str, Any]:
+        if self.down:
+            raise ClusterError("cannot reach the API server at https://fake:6443 (fake outage)")
+        return {"gitVersion": "v1.34.0-fake"}
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        self._check(kind, "get")
+        obj = self.objects.get((api_version, kind, namespace, name))
+        return copy.deepcopy(obj) if obj else None
+
+    def list(self, api_version: str, kind: str, namespace: str | None = None,
+             label_selector: str | None = None) -> list[dict[str, Any]]:
+        self._check(kind, "list")
+        wanted = dict(p.split("=", 1) for p in label_selector.split(",")) if label_selector else {}
+        out = []
+        for (av, k, ns, _n), obj in self.objects.items():
+            labels = obj["metadata"].get("labels") or {}
+            if av == api_version and k == kind and (namespace is None or ns == namespace) and all(
+                labels.get(a) == b for a, b in wanted.items()
+            ):
+                out.append(copy.deepcopy(obj))
+        return out
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        self._check(obj["kind"], "create")
+        meta = obj["metadata"]
+        key = (obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
+        if key in self.objects:
+            raise ClusterError(f"{obj['kind']} {meta['name']} already exists")
+        stored = copy.deepcopy(obj)
+        stored["metadata"]["uid"] = uuid.uuid4().hex
+        stored["metadata"]["resourceVersion"] = "1"
+        self.objects[key] = stored
+        return copy.deepcopy(stored)
+
+    def patch(self, api_version: str, kind: str, name: str, namespace: str | None,
+              patch: dict[str, Any]) -> dict[str, Any]:
+        self._check(kind, "patch")
+        key = (api_version, kind, namespace, name)
+        if key not in self.objects:
+            raise ClusterError(f"{kind} {name} not found")
+        self.objects[key] = merge_patch(self.objects[key], patch)
+        return copy.deepcopy(self.objects[key])
+
+    def replace(self, obj: dict[str, Any]) -> dict[str, Any]:
+        self._check(obj["kind"], "replace")
+        meta = obj["metadata"]
+        key = (obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
+        if key not in self.objects:
+            raise ClusterError(f"{obj['kind']} {meta['name']} not found")
+        stored = copy.deepcopy(obj)
+        stored["metadata"]["uid"] = self.objects[key]["metadata"]["uid"]
+        self.objects[key] = stored
+        return copy.deepcopy(stored)
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> None:
+        self._check(kind, "delete")
+        self.objects.pop((api_version, kind, namespace, name), None)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out

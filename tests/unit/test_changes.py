@@ -1,0 +1,148 @@
+"""Every change is journaled before it is made; replaying the journal restores bytes, mode and owner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from breakers import files, manifest
+from breakfix.changes import ChangeLog
+from breakfix.context import Context
+from breakfix.errors import StepError
+from breakfix.inventory import ClusterSpec, NodeSpec
+from breakfix.state import State
+from breakfix.transport.base import FileStat
+from breakfix.transport.node import Node
+from breakfix.transport.spec import TransportSpec
+from breakfix.undo import replay, verify_restored
+from tests.fakes import FakeKube, FakeTransport
+from tests.unit.test_manifests import MANIFEST
+
+PATH = "/etc/kubernetes/manifests/etcd.yaml"
+
+
+def make_ctx(transport: FakeTransport, kube: FakeKube | None = None) -> Context:
+    spec = ClusterSpec("test", "inventory", Path("/dev/null"),
+                       (NodeSpec("cp1", "control-plane", TransportSpec("local"), "10.0.0.2"),),
+                       None, None, frozenset())
+    ctx = Context(spec, State(), kube=kube or FakeKube(), log=lambda _m: None)
+    ctx._nodes["cp1"] = Node("cp1", "control-plane", transport, "10.0.0.2")  # the fake instead of a connection
+    return ctx
+
+
+def test_edit_then_replay_restores_bytes_mode_owner() -> None:
+    t = FakeTransport({PATH: MANIFEST})
+    t.stats[PATH] = FileStat(0o600, 0, 0)
+    ctx = make_ctx(t)
+    node = ctx.node("control-plane")
+    manifest.set_flag(node, ChangeLog(ctx, "break"), "etcd", "--data-dir", "/var/lib/etcd-fresh")
+    assert b"--data-dir=/var/lib/etcd-fresh" in t.files[PATH]
+    entries = ctx.store.journal("test")
+    assert [e.kind for e in entries] == ["file"] and entries[0].record["mode"] == 0o600
+    t.stats[PATH] = FileStat(0o644, 1000, 1000)  # the student also changed mode and owner
+    assert replay(ctx) == 1
+    assert t.files[PATH] == MANIFEST and t.stats[PATH] == FileStat(0o600, 0, 0)
+    assert ctx.store.journal("test") == []
+    assert verify_restored(ctx, entries) == []
+
+
+def test_journal_is_written_before_the_change() -> None:
+    """A crash after the journal write and before the change leaves an entry whose undo is harmless."""
+    t = FakeTransport({PATH: MANIFEST})
+    ctx = make_ctx(t)
+
+    class Boom(Exception):
+        pass
+
+    def exploding_write(path: str, data: bytes, stat: FileStat | None) -> None:
+        assert ctx.store.journal("test"), "the journal entry must exist before the write"
+        raise Boom
+
+    t.write_bytes = exploding_write  # type: ignore[method-assign]
+    with pytest.raises(Boom):
+        manifest.set_flag(ctx.node("cp1"), ChangeLog(ctx, "break"), "etcd", "--data-dir", "/x")
+    del t.write_bytes
+    assert replay(ctx) == 1 and t.files[PATH] == MANIFEST
+
+
+def test_new_file_is_removed_and_replay_is_idempotent() -> None:
+    t = FakeTransport()
+    ctx = make_ctx(t)
+    files.write(ctx.node("cp1"), ChangeLog(ctx, "break"), "/etc/new.conf", "x=1")
+    assert t.files["/etc/new.conf"] == b"x=1"
+    replay(ctx)
+    assert "/etc/new.conf" not in t.files
+    assert replay(ctx) == 0
+
+
+def test_move_file_and_undo() -> None:
+    t = FakeTransport({PATH: MANIFEST})
+    ctx = make_ctx(t)
+    manifest.move_out(ctx.node("cp1"), ChangeLog(ctx, "break"), "etcd")
+    assert PATH not in t.files and t.files["/etc/kubernetes/etcd.yaml"] == MANIFEST
+    replay(ctx)
+    assert t.files == {PATH: MANIFEST}
+
+
+def test_unchanged_edit_is_not_journaled() -> None:
+    t = FakeTransport({"/f": b"same"})
+    ctx = make_ctx(t)
+    files.write(ctx.node("cp1"), ChangeLog(ctx, "break"), "/f", "same")
+    assert ctx.store.journal("test") == []
+
+
+def test_replace_text_requires_the_text() -> None:
+    t = FakeTransport({"/f": b"abc"})
+    ctx = make_ctx(t)
+    with pytest.raises(StepError, match="does not contain"):
+        files.replace_text(ctx.node("cp1"), ChangeLog(ctx, "break"), "/f", "zzz", "y")
+
+
+def test_units_are_restored() -> None:
+    t = FakeTransport()
+    t.expect(r"systemctl is-active --quiet containerd")
+    t.expect(r"systemctl is-enabled --quiet containerd")
+    t.expect(r"systemctl is-enabled containerd", stdout="enabled\n")
+    t.expect(r"systemctl stop containerd")
+    ctx = make_ctx(t)
+    from breakers import systemd
+
+    systemd.stop(ctx.node("cp1"), ChangeLog(ctx, "break"), "containerd")
+    t.expect(r"systemctl (unmask|enable|start) containerd")
+    replay(ctx)
+    assert t.log[-3:] == ["systemctl unmask containerd", "systemctl enable containerd", "systemctl start containerd"]
+
+
+def test_objects_are_put_back_and_created_ones_deleted() -> None:
+    kube = FakeKube({"ConfigMap", "Service"})
+    ctx = make_ctx(FakeTransport(), kube)
+    svc = kube.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"},
+                       "spec": {"selector": {"app": "web"}}})
+    from breakers import kube as kb
+
+    log = ChangeLog(ctx, "break")
+    kb.set_selector(log, "web", {"tier": "x"}, "shop")
+    kb.create_sentinel(ChangeLog(ctx, "setup"), ctx.state, "ledger")
+    assert kube.get("v1", "Service", "web", "shop")["spec"]["selector"] == {"tier": "x"}
+    replay(ctx)
+    after = kube.get("v1", "Service", "web", "shop")
+    assert after["spec"]["selector"] == {"app": "web"} and after["metadata"]["uid"] == svc["metadata"]["uid"]
+    assert kube.get("v1", "ConfigMap", "ledger", "default") is None
+
+
+def test_undo_waits_for_the_api_server() -> None:
+    kube = FakeKube({"ConfigMap"})
+    ctx = make_ctx(FakeTransport(), kube)
+    from breakers import kube as kb
+
+    kb.create_sentinel(ChangeLog(ctx, "setup"), ctx.state, "ledger")
+    entries = ctx.store.journal("test")
+    kube.down = True
+    from breakfix import undo
+
+    with pytest.raises(Exception, match="fake outage"):
+        undo.undo_entry(ctx, entries[0], api_wait=0)
+    kube.down = False
+    undo.undo_entry(ctx, entries[0], api_wait=0)
+    assert kube.get("v1", "ConfigMap", "ledger", "default") is None
