@@ -1,0 +1,25 @@
+"""Test bed binaries (Kubernetes, etcd, kwok, ...) built from Go modules and cached by version."""
+
+from tests.testbed.artifacts.build import (
+    COMPONENTS,
+    DEFAULT_COMPONENTS,
+    artifacts_dir,
+    binary,
+    build,
+    cache_root,
+    component,
+    kwok_stages,
+    missing,
+)
+
+__all__ = [
+    "COMPONENTS",
+    "DEFAULT_COMPONENTS",
+    "artifacts_dir",
+    "binary",
+    "build",
+    "cache_root",
+    "component",
+    "kwok_stages",
+    "missing",
+]
