@@ -182,13 +182,9 @@ def verify(
         note(VerifyPhase("solve", ok, "the reference fix passes" if ok else "the reference fix FAILED grading", checks))
     finally:
         records = ctx.store.journal(ctx.cluster.name, started_at)
-        first_seen: dict[str, Any] = {}
-        for entry in records:
-            key = f"{entry.kind}:{entry.record.get('node', '')}:{entry.record.get('path') or entry.record.get('name')}"
-            first_seen.setdefault(key, entry)
         replay(ctx, after=started_at)
         ctx.store.update_session(session.id, status="verified", ended=time.time())
-    problems = verify_restored(ctx, list(first_seen.values()))
+    problems = verify_restored(ctx, records)
     left = ctx.store.journal(ctx.cluster.name, started_at)
     ok = not problems and not left
     note(VerifyPhase("reset", ok, "every change was put back" if ok else "; ".join(problems) or "journal not empty"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import threading
 import time
@@ -29,6 +30,13 @@ CREATE TABLE IF NOT EXISTS journal (
   phase TEXT NOT NULL, kind TEXT NOT NULL, record TEXT NOT NULL, created REAL NOT NULL);
 """
 ACTIVE = ("starting", "active")
+
+
+def _failpoint(stage: str, count: int) -> None:
+    """Crash tests: BREAKFIX_FAILPOINT=journal:N:before|after kills this process with SIGKILL there."""
+    point = os.environ.get("BREAKFIX_FAILPOINT")
+    if point and point == f"journal:{count}:{stage}":
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def state_dir() -> Path:
@@ -81,6 +89,7 @@ class State:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
         self._lock = threading.RLock()
+        self._writes = 0
 
     def close(self) -> None:
         """Close the database."""
@@ -199,11 +208,14 @@ class State:
     # journal ------------------------------------------------------------------
     def journal_add(self, cluster: str, session: int | None, phase: str, kind: str, record: dict[str, Any]) -> int:
         """Write a journal entry durably; returns its id."""
+        self._writes += 1
+        _failpoint("before", self._writes)
         with self._lock:
             cur = self._db.execute(
                 "INSERT INTO journal (cluster, session, phase, kind, record, created) VALUES (?,?,?,?,?,?)",
                 (cluster, session, phase, kind, json.dumps(record), time.time()),
             )
+        _failpoint("after", self._writes)
         return int(cur.lastrowid or 0)
 
     def journal(self, cluster: str, after: int = 0) -> list[JournalEntry]:

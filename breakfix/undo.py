@@ -121,9 +121,12 @@ def describe(entry: JournalEntry) -> str:
 
 
 def verify_restored(ctx: Context, records: list[JournalEntry]) -> list[str]:
-    """Problems left after a reset: files whose bytes, mode or owner differ, objects not back."""
-    problems = []
+    """Problems left after a reset: files whose bytes, mode or owner differ from before the first change."""
+    first: dict[str, JournalEntry] = {}
     for entry in records:
+        first.setdefault(f"{entry.kind}:{describe(entry)}", entry)
+    problems = []
+    for entry in first.values():
         rec = entry.record
         if entry.kind == "file":
             node = ctx.node(rec["node"])

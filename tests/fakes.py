@@ -90,15 +90,19 @@ class FakeKube:
         obj = self.objects.get((api_version, kind, namespace, name))
         return copy.deepcopy(obj) if obj else None
 
-    def list(self, api_version: str, kind: str, namespace: str | None = None,
-             label_selector: str | None = None) -> list[dict[str, Any]]:
+    def list(
+        self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
         self._check(kind, "list")
         wanted = dict(p.split("=", 1) for p in label_selector.split(",")) if label_selector else {}
         out = []
         for (av, k, ns, _n), obj in self.objects.items():
             labels = obj["metadata"].get("labels") or {}
-            if av == api_version and k == kind and (namespace is None or ns == namespace) and all(
-                labels.get(a) == b for a, b in wanted.items()
+            if (
+                av == api_version
+                and k == kind
+                and (namespace is None or ns == namespace)
+                and all(labels.get(a) == b for a, b in wanted.items())
             ):
                 out.append(copy.deepcopy(obj))
         return out
@@ -115,8 +119,9 @@ class FakeKube:
         self.objects[key] = stored
         return copy.deepcopy(stored)
 
-    def patch(self, api_version: str, kind: str, name: str, namespace: str | None,
-              patch: dict[str, Any]) -> dict[str, Any]:
+    def patch(
+        self, api_version: str, kind: str, name: str, namespace: str | None, patch: dict[str, Any]
+    ) -> dict[str, Any]:
         self._check(kind, "patch")
         key = (api_version, kind, namespace, name)
         if key not in self.objects:

@@ -64,6 +64,12 @@ class SSHTransport(ShellTransport):
                 allow_agent=self.key_file is None,
                 look_for_keys=self.key_file is None,
             )
+        except paramiko.BadHostKeyException:
+            client.close()
+            raise NodeError(
+                f"{self.description}: the host key does not match {self.known_hosts or 'known_hosts'} "
+                "(the node was rebuilt, or someone is in between); refusing to connect"
+            ) from None
         except paramiko.SSHException as exc:
             client.close()
             if "not found in known_hosts" in str(exc):
@@ -104,7 +110,12 @@ class SSHTransport(ShellTransport):
             if channel.recv_stderr_ready():
                 err += channel.recv_stderr(65536)
                 continue
-            if channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
+            # EOF comes after all of both streams; the exit status may arrive before the last bytes
+            if (
+                (channel.eof_received or channel.closed)
+                and not channel.recv_ready()
+                and not channel.recv_stderr_ready()
+            ):
                 break
             if deadline is not None and time.monotonic() > deadline:
                 channel.close()

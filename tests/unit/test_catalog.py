@@ -61,7 +61,11 @@ def test_good_lab_loads(tmp_path: Path) -> None:
         ({"id": "other"}, "id", "must match the folder"),
         ({"task": "Fix {{ nodez }} now please"}, "task", "unknown variable"),
         ({"grade": [{"graders.api.nope": {}}]}, "grade[0] graders.api.nope", "has no function"),
-        ({"grade": [{"graders.api.reachable": {}, "graders.api.unreachable": {}}]}, "grade", "step 0 must be one mapping"),
+        (
+            {"grade": [{"graders.api.reachable": {}, "graders.api.unreachable": {}}]},
+            "grade",
+            "step 0 must be one mapping",
+        ),
         ({"solution": ""}, "solution", "no solution.md"),
         ({"requires": ["gpu"]}, "requires.0", "Input should be"),
         ({"setup": [{"apply": {"file": "manifests/missing.yaml"}}]}, "setup[0] apply.file", "does not exist"),
@@ -111,8 +115,22 @@ def test_schema_file_is_current() -> None:
 
 def test_wheel_ships_the_labs(tmp_path: Path) -> None:
     """A plain (non-editable) install finds every lab: the wheel carries labs/ inside the package."""
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(REPO)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+    )
     wheel = next(tmp_path.glob("breakfix-*.whl"))
     import zipfile
 
@@ -123,8 +141,11 @@ def test_wheel_ships_the_labs(tmp_path: Path) -> None:
 
 # property test: whatever the file holds, loading ends in a LabFileError or a lab, never a traceback
 yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20))
-yaml_values = st.recursive(yaml_scalars, lambda inner: st.lists(inner, max_size=3)
-                           | st.dictionaries(st.text(max_size=10), inner, max_size=3), max_leaves=10)
+yaml_values = st.recursive(
+    yaml_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=10,
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -23,9 +23,15 @@ PATH = "/etc/kubernetes/manifests/etcd.yaml"
 
 
 def make_ctx(transport: FakeTransport, kube: FakeKube | None = None) -> Context:
-    spec = ClusterSpec("test", "inventory", Path("/dev/null"),
-                       (NodeSpec("cp1", "control-plane", TransportSpec("local"), "10.0.0.2"),),
-                       None, None, frozenset())
+    spec = ClusterSpec(
+        "test",
+        "inventory",
+        Path("/dev/null"),
+        (NodeSpec("cp1", "control-plane", TransportSpec("local"), "10.0.0.2"),),
+        None,
+        None,
+        frozenset(),
+    )
     ctx = Context(spec, State(), kube=kube or FakeKube(), log=lambda _m: None)
     ctx._nodes["cp1"] = Node("cp1", "control-plane", transport, "10.0.0.2")  # the fake instead of a connection
     return ctx
@@ -117,8 +123,14 @@ def test_units_are_restored() -> None:
 def test_objects_are_put_back_and_created_ones_deleted() -> None:
     kube = FakeKube({"ConfigMap", "Service"})
     ctx = make_ctx(FakeTransport(), kube)
-    svc = kube.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"},
-                       "spec": {"selector": {"app": "web"}}})
+    svc = kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"selector": {"app": "web"}},
+        }
+    )
     from breakers import kube as kb
 
     log = ChangeLog(ctx, "break")

@@ -63,8 +63,9 @@ def test_adopt_needs_confirmation_without_a_terminal(capsys: pytest.CaptureFixtu
     assert code == 1 and "--yes" in err
 
 
-def test_unexpected_error_exits_3_with_log(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-                                           isolated_state: Path) -> None:
+def test_unexpected_error_exits_3_with_log(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, isolated_state: Path
+) -> None:
     import breakfix.catalog
 
     def boom(*_a: object, **_k: object) -> None:
@@ -79,8 +80,10 @@ def test_unexpected_error_exits_3_with_log(capsys: pytest.CaptureFixture[str], m
 
 def test_console_script_starts_without_heavy_imports() -> None:
     """`lab list` must not import the kubernetes client, paramiko or ansible (start-up speed)."""
-    code = ("import sys; from breakfix.cli.main import main; main(['list', '--json']);"
-            "heavy = [m for m in ('kubernetes', 'paramiko', 'ansible_runner', 'urllib3') if m in sys.modules];"
-            "print('HEAVY', heavy, file=sys.stderr)")
+    code = (
+        "import sys; from breakfix.cli.main import main; main(['list', '--json']);"
+        "heavy = [m for m in ('kubernetes', 'paramiko', 'ansible_runner', 'urllib3') if m in sys.modules];"
+        "print('HEAVY', heavy, file=sys.stderr)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "HEAVY []" in proc.stderr

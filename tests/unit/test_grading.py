@@ -23,9 +23,14 @@ def test_checks_run_at_the_same_time() -> None:
 
 def test_crash_and_bad_return_are_errors() -> None:
     ctx = make_ctx(FakeTransport())
-    results = run_checks(ctx, [bind("tests.steps.crash", {}, "grade"),
-                               bind("tests.steps.returns_wrong_type", {}, "grade"),
-                               bind("tests.steps.ok", {"weight": 2}, "grade")])
+    results = run_checks(
+        ctx,
+        [
+            bind("tests.steps.crash", {}, "grade"),
+            bind("tests.steps.returns_wrong_type", {}, "grade"),
+            bind("tests.steps.ok", {"weight": 2}, "grade"),
+        ],
+    )
     assert [r.status for r in results] == ["error", "error", "pass"]
     assert "ZeroDivisionError" in results[0].message and results[2].weight == 2
 

@@ -15,14 +15,21 @@ from tests.fakes import FakeKube, FakeTransport
 from tests.unit.test_changes import make_ctx
 
 LAB = {
-    "id": "demo", "title": "Demo lab", "domain": "troubleshooting", "difficulty": "easy", "time_limit": "5m",
+    "id": "demo",
+    "title": "Demo lab",
+    "domain": "troubleshooting",
+    "difficulty": "easy",
+    "time_limit": "5m",
     "task": "Make /etc/app.conf say good on {{ control_plane }}.",
     "setup": [{"sentinel": {"name": "ledger"}}],
     "break": [{"tests.steps.write": {"path": "/etc/app.conf", "content": "bad"}}],
-    "confirm": [{"tests.steps.file_is": {"path": "/etc/app.conf", "content": "good", "expect": "fail",
-                                         "within": "5s"}}],
-    "grade": [{"tests.steps.file_is": {"path": "/etc/app.conf", "content": "good", "weight": 2}},
-              {"graders.api.sentinel_intact": {"name": "ledger"}}],
+    "confirm": [
+        {"tests.steps.file_is": {"path": "/etc/app.conf", "content": "good", "expect": "fail", "within": "5s"}}
+    ],
+    "grade": [
+        {"tests.steps.file_is": {"path": "/etc/app.conf", "content": "good", "weight": 2}},
+        {"graders.api.sentinel_intact": {"name": "ledger"}},
+    ],
     "hints": ["look at /etc/app.conf"],
     "solve": [{"tests.steps.write": {"path": "/etc/app.conf", "content": "good"}}],
     "cheats": {"wrong-value": [{"tests.steps.write": {"path": "/etc/app.conf", "content": "meh"}}]},
@@ -44,8 +51,14 @@ def lab_from(tmp_path: Path, **change: object):  # type: ignore[no-untyped-def]
 
 def marked_ctx(files: dict[str, bytes]):  # type: ignore[no-untyped-def]
     kube = FakeKube({"ConfigMap"})
-    kube.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": MARKER_NAME,
-                 "namespace": MARKER_NAMESPACE}, "data": {"id": "m1"}})
+    kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": MARKER_NAME, "namespace": MARKER_NAMESPACE},
+            "data": {"id": "m1"},
+        }
+    )
     t = FakeTransport(files)
     t.expect("true")
     ctx = make_ctx(t, kube)
@@ -96,8 +109,9 @@ def test_missing_capability_is_refused(tmp_path: Path) -> None:
 
 def test_fault_not_shown_rolls_back(tmp_path: Path) -> None:
     # the break writes "bad" but the confirm waits for a *passing* check that never comes
-    lab = lab_from(tmp_path, confirm=[{"tests.steps.file_is": {"path": "/etc/app.conf", "content": "x",
-                                                               "within": "1s"}}])
+    lab = lab_from(
+        tmp_path, confirm=[{"tests.steps.file_is": {"path": "/etc/app.conf", "content": "x", "within": "1s"}}]
+    )
     ctx, t, kube = marked_ctx({"/etc/app.conf": b"good"})
     with pytest.raises(StepError, match="did not show"):
         runner.start(ctx, lab)
@@ -124,14 +138,20 @@ def test_verify_passes_a_good_lab(tmp_path: Path) -> None:
     lab = lab_from(tmp_path)
     ctx, t, _k = marked_ctx({"/etc/app.conf": b"good"})
     phases = runner.verify(ctx, lab, settle=1)
-    assert [(p.name, p.ok) for p in phases] == [("break", True), ("grade-after-break", True),
-                                                ("cheat:wrong-value", True), ("solve", True), ("reset", True)]
+    assert [(p.name, p.ok) for p in phases] == [
+        ("break", True),
+        ("grade-after-break", True),
+        ("cheat:wrong-value", True),
+        ("solve", True),
+        ("reset", True),
+    ]
     assert t.files["/etc/app.conf"] == b"good"
 
 
 def test_verify_catches_a_cheat_that_passes(tmp_path: Path) -> None:
-    lab = lab_from(tmp_path, cheats={"same-as-fix": [{"tests.steps.write": {"path": "/etc/app.conf",
-                                                                              "content": "good"}}]})
+    lab = lab_from(
+        tmp_path, cheats={"same-as-fix": [{"tests.steps.write": {"path": "/etc/app.conf", "content": "good"}}]}
+    )
     ctx, _t, _k = marked_ctx({"/etc/app.conf": b"good"})
     phases = {p.name: p for p in runner.verify(ctx, lab, settle=1)}
     assert not phases["cheat:same-as-fix"].ok and "PASSED" in phases["cheat:same-as-fix"].detail

@@ -28,8 +28,12 @@ def test_alias() -> None:
         ("graders.api.reachable", {"weight": -1}, "grade", "weight"),
         ("graders.api.reachable", {"weight": 1}, "break", "takes no argument 'weight'"),
         ("graders.api.reachable", {"within": "1m", "expect": "maybe"}, "confirm", "expect"),
-        ("breakers.manifest.set_flag", {"manifest": "etcd", "flag": "--x", "value": "{{ nope }}"}, "break",
-         "unknown template variable"),
+        (
+            "breakers.manifest.set_flag",
+            {"manifest": "etcd", "flag": "--x", "value": "{{ nope }}"},
+            "break",
+            "unknown template variable",
+        ),
     ],
 )
 def test_bind_errors(ref: str, args: dict[str, object], section: str, message: str) -> None:
