@@ -1,5 +1,5 @@
 """`python -m breakfix` runs the `lab` command."""
 
-from breakfix.cli.main import run
+from breakfix.cli.entry import run
 
 run()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from pydantic import ValidationError
 
 from breakfix.errors import LabFileError, UnknownLabError
 from breakfix.model import LabFile, StepData
+from breakfix.paths import lab_roots
 from breakfix.steps import VARIABLES, Step, StepBindError, bind, template_vars
 
 SECTIONS = ("setup", "break", "confirm", "grade", "solve")
@@ -57,15 +57,6 @@ class Catalog:
         close = difflib.get_close_matches(lab_id, names, n=3, cutoff=0.5)
         close += [n for n in names if lab_id in n and n not in close][:3]
         raise UnknownLabError(lab_id, close[:3])
-
-
-def lab_roots() -> list[Path]:
-    """Folders that hold labs: the built-in ones, then BREAKFIX_LABS_PATH entries."""
-    here = Path(__file__).resolve().parent
-    roots = [here / "_labs" if (here / "_labs").is_dir() else here.parent / "labs"]
-    extra = os.environ.get("BREAKFIX_LABS_PATH", "")
-    roots += [Path(p).expanduser() for p in extra.split(os.pathsep) if p]
-    return roots
 
 
 def _bind_steps(path: Path, section: str, steps: list[StepData]) -> list[Step]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from breakfix.paths import state_dir
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS clusters (
   name TEXT PRIMARY KEY, inventory TEXT NOT NULL, provider TEXT NOT NULL,
@@ -37,14 +39,6 @@ def _failpoint(stage: str, count: int) -> None:
     point = os.environ.get("BREAKFIX_FAILPOINT")
     if point and point == f"journal:{count}:{stage}":
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-def state_dir() -> Path:
-    """BREAKFIX_STATE_DIR, else $XDG_STATE_HOME/breakfix, else ~/.local/state/breakfix."""
-    if os.environ.get("BREAKFIX_STATE_DIR"):
-        return Path(os.environ["BREAKFIX_STATE_DIR"]).expanduser()
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "breakfix"
 
 
 @dataclass

@@ -84,48 +84,25 @@ def list_labs(
 ) -> None:
     """List the labs."""
     from breakfix.catalog import load_catalog
+    from breakfix.cli import listing
 
     catalog = load_catalog()
-    for err in catalog.errors:
-        say(f"warning: skipped a broken lab: {err}")
-    caps: frozenset[str] | None = None
-    if runnable:
-        caps = _bf().cluster().capabilities
-    labs = [
-        lab
-        for lab in catalog.labs.values()
-        if (domain is None or lab.spec.domain == domain)
-        and (difficulty is None or lab.spec.difficulty == difficulty)
-        and (caps is None or set(lab.spec.requires) <= caps)
-    ]
-    if json_out:
-        emit_json(
-            [
-                {
-                    "id": lab.id,
-                    "title": lab.spec.title,
-                    "domain": lab.spec.domain,
-                    "difficulty": lab.spec.difficulty,
-                    "time_limit_seconds": lab.spec.time_limit,
-                    "requires": list(lab.spec.requires),
-                    "summary": lab.spec.summary,
-                }
-                for lab in labs
-            ]
-        )
-        return
-    if not labs:
-        say("no lab matches")
-        return
-    from breakfix.durations import format_duration
-
     rows = [
-        [lab.id, lab.spec.title, lab.spec.domain, lab.spec.difficulty, format_duration(lab.spec.time_limit)]
-        + ([", ".join(lab.spec.requires) or "-", lab.spec.summary] if details else [])
-        for lab in labs
+        {
+            "id": lab.id,
+            "title": lab.spec.title,
+            "domain": lab.spec.domain,
+            "difficulty": lab.spec.difficulty,
+            "time_limit_seconds": lab.spec.time_limit,
+            "requires": list(lab.spec.requires),
+            "summary": lab.spec.summary,
+        }
+        for lab in catalog.labs.values()
     ]
-    cols = ["LAB", "TITLE", "DOMAIN", "DIFFICULTY", "TIME"] + (["REQUIRES", "SUMMARY"] if details else [])
-    table(f"{len(labs)} labs", cols, rows)
+    errors = [str(e) for e in catalog.errors]
+    listing.save(rows, errors)
+    caps = _bf().cluster().capabilities if runnable else None
+    listing.render(listing.select(rows, domain, difficulty, caps), details, json_out, errors)
 
 
 @app.command()
@@ -452,7 +429,7 @@ def cluster_kubeconfig() -> None:
 
 # error boundary -----------------------------------------------------------------------
 def _log_path() -> Path:
-    from breakfix.state import state_dir
+    from breakfix.paths import state_dir
 
     folder = state_dir()
     try:
@@ -479,9 +456,10 @@ def main(argv: list[str] | None = None) -> int:
     cx = _click_exceptions()
     exits = tuple(t for t in (typer.Exit, getattr(cx, "Exit", None)) if t is not None)
     aborts = tuple(t for t in (typer.Abort, getattr(cx, "Abort", None)) if t is not None)
+    args = sys.argv[1:] if argv is None else argv
     command = typer.main.get_command(app)
     try:
-        result = command.main(args=argv, prog_name="lab", standalone_mode=False)
+        result = command.main(args=args, prog_name="lab", standalone_mode=False)
         return result if isinstance(result, int) else 0
     except exits as exc:
         return int(exc.exit_code)
@@ -511,5 +489,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Run the CLI as a program."""
     sys.exit(main())

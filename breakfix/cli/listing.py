@@ -1,0 +1,126 @@
+"""`lab list` output and its cache: a validated catalog summary that later runs read without importing
+typer, pydantic or the lab steps (start-up speed). The cache is keyed by every file the catalog depends on."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from breakfix import __version__
+from breakfix.paths import lab_roots, state_dir
+
+Row = dict[str, Any]
+
+
+def fingerprint() -> str:
+    """A digest of every file that can change what the catalog holds (labs, steps, schema, settings)."""
+    h = hashlib.sha256(f"{__version__}|{os.environ.get('BREAKFIX_STEP_MODULES', '')}".encode())
+    engine = Path(__file__).resolve().parents[1]
+    sources = [engine / "model.py", engine / "steps.py", engine / "catalog.py"]
+    for pkg in ("breakers", "graders"):
+        folder = engine.parent / pkg
+        if folder.is_dir():
+            sources += sorted(folder.glob("*.py"))
+    for root in lab_roots():
+        h.update(str(root).encode())
+        if root.is_dir():
+            sources += sorted(p for p in root.rglob("*") if p.is_file())
+    for path in sources:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        h.update(f"{path}|{st.st_mtime_ns}|{st.st_size}".encode())
+    return h.hexdigest()[:20]
+
+
+def cache_file() -> Path:
+    """Where the catalog summary is cached (beside the state, so each user and test has its own)."""
+    return state_dir() / "catalog-cache.json"
+
+
+def save(rows: list[Row], errors: list[str]) -> None:
+    """Cache the summary of a freshly validated catalog (best effort)."""
+    try:
+        path = cache_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"key": fingerprint(), "rows": rows, "errors": errors}))
+        tmp.replace(path)
+    except OSError:
+        pass
+
+
+def load() -> tuple[list[Row], list[str]] | None:
+    """The cached summary, or None when any source changed since it was written."""
+    try:
+        data = json.loads(cache_file().read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("key") != fingerprint():
+        return None
+    return data["rows"], data["errors"]
+
+
+def select(rows: list[Row], domain: str | None, difficulty: str | None, caps: frozenset[str] | None) -> list[Row]:
+    """Rows that match the filters."""
+    return [
+        r
+        for r in rows
+        if (domain is None or r["domain"] == domain)
+        and (difficulty is None or r["difficulty"] == difficulty)
+        and (caps is None or set(r["requires"]) <= caps)
+    ]
+
+
+def _minutes(seconds: float) -> str:
+    s = round(seconds)
+    return f"{s // 60}m" if s % 60 == 0 else f"{s // 60}m{s % 60:02d}s"
+
+
+def render(rows: list[Row], details: bool, as_json: bool, errors: list[str]) -> None:
+    """Print the listing: warnings for broken labs on stderr, then a plain table or JSON on stdout."""
+    for err in errors:
+        print(f"warning: skipped a broken lab: {err}", file=sys.stderr)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        print("no lab matches", file=sys.stderr)
+        return
+    head = ["LAB", "TITLE", "DOMAIN", "DIFFICULTY", "TIME"] + (["REQUIRES", "SUMMARY"] if details else [])
+    table = [head] + [
+        [r["id"], r["title"], r["domain"], r["difficulty"], _minutes(r["time_limit_seconds"])]
+        + ([", ".join(r["requires"]) or "-", r["summary"]] if details else [])
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(head) - (1 if details else 0))]
+    for row in table:
+        cells = [cell.ljust(widths[i]) if i < len(widths) else cell for i, cell in enumerate(row)]
+        print("  ".join(cells).rstrip())
+
+
+def fast_list(argv: list[str]) -> bool:
+    """Serve `lab list [--json] [--details] [--domain D] [--difficulty X]` from the cache; False to fall back."""
+    if not argv or argv[0] != "list":
+        return False
+    opts: dict[str, Any] = {"json": False, "details": False, "domain": None, "difficulty": None}
+    rest = argv[1:]
+    while rest:
+        arg = rest.pop(0)
+        if arg in ("--json", "--details"):
+            opts[arg[2:]] = True
+        elif arg in ("--domain", "--difficulty") and rest and not rest[0].startswith("-"):
+            opts[arg[2:]] = rest.pop(0)
+        else:
+            return False  # anything else (--runnable, --help, typos) goes through the full CLI
+    cached = load()
+    if cached is None:
+        return False
+    rows, errors = cached
+    render(select(rows, opts["domain"], opts["difficulty"], None), opts["details"], opts["json"], errors)
+    return True
