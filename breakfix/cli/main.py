@@ -310,6 +310,52 @@ def verify(
 
 
 # clusters -------------------------------------------------------------------------
+@cluster_app.command("up")
+def cluster_up(
+    provider: Annotated[str, typer.Option(help="kind (default) or vagrant.")] = "kind",
+    name: Annotated[str, typer.Option(help="Cluster name.")] = "breakfix",
+    workers: Annotated[int, typer.Option(min=0, max=5, help="Worker nodes.")] = 2,
+) -> None:
+    """Create a lab cluster, mark it and make it the default."""
+    from breakfix.errors import BreakfixError
+    from breakfix.providers import get_provider
+
+    prov = get_provider(provider)
+    problems = prov.missing_tools()
+    if problems:
+        raise BreakfixError(f"cannot create a {provider} cluster: " + "; ".join(problems))
+    bf = _bf()
+    if any(c["name"] == name for c in bf.store.clusters()):
+        raise BreakfixError(f"a cluster named {name} is already registered (`lab cluster down --name {name}`)")
+    inventory = prov.up(name, workers, say)
+    bf.adopt(inventory, name)
+    bf.store.set_setting("default_cluster", name)
+    print(f"cluster {name} is up ({provider}, {workers} workers), marked as a lab cluster and the default")
+
+
+@cluster_app.command("down")
+def cluster_down(
+    name: Annotated[str, typer.Option(help="Cluster name.")] = "breakfix",
+) -> None:
+    """Delete a cluster that `lab cluster up` created, and forget it."""
+    from breakfix.errors import BreakfixError
+    from breakfix.inventory import load_inventory
+    from breakfix.providers import REGISTRY, get_provider
+
+    bf = _bf()
+    row = next((c for c in bf.store.clusters() if c["name"] == name), None)
+    if row is None:
+        raise BreakfixError(f"no registered cluster {name!r}")
+    provider = load_inventory(row["inventory"]).provider
+    if provider not in REGISTRY:
+        raise BreakfixError(f"{name} was adopted, not created by breakfix: `lab cluster forget {name}` unregisters it")
+    get_provider(provider).down(name, say)
+    bf.store.remove_cluster(name)
+    if bf.store.get_setting("default_cluster") == name:
+        bf.store.set_setting("default_cluster", None)
+    print(f"cluster {name} deleted")
+
+
 @cluster_app.command("adopt")
 def cluster_adopt(
     inventory: Annotated[Path, typer.Argument(help="Ansible YAML inventory describing the cluster.")],

@@ -1,0 +1,75 @@
+"""What a provider offers: create, delete and describe lab clusters."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from breakfix.errors import ClusterError
+from breakfix.paths import state_dir
+
+Log = Callable[[str], None]
+
+INSTALL_HINTS = {
+    "docker": "apt-get install docker.io (or Docker Desktop), and start the daemon",
+    "kind": "go install sigs.k8s.io/kind@v0.30.0 (then add $(go env GOPATH)/bin to PATH)",
+    "kubectl": "see https://kubernetes.io/docs/tasks/tools/ (any version within one minor of the cluster)",
+    "vagrant": "apt-get install vagrant (plus VirtualBox or vagrant-libvirt)",
+    "ansible-playbook": "pip install ansible-core (breakfix's dependencies include it)",
+}
+
+
+class Provider(Protocol):
+    """Creates and deletes lab clusters of one kind."""
+
+    name: str
+    capabilities: frozenset[str]
+
+    def missing_tools(self) -> list[str]:
+        """One line per missing tool, with how to install it."""
+        ...
+
+    def up(self, name: str, workers: int, log: Log) -> Path:
+        """Create a cluster; returns the inventory that describes it."""
+        ...
+
+    def down(self, name: str, log: Log) -> None:
+        """Delete a cluster this provider created."""
+        ...
+
+
+def cluster_dir(name: str) -> Path:
+    """Where breakfix keeps a created cluster's inventory, kubeconfig and keys."""
+    return state_dir() / "clusters" / name
+
+
+def missing(tools: list[str]) -> list[str]:
+    """Lines for the tools that are not on PATH."""
+    return [
+        f"{tool}: not found; install: {INSTALL_HINTS.get(tool, 'see its documentation')}"
+        for tool in tools
+        if shutil.which(tool) is None
+    ]
+
+
+def stream(argv: list[str], log: Log, what: str, timeout: float = 1800, env: dict[str, str] | None = None) -> None:
+    """Run a long command, passing its output lines on as progress; fail with its last lines."""
+    log(f"{what}: {' '.join(argv)}")
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    tail: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        line = line.rstrip()
+        if line:
+            tail = [*tail, line][-15:]
+            log(f"  [{time.monotonic() - start:4.0f}s] {line}")
+        if time.monotonic() - start > timeout:
+            proc.kill()
+            raise ClusterError(f"{what} took more than {timeout:.0f}s")
+    if proc.wait() != 0:
+        raise ClusterError(f"{what} failed (exit {proc.returncode}): " + " | ".join(tail[-3:]))

@@ -1,0 +1,134 @@
+"""kind clusters: nodes are docker containers reached with `docker exec`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from breakfix.errors import ClusterError
+from breakfix.providers.base import Log, cluster_dir, missing, stream
+
+CLUSTER_LABEL = "io.x-k8s.kind.cluster"
+ROLE_LABEL = "io.x-k8s.kind.role"
+NODEPORT = 30080  # mapped to the same port on 127.0.0.1 for NodePort labs
+
+
+def kind_config(workers: int = 2, node_image: str | None = None, host_port: int = NODEPORT) -> dict[str, Any]:
+    """A kind config: one control plane (NodePort mapped to 127.0.0.1) and WORKERS labelled workers."""
+    cp: dict[str, Any] = {
+        "role": "control-plane",
+        "labels": {"breakfix.dev/role": "control-plane"},
+        "extraPortMappings": [{"containerPort": NODEPORT, "hostPort": host_port, "listenAddress": "127.0.0.1"}],
+    }
+    nodes = [cp] + [{"role": "worker", "labels": {"breakfix.dev/role": "worker"}} for _ in range(workers)]
+    if node_image:
+        for node in nodes:
+            node["image"] = node_image
+    return {
+        "kind": "Cluster",
+        "apiVersion": "kind.x-k8s.io/v1alpha4",
+        "nodes": nodes,
+        "networking": {"apiServerAddress": "127.0.0.1"},
+    }
+
+
+def discover_nodes(cluster: str, docker: str = "docker") -> list[dict[str, str]]:
+    """The cluster's node containers from their kind labels: name, role and address on the kind network."""
+    out = subprocess.run(
+        [docker, "ps", "--filter", f"label={CLUSTER_LABEL}={cluster}", "--format", "{{.Names}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise ClusterError(f"docker ps failed: {out.stderr.strip()}")
+    names = sorted(n for n in out.stdout.split() if n)
+    if not names:
+        return []
+    info = json.loads(subprocess.run([docker, "inspect", *names], capture_output=True, text=True, check=True).stdout)
+    nodes = []
+    for c in info:
+        labels = c["Config"].get("Labels") or {}
+        nets = c["NetworkSettings"].get("Networks") or {}
+        net: dict[str, Any] = nets.get("kind") or next(iter(nets.values()), {})
+        ip = str(net.get("IPAddress", ""))
+        nodes.append({"name": c["Name"].lstrip("/"), "role": labels.get(ROLE_LABEL, "worker"), "ip": ip})
+    return sorted(nodes, key=lambda n: (n["role"] != "control-plane", n["name"]))
+
+
+def inventory_for(cluster: str, nodes: list[dict[str, str]], kubeconfig: Path, workers: int) -> dict[str, Any]:
+    """An inventory (docs/inventory.md) for a kind cluster; Ansible reaches the nodes over docker too."""
+    groups: dict[str, dict[str, Any]] = {"control_plane": {"hosts": {}}, "workers": {"hosts": {}}}
+    for node in nodes:
+        group = "control_plane" if node["role"] == "control-plane" else "workers"
+        groups[group]["hosts"][node["name"]] = {
+            "ansible_connection": "community.docker.docker",
+            "breakfix_node_ip": node["ip"],
+        }
+    caps = ["static-pods", "systemd", "cni"] + (["multi-node"] if workers else [])
+    return {
+        "all": {
+            "vars": {
+                "breakfix_cluster": cluster,
+                "breakfix_provider": "kind",
+                "breakfix_kubeconfig": str(kubeconfig),
+                "breakfix_capabilities": caps,
+            },
+            "children": groups,
+        }
+    }
+
+
+class KindProvider:
+    """Creates kind clusters (the default provider)."""
+
+    name = "kind"
+    capabilities = frozenset({"static-pods", "systemd", "multi-node", "cni"})
+
+    def missing_tools(self) -> list[str]:
+        """Missing tools with install hints; the docker daemon must answer too."""
+        lines = missing(["docker", "kind"])
+        if shutil.which("docker") and subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+            lines.append("docker: the daemon does not answer (start it, or add your user to the docker group)")
+        return lines
+
+    def up(self, name: str, workers: int, log: Log, node_image: str | None = None) -> Path:
+        """Create the cluster with the kind CLI and write its inventory."""
+        folder = cluster_dir(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        config = folder / "kind.yaml"
+        config.write_text(yaml.safe_dump(kind_config(workers, node_image)))
+        kubeconfig = folder / "kubeconfig"
+        stream(
+            [
+                "kind",
+                "create",
+                "cluster",
+                "--name",
+                name,
+                "--config",
+                str(config),
+                "--kubeconfig",
+                str(kubeconfig),
+                "--wait",
+                "5m",
+            ],
+            log,
+            "creating kind cluster",
+        )
+        nodes = discover_nodes(name)
+        if not nodes:
+            raise ClusterError(f"kind reported success but no node containers carry {CLUSTER_LABEL}={name}")
+        inventory = folder / "inventory.yaml"
+        inventory.write_text(yaml.safe_dump(inventory_for(name, nodes, kubeconfig, workers), sort_keys=False))
+        return inventory
+
+    def down(self, name: str, log: Log) -> None:
+        """Delete the cluster and its folder."""
+        stream(["kind", "delete", "cluster", "--name", name], log, "deleting kind cluster")
+        shutil.rmtree(cluster_dir(name), ignore_errors=True)
