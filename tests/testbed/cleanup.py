@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import time
 from dataclasses import dataclass
 
 from tests.testbed import dockercli
@@ -13,6 +14,8 @@ from tests.testbed.paths import LABEL, run_dir
 OWNER_PID = f"{LABEL}.pid"
 OWNER_HOST = f"{LABEL}.host"
 KEEP = f"{LABEL}.keep"
+CREATED = f"{LABEL}.created"
+STALE_AFTER_S = float(os.environ.get("BREAKFIX_TESTBED_STALE_HOURS", "12")) * 3600
 
 
 def owner_labels(run_id: str, keep: bool) -> dict[str, str]:
@@ -22,6 +25,7 @@ def owner_labels(run_id: str, keep: bool) -> dict[str, str]:
         OWNER_PID: str(os.getpid()),
         OWNER_HOST: socket.gethostname(),
         KEEP: "1" if keep else "0",
+        CREATED: str(int(time.time())),
     }
 
 
@@ -97,14 +101,21 @@ def _alive(pid: int) -> bool:
 
 
 def stale_runs() -> list[str]:
-    """Return runs not marked keep whose owning process on this host is gone."""
+    """Return runs not marked keep whose owner process on this host is gone, or that are too old.
+
+    A run made on another host (a CI job sharing the docker daemon) is only stale once older than
+    BREAKFIX_TESTBED_STALE_HOURS (12 by default): its owner cannot be checked from here.
+    """
     stale = []
+    now = time.time()
     for run_id, labels in _labels_of_all().items():
         if labels.get(KEEP) == "1":
             continue
         pid = int(labels.get(OWNER_PID, "0") or 0)
+        created = float(labels.get(CREATED, "0") or 0)
         same_host = labels.get(OWNER_HOST) == socket.gethostname()
-        if not (same_host and pid and _alive(pid)):
+        owner_gone = same_host and not (pid and _alive(pid))
+        if owner_gone or now - created > STALE_AFTER_S:
             stale.append(run_id)
     return sorted(stale)
 
