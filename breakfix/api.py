@@ -59,6 +59,7 @@ class Breakfix:
         self.cluster_name = cluster
         self.log = log
         self._catalog: Catalog | None = None
+        self._cluster: ClusterSpec | None = None
 
     @property
     def catalog(self) -> Catalog:
@@ -73,7 +74,9 @@ class Breakfix:
 
     def cluster(self) -> ClusterSpec:
         """The cluster this command acts on."""
-        return resolve_cluster(self.store, self.cluster_name)
+        if self._cluster is None:
+            self._cluster = resolve_cluster(self.store, self.cluster_name)
+        return self._cluster
 
     @contextmanager
     def context(self, lab: Lab | None = None, session: Session | None = None) -> Iterator[Context]:
@@ -136,6 +139,8 @@ class Breakfix:
         """Grade the running lab; returns the report and the score after hint penalties (0-100)."""
         session = self.active()
         assert session is not None
+        if session.status == "starting":
+            raise BreakfixError(f"lab {session.lab} did not finish starting (interrupted?): run `lab reset`")
         lab = self.lab(session.lab)
         with self.context(lab, session) as ctx:
             report = runner.grade(ctx, lab, session)

@@ -128,23 +128,29 @@ class VerifyPhase:
         return {"phase": self.name, "ok": self.ok, "detail": self.detail, "checks": [c.as_dict() for c in self.checks]}
 
 
-def _settle_grade(ctx: Context, lab: Lab, want_pass: bool, settle: float) -> list[CheckResult]:
-    """Grade until it passes (when a pass is wanted) or once after SETTLE seconds (when a fail is wanted)."""
-    if want_pass:
-        deadline = time.monotonic() + settle
-        while True:
-            checks = run_checks(ctx, lab.steps["grade"])
-            if all(c.ok for c in checks) or time.monotonic() > deadline:
-                return checks
-            ctx.log(f"  waiting for the fix to settle: {next(c for c in checks if not c.ok).message}")
-            time.sleep(5)
-    return run_checks(ctx, lab.steps["grade"])
+def _grade_for(ctx: Context, lab: Lab, window: float) -> list[CheckResult]:
+    """Grade repeatedly for up to WINDOW seconds and stop at the first full pass (a fix or cheat settling)."""
+    deadline = time.monotonic() + window
+    while True:
+        checks = run_checks(ctx, lab.steps["grade"])
+        if all(c.ok for c in checks) or time.monotonic() >= deadline:
+            return checks
+        pending = next(c for c in checks if not c.ok)
+        ctx.log(f"  settling ({max(0, deadline - time.monotonic()):.0f}s left): {pending.name}: {pending.message}")
+        time.sleep(min(5.0, max(0.1, deadline - time.monotonic())))
 
 
 def verify(
-    ctx: Context, lab: Lab, settle: float = 300, on_phase: Callable[[VerifyPhase], None] | None = None
+    ctx: Context,
+    lab: Lab,
+    settle: float = 300,
+    on_phase: Callable[[VerifyPhase], None] | None = None,
+    cheat_window: float = 90,
 ) -> list[VerifyPhase]:
-    """Self-test a lab: break -> grade fails; each cheat fails; solve -> grade passes; reset -> clean."""
+    """Self-test a lab: break -> grade fails; each cheat fails; solve -> grade passes; reset -> clean.
+
+    A cheat is graded for CHEAT_WINDOW seconds (it fails only if no grade in that time passes); the
+    reference fix gets SETTLE seconds to pass."""
     phases: list[VerifyPhase] = []
 
     def note(phase: VerifyPhase) -> None:
@@ -156,7 +162,7 @@ def verify(
     session = start(ctx, lab)
     note(VerifyPhase("break", True, "the fault was confirmed live"))
     try:
-        checks = _settle_grade(ctx, lab, False, settle)
+        checks = _grade_for(ctx, lab, 0)
         note(
             VerifyPhase(
                 "grade-after-break",
@@ -168,7 +174,7 @@ def verify(
         for name, steps in lab.cheats.items():
             mark = ctx.store.journal_last_id(ctx.cluster.name)
             run_steps(ctx, steps, f"cheat:{name}")
-            checks = _settle_grade(ctx, lab, False, settle)
+            checks = _grade_for(ctx, lab, min(settle, cheat_window))
             fails = not all(c.ok for c in checks)
             note(
                 VerifyPhase(
@@ -177,7 +183,7 @@ def verify(
             )
             replay(ctx, after=mark)
         run_steps(ctx, lab.steps["solve"], "solve")
-        checks = _settle_grade(ctx, lab, True, settle)
+        checks = _grade_for(ctx, lab, settle)
         ok = all(c.ok for c in checks)
         note(VerifyPhase("solve", ok, "the reference fix passes" if ok else "the reference fix FAILED grading", checks))
     finally:
