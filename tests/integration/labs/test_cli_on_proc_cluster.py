@@ -1,0 +1,105 @@
+"""The whole student cycle through the `lab` command, on a real API server (process control plane + kwok)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from breakfix.cli.main import main
+from breakfix.kube import KubeClient
+from breakfix.state import State
+
+
+def lab(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def cluster(proc_cluster_factory: Any) -> Any:
+    return proc_cluster_factory(name="cli")
+
+
+def kube_of(cluster: Any) -> KubeClient:
+    return KubeClient(Path(cluster.kubeconfig), None)
+
+
+def test_unmarked_cluster_is_never_broken(capsys: pytest.CaptureFixture[str], cluster: Any) -> None:
+    State().add_cluster("cli", str(cluster.inventory), "testbed-proc", "not-adopted")
+    code, _, err = lab(capsys, "start", "svc-wrong-selector")
+    assert code == 1 and "no breakfix marker" in err
+    assert kube_of(cluster).get("v1", "Namespace", "shop") is None
+    assert State().journal("cli") == []
+
+
+def test_student_cycle(capsys: pytest.CaptureFixture[str], cluster: Any, tmp_path: Path) -> None:
+    assert lab(capsys, "cluster", "adopt", str(cluster.inventory), "--yes")[0] == 0
+    code, out, _ = lab(capsys, "cluster", "status", "--json")
+    status = json.loads(out)
+    assert code == 0 and status["marked"] is True and status["api"].startswith("v1.34")
+
+    code, out, err = lab(capsys, "start", "svc-wrong-selector")
+    assert code == 0, err
+    assert "namespace `shop`" in out and "confirming the fault is live" in err
+    kube = kube_of(cluster)
+    assert kube.get("v1", "Service", "web", "shop")["spec"]["selector"] == {"app.kubernetes.io/name": "web"}
+
+    code, out, _ = lab(capsys, "status", "--json")
+    assert json.loads(out)["status"] == "active" and json.loads(out)["lab"] == "svc-wrong-selector"
+    code, out, _ = lab(capsys, "hint")
+    assert code == 0 and out.startswith("hint 1/3:")
+
+    junit = tmp_path / "grade.xml"
+    code, out, _ = lab(capsys, "grade", "--json", "--junit", str(junit))
+    report = json.loads(out)
+    assert code == 1 and not report["passed"]
+    assert [c["status"] for c in report["checks"]] == ["fail", "pass", "pass"]
+    assert "no endpoints" in report["checks"][0]["message"]
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "1"
+
+    # a too-wide selector is not a fix
+    cluster.kubectl("-n", "shop", "patch", "svc", "web", "--type=json",
+                    "-p", '[{"op":"replace","path":"/spec/selector","value":{"tier":"web"}}]')
+    code, out, _ = lab(capsys, "grade", "--json")
+    assert code == 1 and "not web's ready pods" in json.loads(out)["checks"][0]["message"]
+
+    # the real fix
+    cluster.kubectl("-n", "shop", "patch", "svc", "web", "--type=json",
+                    "-p", '[{"op":"replace","path":"/spec/selector","value":{"app":"web"}}]')
+    code, out, _ = lab(capsys, "grade", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["passed"] and report["score"] == report["max_score"] == 4
+    assert report["score_percent"] == 90.0  # one hint taken
+
+    code, out, _ = lab(capsys, "reset")
+    assert code == 0 and "undone" in out
+    assert kube.get("v1", "Namespace", "shop") is None
+    assert State().journal(cluster.name) == []
+    code, out, _ = lab(capsys, "status", "--json")
+    assert json.loads(out)["status"] == "idle"
+
+
+def test_verify_svc_wrong_selector(capsys: pytest.CaptureFixture[str], cluster: Any) -> None:
+    assert lab(capsys, "cluster", "adopt", str(cluster.inventory), "--yes")[0] == 0
+    code, out, err = lab(capsys, "verify", "svc-wrong-selector", "--json", "--settle", "120")
+    result = json.loads(out)["svc-wrong-selector"]
+    assert code == 0, err
+    assert [(p["phase"], p["ok"]) for p in result["phases"]] == [
+        ("break", True), ("grade-after-break", True), ("cheat:relabel-pods", True),
+        ("cheat:select-by-tier", True), ("solve", True), ("reset", True)]
+    assert kube_of(cluster).get("v1", "Namespace", "shop") is None
+
+
+def test_unreachable_cluster_says_what_was_tried(capsys: pytest.CaptureFixture[str], cluster: Any) -> None:
+    assert lab(capsys, "cluster", "adopt", str(cluster.inventory), "--yes")[0] == 0
+    server = cluster.server
+    cluster.stop()
+    code, _, err = lab(capsys, "start", "svc-wrong-selector")
+    assert code == 1 and "cannot reach the API server at" in err and server in err
+    assert err.count("\n") == 1

@@ -1,0 +1,70 @@
+"""breakfix's own ssh transport and node breakers on the test bed's systemd nodes, host keys checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from breakers import manifest, systemd
+from breakfix.changes import ChangeLog
+from breakfix.context import Context
+from breakfix.errors import NodeError
+from breakfix.inventory import load_inventory
+from breakfix.state import State
+from breakfix.undo import replay, verify_restored
+from tests.integration.test_node_breakers import KUBEADM_ETCD
+
+MANIFEST = "/etc/kubernetes/manifests/etcd.yaml"
+
+
+@pytest.fixture
+def ctx(testbed_inventory: Path) -> Context:
+    spec = load_inventory(testbed_inventory)
+    assert all(n.transport.scheme == "ssh" and n.transport.check_host_key for n in spec.nodes)
+    context = Context(spec, State(), log=lambda _m: None)
+    yield context
+    context.close()
+
+
+def state_of(node, path: str) -> str:  # type: ignore[no-untyped-def]
+    return node.check("sha256sum %s && stat -c '%%a %%u:%%g' %s", path, path)
+
+
+def test_manifest_edit_and_reset_byte_identical(ctx: Context) -> None:
+    cp = ctx.node("control-plane")
+    cp.check("mkdir -p /etc/kubernetes/manifests")
+    cp.write(MANIFEST, KUBEADM_ETCD)
+    cp.check("chmod 600 %s && chown root:root %s", MANIFEST, MANIFEST)
+    before = state_of(cp, MANIFEST)
+    manifest.set_flag(cp, ChangeLog(ctx, "break"), "etcd", "--data-dir", "/var/lib/etcd-fresh")
+    manifest.set_probe_host(cp, ChangeLog(ctx, "break"), "etcd", "10.9.9.9")
+    assert "--data-dir=/var/lib/etcd-fresh" in cp.read_text(MANIFEST)
+    cp.check("chmod 644 %s && chown 65534:65534 %s", MANIFEST, MANIFEST)  # the student fiddles too
+    entries = ctx.store.journal(ctx.cluster.name)
+    assert replay(ctx) == 2
+    assert state_of(cp, MANIFEST) == before
+    assert verify_restored(ctx, entries) == []
+    assert cp.check("ls -A /etc/kubernetes/manifests").split() == ["etcd.yaml"]  # no temp files left
+
+
+def test_stop_containerd_and_undo(ctx: Context) -> None:
+    worker = ctx.node("worker")
+    assert worker.run("systemctl is-active containerd").stdout.strip() == "active"
+    systemd.stop(worker, ChangeLog(ctx, "break"), "containerd")
+    assert worker.run("systemctl is-active containerd").stdout.strip() == "inactive"
+    replay(ctx)
+    assert worker.run("systemctl is-active containerd").stdout.strip() == "active"
+    assert worker.run("ctr version").ok
+
+
+def test_host_key_checking_is_on(ctx: Context, tmp_path: Path) -> None:
+    from breakfix.transport.node import Node
+    from breakfix.transport.ssh import SSHTransport
+
+    spec = ctx.cluster.nodes[0].transport
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    node = Node("cp1", "control-plane", SSHTransport(spec.host, spec.port, spec.user, spec.key_file, str(empty)))
+    with pytest.raises(NodeError, match="refusing to connect"):
+        node.run("true")
