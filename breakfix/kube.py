@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 from pathlib import Path
 from typing import Any, Protocol
 
 from breakfix.errors import ClusterError
+from breakfix.paths import state_dir
 
 Obj = dict[str, Any]
 
@@ -73,7 +75,11 @@ class KubeClient:
                     raise ClusterError(f"kubeconfig {self.kubeconfig}: {exc}") from None
                 cfg.retries = 1
                 self._host = cfg.host
-                self._dyn = dynamic.DynamicClient(client.ApiClient(cfg))
+                # discovery is cached per API server address, beside breakfix's state (not in /tmp)
+                key = hashlib.sha256(f"{cfg.host}|{self.kubeconfig}|{self.context}".encode()).hexdigest()[:16]
+                cache = state_dir() / "discovery" / f"{key}.json"
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                self._dyn = dynamic.DynamicClient(client.ApiClient(cfg), cache_file=str(cache))
             return self._dyn
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
