@@ -94,3 +94,14 @@ def test_shell_completion_offers_lab_ids() -> None:
            "COMP_CWORD": "2"}
     proc = subprocess.run([sys.executable, "-m", "breakfix"], env=env, capture_output=True, text=True)
     assert proc.stdout.split() == ["etcd-datadir"]
+
+
+def test_typer_runner_drives_the_app() -> None:
+    from typer.testing import CliRunner
+
+    from breakfix.cli.main import app
+
+    result = CliRunner().invoke(app, ["show", "svc-wrong-selector", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["difficulty"] == "easy"
+    result = CliRunner().invoke(app, ["cluster", "list", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout) == []
