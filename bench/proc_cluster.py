@@ -7,6 +7,7 @@ import json
 import statistics
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -49,7 +50,9 @@ def main() -> int:
     mems: list[dict[str, float]] = []
     for run in range(args.runs):
         t0 = time.monotonic()
-        clusters = [start_proc_cluster(name=f"bench-{run}-{i}") for i in range(args.parallel)]
+        with ThreadPoolExecutor(max_workers=args.parallel) as pool:
+            names = [f"bench-{run}-{i}" for i in range(args.parallel)]
+            clusters = list(pool.map(lambda n: start_proc_cluster(name=n), names))
         ready.append(time.monotonic() - t0)
         print(f"run {run + 1}: {args.parallel} cluster(s) ready in {ready[-1]:.1f}s", flush=True)
         time.sleep(args.settle)

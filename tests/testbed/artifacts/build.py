@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import fcntl
 import json
 import os
 import resource
@@ -23,6 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 KUBERNETES_VERSION = "v1.34.4"
 ETCD_VERSION = "v3.6.16"
@@ -73,6 +75,7 @@ class Component:
     version: str
     binaries: tuple[str, ...]
     builder: Callable[[Component, Path, Path], None] = field(repr=False, compare=False)
+    extra_files: tuple[str, ...] = ()  # other files the build leaves, relative to root
 
     @property
     def root(self) -> Path:
@@ -91,6 +94,8 @@ class Component:
     def is_built(self) -> bool:
         """Tell whether the component was built completely."""
         if not (self.root / "build.json").is_file():
+            return False
+        if not all((self.root / f).is_file() for f in self.extra_files):
             return False
         return all(os.access(self.binary(b), os.X_OK) for b in self.binaries)
 
@@ -275,7 +280,13 @@ COMPONENTS: dict[str, Component] = {
     for c in (
         Component("kubernetes", KUBERNETES_VERSION, KUBERNETES_COMMANDS, build_kubernetes),
         Component("etcd", ETCD_VERSION, ("etcd", "etcdctl"), build_etcd),
-        Component("kwok", KWOK_VERSION, ("kwok", "kwokctl"), build_kwok),
+        Component(
+            "kwok",
+            KWOK_VERSION,
+            ("kwok", "kwokctl"),
+            build_kwok,
+            tuple(f"stages/{Path(rel).name}" for rel in KWOK_STAGES),
+        ),
         Component("coredns", COREDNS_VERSION, ("coredns",), build_coredns),
         Component(
             "cni-plugins", CNI_PLUGINS_VERSION, tuple(p.rsplit("/", 1)[1] for p in CNI_PLUGINS), build_cni_plugins
@@ -309,8 +320,27 @@ def build(comp: Component, force: bool = False) -> dict[str, object]:
     if comp.is_built() and not force:
         log(f"{comp.name} {comp.version}: cached in {comp.bin_dir}")
         return dict(json.loads(record_path.read_text()))
-    log(f"{comp.name} {comp.version}: building {', '.join(comp.binaries)}")
     comp.root.parent.mkdir(parents=True, exist_ok=True)
+    with (comp.root.parent / f".{comp.name}-{comp.version}.lock").open("w") as lock:
+        if not _try_lock(lock):
+            log(f"{comp.name} {comp.version}: another build is running; waiting for it")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if comp.is_built() and not force:
+            log(f"{comp.name} {comp.version}: built by another process in {comp.bin_dir}")
+            return dict(json.loads(record_path.read_text()))
+        return _build_locked(comp, record_path)
+
+
+def _try_lock(lock: IO[str]) -> bool:
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _build_locked(comp: Component, record_path: Path) -> dict[str, object]:
+    log(f"{comp.name} {comp.version}: building {', '.join(comp.binaries)}")
     staging = Path(tempfile.mkdtemp(prefix=f".{comp.name}-{comp.version}.", dir=comp.root.parent))
     started = time.monotonic()
     try:
@@ -332,7 +362,7 @@ def build(comp: Component, force: bool = False) -> dict[str, object]:
             "go": go_output(["env", "GOVERSION"], staging).strip(),
             "built_at": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
-        (staging / "build.json").write_text(json.dumps(record, indent=2) + "\n")
+        (staging / record_path.name).write_text(json.dumps(record, indent=2) + "\n")
         if comp.root.exists():
             shutil.rmtree(comp.root)
         staging.rename(comp.root)
