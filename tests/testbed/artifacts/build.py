@@ -232,11 +232,11 @@ def build_etcd(comp: Component, work: Path, out: Path) -> None:
         )
 
 
-def _go_install(packages: Sequence[str], version: str, out: Path, work: Path) -> None:
+def _go_install(packages: Sequence[str], version: str, out: Path, work: Path, ldflags: str = "") -> None:
     env = go_env()
     env["GOBIN"] = str(out)
     env["GOFLAGS"] = env["GOFLAGS"].replace("-mod=mod", "").strip()
-    args = ["install", f"-p={build_jobs()}", "-trimpath", "-ldflags", "-s -w"]
+    args = ["install", f"-p={build_jobs()}", "-trimpath", "-ldflags", f"-s -w {ldflags}".strip()]
     run_go([*args, *(f"{p}@{version}" for p in packages)], work, env)
 
 
@@ -272,7 +272,9 @@ def build_coredns(comp: Component, work: Path, out: Path) -> None:
 
 def build_cni_plugins(comp: Component, work: Path, out: Path) -> None:
     """Install the reference CNI plugins with ``go install``."""
-    _go_install([f"github.com/containernetworking/plugins/{p}" for p in CNI_PLUGINS], comp.version, out, work)
+    stamp = f"-X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion={comp.version}"
+    packages = [f"github.com/containernetworking/plugins/{p}" for p in CNI_PLUGINS]
+    _go_install(packages, comp.version, out, work, stamp)
 
 
 COMPONENTS: dict[str, Component] = {
