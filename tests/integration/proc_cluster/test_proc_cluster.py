@@ -102,6 +102,18 @@ def test_inventory_describes_the_cluster(proc_cluster: ProcCluster) -> None:
     assert kubeconfig["clusters"][0]["cluster"]["server"].startswith("https://127.0.0.1:")
 
 
+def test_breakfix_reads_the_inventory(proc_cluster: ProcCluster) -> None:
+    from breakfix.inventory import load_inventory
+
+    spec = load_inventory(proc_cluster.inventory)
+    assert spec.provider == PROVIDER
+    assert spec.name == proc_cluster.name
+    assert spec.nodes == ()
+    assert spec.capabilities == frozenset()
+    assert spec.kubeconfig == proc_cluster.kubeconfig
+    assert spec.context == proc_cluster.context
+
+
 def test_control_plane_is_real(proc_cluster: ProcCluster) -> None:
     version = proc_cluster.kubectl("version", "-o", "yaml").stdout
     info = yaml.safe_load(version)
