@@ -61,6 +61,7 @@ def main() -> int:
             mems.append(mem)
             detail = ", ".join(f"{k} {v:.0f}" for k, v in mem.items())
             print(f"  {cluster.name}: RSS {sum(mem.values()):.0f} MiB ({detail})", flush=True)
+            print(f"  {cluster.name}: phases (s from start) {cluster.timings}", flush=True)
         t1 = time.monotonic()
         for cluster in clusters:
             cluster.stop()

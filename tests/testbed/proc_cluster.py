@@ -375,7 +375,9 @@ class ProcCluster:
     nodes: list[str]
     procs: list[Proc] = field(default_factory=list)
     keep: bool = False
+    _started: float = field(default_factory=time.monotonic)
     startup_seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds from start to each phase
     _stopped: bool = False
 
     @property
@@ -645,6 +647,7 @@ def start_proc_cluster(
         nodes=node_names,
         procs=procs,
         keep=keep,
+        _started=started,
     )
     with _LIVE_LOCK:
         _LIVE.add(cluster)
@@ -657,7 +660,9 @@ def start_proc_cluster(
         for p in procs[:2]:
             p.start(env)
         _write_pids(cluster)
+        cluster.timings["certificates"] = round(time.monotonic() - started, 2)
         _wait_apiserver(cluster, deadline)
+        cluster.timings["apiserver-ready"] = round(time.monotonic() - started, 2)
         for p in procs[2:]:
             p.start(env)
         _write_pids(cluster)
@@ -668,6 +673,7 @@ def start_proc_cluster(
         cluster.stop()
         raise
     cluster.startup_seconds = time.monotonic() - started
+    cluster.timings["ready"] = round(cluster.startup_seconds, 2)
     return cluster
 
 
@@ -704,6 +710,7 @@ def _wait_ready(cluster: ProcCluster, deadline: float) -> None:
         return True
 
     _wait("kwok nodes Ready", nodes_ready, deadline, cluster.procs)
+    cluster.timings["nodes-ready"] = round(time.monotonic() - cluster._started, 2)
     _wait(
         "the default ServiceAccount",
         lambda: api.get("/api/v1/namespaces/default/serviceaccounts/default"),
@@ -714,7 +721,7 @@ def _wait_ready(cluster: ProcCluster, deadline: float) -> None:
 
 def cleanup_stale() -> list[Path]:
     """Stop processes of clusters whose owning test process died, and remove their folders."""
-    removed = []
+    removed: list[Path] = []
     base = testbed_dir()
     if not base.is_dir():
         return removed
