@@ -173,12 +173,16 @@ class Breakfix:
         return lab.id, lab.solution_text
 
     def verify(
-        self, lab_id: str, settle: float = 300, on_phase: Callable[[runner.VerifyPhase], None] | None = None
+        self,
+        lab_id: str,
+        settle: float = 300,
+        cheat_window: float = 90,
+        on_phase: Callable[[runner.VerifyPhase], None] | None = None,
     ) -> list[runner.VerifyPhase]:
         """Self-test a lab on the cluster."""
         lab = self.lab(lab_id)
         with self.context(lab) as ctx:
-            return runner.verify(ctx, lab, settle=settle, on_phase=on_phase)
+            return runner.verify(ctx, lab, settle=settle, on_phase=on_phase, cheat_window=cheat_window)
 
     def adopt(self, inventory: Path, name: str | None = None) -> ClusterSpec:
         """Mark and register a cluster described by an inventory."""

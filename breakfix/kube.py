@@ -104,9 +104,10 @@ class KubeClient:
 
     def version(self) -> Obj:
         """The server's /version."""
-        dyn = self._client()
-        data = self._call("version", dyn.request, "GET", "/version")
-        return dict(data.to_dict()) if hasattr(data, "to_dict") else dict(data)
+        from kubernetes import client
+
+        info = self._call("version", client.VersionApi(self._client().client).get_code)
+        return {"gitVersion": info.git_version, "platform": info.platform, "goVersion": info.go_version}
 
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None:
         """One object, or None when it does not exist."""

@@ -15,14 +15,18 @@ def _selector_string(match_labels: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(match_labels.items()))
 
 
+def _pods(kube: Kube, match_labels: dict[str, str], namespace: str) -> list[dict[str, Any]]:
+    """Live (not terminating) pods matching labels."""
+    pods = kube.list("v1", "Pod", namespace, label_selector=_selector_string(match_labels))
+    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+
+
 def _ready_pod_ips(kube: Kube, deployment: dict[str, Any], namespace: str) -> set[str]:
-    selector = _selector_string(deployment["spec"]["selector"].get("matchLabels") or {})
-    pods = kube.list("v1", "Pod", namespace, label_selector=selector)
     ips = set()
-    for pod in pods:
+    for pod in _pods(kube, deployment["spec"]["selector"].get("matchLabels") or {}, namespace):
         status = pod.get("status") or {}
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-        if ready and status.get("podIP") and not pod["metadata"].get("deletionTimestamp"):
+        if ready and status.get("podIP"):
             ips.add(status["podIP"])
     return ips
 
@@ -49,6 +53,20 @@ def endpoints_match(kube: Kube, service: str, deployment: str, namespace: str = 
     dep = kube.get("apps/v1", "Deployment", deployment, namespace)
     if dep is None:
         return failed(f"Deployment {namespace}/{deployment} does not exist")
+    selector = (svc.get("spec") or {}).get("selector") or {}
+    if selector:
+        dep_pods = {
+            p["metadata"]["name"] for p in _pods(kube, dep["spec"]["selector"].get("matchLabels") or {}, namespace)
+        }
+        strays = sorted(
+            p["metadata"]["name"] for p in _pods(kube, selector, namespace) if p["metadata"]["name"] not in dep_pods
+        )
+        if strays:
+            return failed(
+                f"Service {service}'s selector also matches {len(strays)} pod(s) outside {deployment}: "
+                f"{', '.join(strays[:3])}",
+                "A selector can match more than you meant.",
+            )
     want = _ready_pod_ips(kube, dep, namespace)
     have = endpoint_ips(kube, service, namespace)
     if not want:

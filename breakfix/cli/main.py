@@ -279,6 +279,7 @@ def verify(
     lab_id: Annotated[str | None, typer.Argument(help="Lab id.", autocompletion=_complete_lab)] = None,
     all_labs: Annotated[bool, typer.Option("--all", help="Every lab the cluster can run.")] = False,
     settle: Annotated[float, typer.Option(help="Seconds to wait for a fix to settle.")] = 300,
+    cheat_window: Annotated[float, typer.Option(help="Seconds a cheat is graded for (it must fail throughout).")] = 90,
     json_out: JsonOpt = False,
 ) -> None:
     """Self-test labs: break fails grading, cheats fail, the reference fix passes, reset is clean."""
@@ -296,7 +297,9 @@ def verify(
     ok_all = True
     for lid in ids:
         say(f"verify {lid}:")
-        phases = bf.verify(lid, settle, on_phase=lambda p: say(f"  {'ok ' if p.ok else 'BAD'} {p.name}: {p.detail}"))
+        phases = bf.verify(
+            lid, settle, cheat_window, on_phase=lambda p: say(f"  {'ok ' if p.ok else 'BAD'} {p.name}: {p.detail}")
+        )
         ok = all(p.ok for p in phases)
         ok_all &= ok
         results[lid] = {"ok": ok, "phases": [p.as_dict() for p in phases]}
