@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -137,6 +138,18 @@ def test_wheel_ships_the_labs(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "breakfix/_labs/etcd-datadir/lab.yaml" in names
     assert "breakers/manifest.py" in names and "graders/api.py" in names
+    # installed for real (not editable) into its own folder, run from elsewhere: every lab is found
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+                   check=True, capture_output=True)
+    env = {**os.environ, "PYTHONPATH": str(target), "BREAKFIX_STATE_DIR": str(tmp_path)}
+    run = [sys.executable, "-c", "from breakfix.cli.entry import run; run()", "list", "--json"]
+    proc = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, check=True, env=env)
+    ids = {lab["id"] for lab in json.loads(proc.stdout)}
+    assert {"etcd-datadir", "apiserver-advertise-address", "svc-wrong-selector"} <= ids
+    origin = subprocess.run([sys.executable, "-c", "import breakfix; print(breakfix.__file__)"],
+                            cwd=tmp_path, capture_output=True, text=True, check=True, env=env).stdout
+    assert origin.startswith(str(target))  # the installed copy, not the source tree
 
 
 # property test: whatever the file holds, loading ends in a LabFileError or a lab, never a traceback
