@@ -144,7 +144,7 @@ class KubeadmCluster:
     inventory: Path  # breakfix inventory (also an Ansible inventory)
     kubeconfig: Path  # admin kubeconfig, server https://127.0.0.1:PORT
     api_port: int
-    images: ImageSet
+    images: ImageSet | None = None  # None for a cluster loaded from disk
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -324,6 +324,5 @@ def load_cluster(run_id: str) -> KubeadmCluster:
     inventory = workdir / "inventory.yml"
     if not inventory.is_file():
         raise KubeadmError(f"run {run_id} has no kubeadm cluster")
-    images = ensure_images()
     port = _published_port(run.node("cp1").container, API_PORT)
-    return KubeadmCluster(run, inventory, workdir / "kubeconfig", port, images)
+    return KubeadmCluster(run, inventory, workdir / "kubeconfig", port)

@@ -39,7 +39,9 @@ COLLECT_SCRIPT = r"""
 set -eu
 out=/out
 first=${BINS%% *}
-libdir=$(dirname "$(readlink -f "$(ldd "$first" | awk '/libc\.so/ {print $3}')")")
+libc=$(ldd "$first" | awk '/libc\.so/ {print $3}')
+[ -n "$libc" ] || { echo "collect: $first is not dynamically linked against libc" >&2; exit 1; }
+libdir=$(dirname "$(readlink -f "$libc")")
 mkdir -p "$out/usr/sbin" "$out/usr/bin" "$out/usr/lib64" "$out$libdir" "$out/etc" "$out/tmp" "$out/run" "$out/var"
 ln -s usr/lib "$out/lib"
 ln -s usr/lib64 "$out/lib64"
@@ -70,7 +72,8 @@ done
 cp /etc/ethertypes /etc/protocols /etc/services /out/etc/
 """
 
-# busybox (Debian's dynamically linked build: the static one crashes in glibc's resolver) and its applets.
+# busybox (Debian's dynamically linked build: the static one crashes in glibc's resolver) and its
+# applets. Its wget crashes with -T (timeout): use `timeout 10 wget ...` in the shell image.
 BUSYBOX_LINKS = r"""
 set -eu
 for applet in $(/usr/bin/busybox --list); do
@@ -116,9 +119,18 @@ def _place(src: Path, dest: Path) -> None:
         shutil.copy2(src, dest)
 
 
+def _busybox_target() -> Path:
+    return cache_root() / "kubeadm" / "busybox-deb" / "busybox"
+
+
+def busybox_cached() -> bool:
+    """Tell whether busybox was already downloaded."""
+    return _busybox_target().is_file()
+
+
 def busybox_binary() -> Path:
     """Return Debian's busybox (dynamically linked), downloaded with `apt-get download` once and cached."""
-    target = cache_root() / "kubeadm" / "busybox" / "busybox"
+    target = _busybox_target()
     if target.is_file():
         return target
     work = Path(tempfile.mkdtemp(prefix="busybox-", dir=cache_root()))
@@ -271,4 +283,4 @@ def artifacts_ready() -> list[str]:
     return missing(("kubernetes", "etcd", "coredns", "cni-plugins"))
 
 
-__all__ = ["ImageSet", "artifacts_dir", "artifacts_ready", "busybox_binary", "ensure_images"]
+__all__ = ["ImageSet", "artifacts_dir", "artifacts_ready", "busybox_binary", "busybox_cached", "ensure_images"]

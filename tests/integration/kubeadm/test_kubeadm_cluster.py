@@ -1,0 +1,231 @@
+"""A real kubeadm cluster on the test bed: nodes, static pods, pod networking across nodes, DNS."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from breakfix.inventory import load_inventory
+from breakfix.transport.node import Node
+from breakfix.transport.spec import open_transport
+from tests.testbed.kubeadm.cluster import KubeadmCluster
+
+pytestmark = [pytest.mark.testbed, pytest.mark.slow]
+
+SCHEDULER_MANIFEST = "/etc/kubernetes/manifests/kube-scheduler.yaml"
+
+
+def _wait(what: str, probe: Callable[[], Any], timeout: float = 120, interval: float = 2) -> Any:
+    """Call PROBE until it returns something truthy; fail with WHAT and the last value after TIMEOUT."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+def _json(cluster: KubeadmCluster, *args: str) -> Any:
+    return json.loads(cluster.kubectl(*args, "-o", "json"))
+
+
+@pytest.fixture
+def node(kubeadm_cluster: KubeadmCluster) -> Iterator[Callable[[str], Node]]:
+    """Return breakfix Node handles (SSH, host keys checked) built from the cluster's inventory."""
+    spec = load_inventory(kubeadm_cluster.inventory)
+    opened: list[Node] = []
+
+    def get(name: str) -> Node:
+        n = next(s for s in spec.nodes if s.name == name)
+        handle = Node(n.name, n.role, open_transport(n.transport), n.ip)
+        opened.append(handle)
+        return handle
+
+    yield get
+    for handle in opened:
+        handle.close()
+
+
+@pytest.fixture
+def namespace(kubeadm_cluster: KubeadmCluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """Create a namespace for one test and delete it afterwards."""
+    name = "t-" + request.node.name.lower().replace("_", "-")[:50].strip("-")
+    kubeadm_cluster.kubectl("create", "namespace", name)
+    yield name
+    kubeadm_cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def test_inventory_describes_the_cluster(kubeadm_cluster: KubeadmCluster) -> None:
+    spec = load_inventory(kubeadm_cluster.inventory)
+    assert [n.name for n in spec.control_planes] == ["cp1"]
+    assert [n.name for n in spec.workers] == ["w1"]
+    assert {"static-pods", "systemd", "multi-node", "cni"} <= spec.capabilities
+    assert spec.images["web"] == "breakfix.local/web:1" and spec.images["shell"] == "breakfix.local/shell:1"
+    assert spec.pull_policy == "Never"
+    assert spec.kubeconfig == kubeadm_cluster.kubeconfig
+    server = yaml.safe_load(kubeadm_cluster.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+    assert server == f"https://127.0.0.1:{kubeadm_cluster.api_port}"
+
+
+def test_all_nodes_ready_with_kubeadm_and_containerd(kubeadm_cluster: KubeadmCluster) -> None:
+    nodes = {n["metadata"]["name"]: n for n in _json(kubeadm_cluster, "get", "nodes")["items"]}
+    assert sorted(nodes) == ["cp1", "w1"]
+    for name, n in nodes.items():
+        ready = next(c for c in n["status"]["conditions"] if c["type"] == "Ready")
+        assert ready["status"] == "True", f"{name}: {ready}"
+        info = n["status"]["nodeInfo"]
+        assert info["kubeletVersion"] == "v1.34.4"
+        assert info["containerRuntimeVersion"].startswith("containerd://")
+        assert n["spec"]["podCIDR"].startswith("10.244.")
+    assert "node-role.kubernetes.io/control-plane" in nodes["cp1"]["metadata"]["labels"]
+    pods = _json(kubeadm_cluster, "get", "pods", "-n", "kube-system")["items"]
+    names = {p["metadata"]["name"] for p in pods}
+    for static in ("etcd-cp1", "kube-apiserver-cp1", "kube-controller-manager-cp1", "kube-scheduler-cp1"):
+        assert static in names
+    assert sum(1 for n in names if n.startswith("kube-proxy-")) == 2
+
+
+def test_static_pod_restarts_when_its_manifest_is_edited(
+    kubeadm_cluster: KubeadmCluster, node: Callable[[str], Node]
+) -> None:
+    cp1 = node("cp1")
+    original = cp1.read_text(SCHEDULER_MANIFEST)
+
+    def scheduler() -> dict[str, Any]:
+        pod: dict[str, Any] = _json(kubeadm_cluster, "get", "pod", "-n", "kube-system", "kube-scheduler-cp1")
+        return pod
+
+    def running_container(pod: dict[str, Any]) -> str | None:
+        statuses = pod["status"].get("containerStatuses") or []
+        if statuses and statuses[0].get("ready") and "running" in statuses[0].get("state", {}):
+            return str(statuses[0]["containerID"])
+        return None
+
+    before = scheduler()
+    old_container = running_container(before)
+    assert old_container, before["status"]
+    edited = yaml.safe_load(original)
+    edited["spec"]["containers"][0]["command"].append("--v=3")  # harmless: more verbose logs
+    try:
+        cp1.write(SCHEDULER_MANIFEST, yaml.safe_dump(edited))
+
+        def restarted() -> dict[str, Any] | None:
+            pod = scheduler()
+            new = running_container(pod)
+            has_flag = "--v=3" in pod["spec"]["containers"][0]["command"]
+            return pod if (new and new != old_container and has_flag) else None
+
+        after = _wait("the scheduler's mirror pod to run the edited manifest", restarted, timeout=180)
+        assert after["metadata"]["annotations"]["kubernetes.io/config.hash"] != (
+            before["metadata"]["annotations"]["kubernetes.io/config.hash"]
+        )
+        assert "ps" in cp1.check("ps -eo args | grep -c '[k]ube-scheduler.*--v=3' && echo ps")
+    finally:
+        cp1.write(SCHEDULER_MANIFEST, original)
+    _wait(
+        "the scheduler to run the original manifest again",
+        lambda: running_container(p := scheduler()) and "--v=3" not in p["spec"]["containers"][0]["command"],
+        timeout=180,
+    )
+
+
+def _manifests(namespace: str) -> str:
+    toleration = {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}
+    docs = [
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "web", "namespace": namespace, "labels": {"app": "web"}},
+            "spec": {
+                "nodeSelector": {"kubernetes.io/hostname": "cp1"},
+                "tolerations": [toleration],
+                "containers": [
+                    {
+                        "name": "web",
+                        "image": "breakfix.local/web:1",
+                        "imagePullPolicy": "Never",
+                        "ports": [{"containerPort": 80}],
+                        "readinessProbe": {"httpGet": {"path": "/", "port": 80}, "periodSeconds": 1},
+                    }
+                ],
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": namespace},
+            "spec": {"selector": {"app": "web"}, "ports": [{"port": 8080, "targetPort": 80}]},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "shell", "namespace": namespace},
+            "spec": {
+                "nodeSelector": {"kubernetes.io/hostname": "w1"},
+                "terminationGracePeriodSeconds": 1,
+                "containers": [
+                    {
+                        "name": "shell",
+                        "image": "breakfix.local/shell:1",
+                        "imagePullPolicy": "Never",
+                        "command": ["sleep", "3600"],
+                    }
+                ],
+            },
+        },
+    ]
+    return yaml.safe_dump_all(docs)
+
+
+@pytest.fixture
+def web_and_shell(kubeadm_cluster: KubeadmCluster, namespace: str) -> str:
+    """Start a web pod and its Service on cp1 and a shell pod on w1; return the namespace."""
+    kubeadm_cluster.kubectl("apply", "-f", "-", input=_manifests(namespace))
+    kubeadm_cluster.kubectl("wait", "-n", namespace, "--for=condition=Ready", "pod/web", "pod/shell", "--timeout=120s")
+    return namespace
+
+
+def test_pod_on_worker_reaches_service_backed_by_pod_on_control_plane(
+    kubeadm_cluster: KubeadmCluster, web_and_shell: str
+) -> None:
+    ns = web_and_shell
+    pods = {p["metadata"]["name"]: p for p in _json(kubeadm_cluster, "get", "pods", "-n", ns)["items"]}
+    assert pods["web"]["spec"]["nodeName"] == "cp1" and pods["shell"]["spec"]["nodeName"] == "w1"
+    web_ip, shell_ip = pods["web"]["status"]["podIP"], pods["shell"]["status"]["podIP"]
+    cidrs = {n["metadata"]["name"]: n["spec"]["podCIDR"] for n in _json(kubeadm_cluster, "get", "nodes")["items"]}
+    assert web_ip.rsplit(".", 1)[0] == cidrs["cp1"].rsplit(".", 1)[0]
+    assert shell_ip.rsplit(".", 1)[0] == cidrs["w1"].rsplit(".", 1)[0]
+    cluster_ip = _json(kubeadm_cluster, "get", "service", "-n", ns, "web")["spec"]["clusterIP"]
+
+    def fetch(url: str) -> str:
+        return kubeadm_cluster.kubectl("exec", "-n", ns, "shell", "--", "timeout", "10", "wget", "-q", "-O", "-", url)
+
+    assert "breakfix web" in fetch(f"http://{web_ip}/")  # pod to pod across nodes
+    assert "breakfix web" in fetch(f"http://{cluster_ip}:8080/")  # through kube-proxy's iptables rules
+    assert "breakfix web" in fetch(f"http://web.{ns}.svc.cluster.local:8080/")  # through CoreDNS too
+    # the web server saw the shell pod's own address: no masquerading inside the pod network
+    log = kubeadm_cluster.kubectl("logs", "-n", ns, "web")
+    assert shell_ip in log, log
+
+
+def test_dns_resolves_kubernetes_default(kubeadm_cluster: KubeadmCluster, web_and_shell: str) -> None:
+    out = kubeadm_cluster.kubectl("exec", "-n", web_and_shell, "shell", "--", "nslookup", "kubernetes.default")
+    kubernetes_ip = _json(kubeadm_cluster, "get", "service", "-n", "default", "kubernetes")["spec"]["clusterIP"]
+    assert "kubernetes.default.svc.cluster.local" in out and kubernetes_ip in out, out
+    resolv = kubeadm_cluster.kubectl("exec", "-n", web_and_shell, "shell", "--", "cat", "/etc/resolv.conf")
+    dns_ip = _json(kubeadm_cluster, "get", "service", "-n", "kube-system", "kube-dns")["spec"]["clusterIP"]
+    assert f"nameserver {dns_ip}" in resolv
+
+
+def test_kube_proxy_runs_in_iptables_mode(kubeadm_cluster: KubeadmCluster, node: Callable[[str], Node]) -> None:
+    rules = node("w1").check("iptables-save -t nat")
+    assert "KUBE-SERVICES" in rules and "KUBE-SVC-" in rules
+    mode = node("w1").check("curl -s http://127.0.0.1:10249/proxyMode")
+    assert mode.strip() == "iptables"

@@ -1,0 +1,57 @@
+"""Pytest fixture `kubeadm_cluster`: one real kubeadm cluster (cp1 + w1) for the session."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from tests.testbed import cleanup
+from tests.testbed.fixtures import KEEP_ENV, REQUIRE_ENV, _truthy, require_docker
+from tests.testbed.kubeadm.cluster import KubeadmCluster, start_kubeadm_cluster
+from tests.testbed.kubeadm.images import artifacts_ready, busybox_cached
+
+
+def missing_prerequisites() -> str | None:
+    """Return why the kubeadm test bed cannot start here, or None."""
+    absent = artifacts_ready()
+    if absent:
+        return (
+            f"binaries not built: {', '.join(absent)} "
+            f"(python -m tests.testbed.artifacts {' '.join(absent)})"
+        )
+    if importlib.util.find_spec("ansible_runner") is None:
+        return "ansible-runner is not installed"
+    if shutil.which("ansible-playbook") is None:
+        return "ansible-core (ansible-playbook) is not installed"
+    if not busybox_cached() and shutil.which("apt-get") is None:
+        return "busybox is not cached and apt-get cannot download it"
+    return None
+
+
+def require_kubeadm_testbed() -> None:
+    """Skip when docker or a prerequisite is missing; fail instead when BREAKFIX_REQUIRE_TESTBED is set."""
+    require_docker()
+    reason = missing_prerequisites()
+    if reason is None:
+        return
+    if _truthy(REQUIRE_ENV):
+        pytest.fail(f"the kubeadm test bed is required ({REQUIRE_ENV} is set) but {reason}", pytrace=False)
+    pytest.skip(f"kubeadm test bed unavailable: {reason} (set {REQUIRE_ENV}=1 to make this an error)")
+
+
+@pytest.fixture(scope="session")
+def kubeadm_cluster() -> Iterator[KubeadmCluster]:
+    """Start cp1 + w1 with kubeadm, containerd and the bridge CNI for the session; tear down at the end."""
+    require_kubeadm_testbed()
+    cleanup.remove_stale()
+    cluster = start_kubeadm_cluster(workers=1)
+    try:
+        yield cluster
+    finally:
+        if _truthy(KEEP_ENV):
+            print(f"\n[kubeadm] kept run {cluster.run.run_id}: {cluster.inventory}")
+        else:
+            cluster.stop()
