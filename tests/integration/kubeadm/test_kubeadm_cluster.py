@@ -123,8 +123,9 @@ def test_static_pod_restarts_when_its_manifest_is_edited(
             return pod if (new and new != old_container and has_flag) else None
 
         after = _wait("the scheduler's mirror pod to run the edited manifest", restarted, timeout=180)
-        assert after["metadata"]["annotations"]["kubernetes.io/config.hash"] != (
-            before["metadata"]["annotations"]["kubernetes.io/config.hash"]
+        assert (
+            after["metadata"]["annotations"]["kubernetes.io/config.hash"]
+            != (before["metadata"]["annotations"]["kubernetes.io/config.hash"])
         )
         assert "ps" in cp1.check("ps -eo args | grep -c '[k]ube-scheduler.*--v=3' && echo ps")
     finally:
@@ -216,12 +217,20 @@ def test_pod_on_worker_reaches_service_backed_by_pod_on_control_plane(
 
 
 def test_dns_resolves_kubernetes_default(kubeadm_cluster: KubeadmCluster, web_and_shell: str) -> None:
-    out = kubeadm_cluster.kubectl("exec", "-n", web_and_shell, "shell", "--", "nslookup", "kubernetes.default")
+    ns = web_and_shell
     kubernetes_ip = _json(kubeadm_cluster, "get", "service", "-n", "default", "kubernetes")["spec"]["clusterIP"]
-    assert "kubernetes.default.svc.cluster.local" in out and kubernetes_ip in out, out
-    resolv = kubeadm_cluster.kubectl("exec", "-n", web_and_shell, "shell", "--", "cat", "/etc/resolv.conf")
     dns_ip = _json(kubeadm_cluster, "get", "service", "-n", "kube-system", "kube-dns")["spec"]["clusterIP"]
-    assert f"nameserver {dns_ip}" in resolv
+    resolv = kubeadm_cluster.kubectl("exec", "-n", ns, "shell", "--", "cat", "/etc/resolv.conf")
+    assert f"nameserver {dns_ip}" in resolv and f"search {ns}.svc.cluster.local svc.cluster.local" in resolv
+    # a DNS query straight to CoreDNS (busybox's nslookup does not apply the search list)
+    out = kubeadm_cluster.kubectl("exec", "-n", ns, "shell", "--", "nslookup", "kubernetes.default.svc.cluster.local")
+    assert dns_ip in out and kubernetes_ip in out, out
+    # the short name through the C library's resolver, search list included (as any program resolves it)
+    out = kubeadm_cluster.kubectl(
+        "exec", "-n", ns, "shell", "--", "sh", "-c", "timeout 10 wget -O /dev/null http://kubernetes.default:443/ 2>&1",
+        check=False,
+    )  # fmt: skip
+    assert f"kubernetes.default ({kubernetes_ip}:443)" in out, out
 
 
 def test_kube_proxy_runs_in_iptables_mode(kubeadm_cluster: KubeadmCluster, node: Callable[[str], Node]) -> None:

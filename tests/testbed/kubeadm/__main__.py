@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
             for run_id in _kubeadm_runs():
                 cluster = load_cluster(run_id)
                 print(f"{run_id}: inventory {cluster.inventory}\n         kubeconfig {cluster.kubeconfig}")
-                print("         " + cluster.kubectl("get", "nodes", "--no-headers", check=False).replace("\n", "\n         "))
+                print(
+                    "         "
+                    + cluster.kubectl("get", "nodes", "--no-headers", check=False).replace("\n", "\n         ")
+                )
         elif args.cmd == "images":
             result = ensure_images(force=args.force)
             print("\n".join(result.refs))

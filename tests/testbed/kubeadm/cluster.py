@@ -8,6 +8,7 @@ through a port published on 127.0.0.1, and waits until every node is Ready and C
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -85,6 +86,7 @@ def provisioning_vars(run: Run, images: ImageSet, workdir: Path) -> dict[str, An
     }
     if host_has_swap():
         kubelet_extra["failSwapOn"] = False  # the host's swap is visible in the node and cannot be turned off
+    cp_tar, node_tar = repr(str(images.control_plane_archive)), repr(str(images.node_archive))
     return {
         "common_install_packages": False,  # the node image has them; nodes reach no mirror
         "common_apply_sysctls": False,  # read-only /proc/sys: set by docker run --sysctl, checked by the role
@@ -95,10 +97,7 @@ def provisioning_vars(run: Run, images: ImageSet, workdir: Path) -> dict[str, An
         "kubernetes_version": component("kubernetes").version.lstrip("v"),
         "k8s_local_artifacts": str(component("kubernetes").bin_dir),
         "k8s_local_cni_plugins": str(component("cni-plugins").bin_dir),
-        "k8s_local_images": (
-            "{{ [%r, %r] if 'control_plane' in group_names else [%r] }}"
-            % (str(images.control_plane_archive), str(images.node_archive), str(images.node_archive))
-        ),
+        "k8s_local_images": f"{{{{ [{cp_tar}, {node_tar}] if 'control_plane' in group_names else [{node_tar}] }}}}",
         "kubelet_cgroup_root": f"/{CGROUP_PARENT}/{run.run_id}-{{{{ inventory_hostname }}}}",
         "kubelet_kernel_tunables_shim": True,
         "kubelet_resolv_conf_nameservers": ["{{ kubeadm_node_ip }}"],
@@ -187,10 +186,8 @@ def remove_cgroups(run_id: str | None = None) -> None:
 
 
 def _rmdir(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         path.rmdir()
-    except OSError:
-        pass
 
 
 def _published_port(container: str, port: int) -> int:
@@ -279,7 +276,9 @@ def start_kubeadm_cluster(workers: int = 1, keep: bool = False, ready_timeout: f
     """Start nodes, provision kubeadm + containerd + bridge CNI with the roles, and wait until Ready."""
     absent = artifacts_ready()
     if absent:
-        raise KubeadmError(f"artifacts not built: {', '.join(absent)} (python -m tests.testbed.artifacts {' '.join(absent)})")
+        raise KubeadmError(
+            f"artifacts not built: {', '.join(absent)} (python -m tests.testbed.artifacts {' '.join(absent)})"
+        )
     timings: dict[str, float] = {}
     t0 = time.monotonic()
     images = ensure_images()

@@ -18,10 +18,7 @@ def missing_prerequisites() -> str | None:
     """Return why the kubeadm test bed cannot start here, or None."""
     absent = artifacts_ready()
     if absent:
-        return (
-            f"binaries not built: {', '.join(absent)} "
-            f"(python -m tests.testbed.artifacts {' '.join(absent)})"
-        )
+        return f"binaries not built: {', '.join(absent)} (python -m tests.testbed.artifacts {' '.join(absent)})"
     if importlib.util.find_spec("ansible_runner") is None:
         return "ansible-runner is not installed"
     if shutil.which("ansible-playbook") is None:

@@ -204,22 +204,32 @@ def ensure_images(force: bool = False) -> ImageSet:
     cp_names = [f"{REPOSITORY}/{c}:{k8s_tag}" for c in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")]
     cp_names.append(f"{REPOSITORY}/etcd:{etcd_tag}")
     pause = f"{REPOSITORY}/pause:{PAUSE_TAG}"
-    node_names = [f"{REPOSITORY}/kube-proxy:{k8s_tag}", f"{REPOSITORY}/coredns:{dns_tag}", pause, WEB_IMAGE, SHELL_IMAGE]
+    node_names = [
+        f"{REPOSITORY}/kube-proxy:{k8s_tag}",
+        f"{REPOSITORY}/coredns:{dns_tag}",
+        pause,
+        WEB_IMAGE,
+        SHELL_IMAGE,
+    ]
     folder = cache_dir()
     cp_archive = folder / f"control-plane-{digest}.tar"
     node_archive = folder / f"node-{digest}.tar"
-    result = ImageSet(cp_archive, node_archive, REPOSITORY, k8s_tag, etcd_tag, dns_tag, pause, refs=cp_names + node_names)
+    result = ImageSet(
+        cp_archive, node_archive, REPOSITORY, k8s_tag, etcd_tag, dns_tag, pause, refs=cp_names + node_names
+    )
     if cp_archive.is_file() and node_archive.is_file() and not force:
         return result
     start = time.monotonic()
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="build-", dir=folder) as tmp:
         work = Path(tmp)
-        scratch_env = 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin\n'
+        scratch_env = "ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin\n"
         for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
             ctx = work / name
             _place(binary("kubernetes", name), ctx / name)
-            _docker_build(ctx, f"{REPOSITORY}/{name}:{k8s_tag}", f"FROM scratch\n{scratch_env}COPY {name} /usr/local/bin/{name}\n")
+            _docker_build(
+                ctx, f"{REPOSITORY}/{name}:{k8s_tag}", f"FROM scratch\n{scratch_env}COPY {name} /usr/local/bin/{name}\n"
+            )
         ctx = work / "etcd"
         for b in ("etcd", "etcdctl"):
             _place(binary("etcd", b), ctx / b)
@@ -234,7 +244,9 @@ def ensure_images(force: bool = False) -> ImageSet:
         (ctx / "etc").mkdir()
         (ctx / "etc" / "nsswitch.conf").write_text("hosts: files dns\n")
         _docker_build(
-            ctx, f"{REPOSITORY}/coredns:{dns_tag}", "FROM scratch\nCOPY coredns /coredns\nCOPY etc /etc\nEXPOSE 53 53/udp\nENTRYPOINT [\"/coredns\"]\n"
+            ctx,
+            f"{REPOSITORY}/coredns:{dns_tag}",
+            'FROM scratch\nCOPY coredns /coredns\nCOPY etc /etc\nEXPOSE 53 53/udp\nENTRYPOINT ["/coredns"]\n',
         )
         ctx = work / "kube-proxy"
         _tools_context(ctx, IPTABLES_LINKS)
@@ -248,10 +260,14 @@ def ensure_images(force: bool = False) -> ImageSet:
         ctx = work / "pause"
         ctx.mkdir()
         build_pause(ctx / "pause")
-        _docker_build(ctx, pause, "FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT [\"/pause\"]\n")
+        _docker_build(ctx, pause, 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n')
         for ctx, ref, tail in (
             (work / "shell", SHELL_IMAGE, 'CMD ["sh"]\n'),
-            (work / "web", WEB_IMAGE, 'COPY www /www\nEXPOSE 80\nCMD ["httpd", "-f", "-v", "-p", "80", "-h", "/www"]\n'),
+            (
+                work / "web",
+                WEB_IMAGE,
+                'COPY www /www\nEXPOSE 80\nCMD ["httpd", "-f", "-v", "-p", "80", "-h", "/www"]\n',
+            ),
         ):
             _tools_context(ctx, BUSYBOX_LINKS)
             _place(busybox_binary(), ctx / "busybox")
