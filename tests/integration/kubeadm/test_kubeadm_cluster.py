@@ -230,7 +230,7 @@ def test_dns_resolves_kubernetes_default(kubeadm_cluster: KubeadmCluster, web_an
         "exec", "-n", ns, "shell", "--", "sh", "-c", "timeout 10 wget -O /dev/null http://kubernetes.default:443/ 2>&1",
         check=False,
     )  # fmt: skip
-    assert f"kubernetes.default ({kubernetes_ip}:443)" in out, out
+    assert f"kubernetes.default:443 ({kubernetes_ip}:443)" in out, out
 
 
 def test_kube_proxy_runs_in_iptables_mode(kubeadm_cluster: KubeadmCluster, node: Callable[[str], Node]) -> None:

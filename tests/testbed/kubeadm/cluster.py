@@ -224,6 +224,7 @@ def run_playbook(inventory: Path, extravars: dict[str, Any], workdir: Path, limi
         )
         stdout = result.stdout.read() if result.stdout else ""
         (workdir / "ansible.log").write_text(stdout)
+        (workdir / "ansible-profile.txt").write_text(task_profile(result.events))
         if result.rc != 0 or result.status != "successful":
             raise KubeadmError(
                 f"site.yml failed ({result.status}, rc {result.rc}); log: {workdir / 'ansible.log'}\n{stdout[-6000:]}"
@@ -231,6 +232,18 @@ def run_playbook(inventory: Path, extravars: dict[str, Any], workdir: Path, limi
     finally:
         shutil.rmtree(control, ignore_errors=True)
         shutil.rmtree(private, ignore_errors=True)
+
+
+def task_profile(events: Any) -> str:
+    """Return the slowest tasks of an ansible-runner run, one `seconds  role : task` line each."""
+    slowest: dict[str, float] = {}
+    for event in events:
+        data = event.get("event_data", {})
+        if event.get("event", "").startswith("runner_on_") and data.get("duration"):
+            name = f"{data.get('role', '-')} : {data.get('task', '?')}"
+            slowest[name] = max(slowest.get(name, 0.0), float(data["duration"]))
+    ranked = sorted(slowest.items(), key=lambda item: -item[1])
+    return "".join(f"{seconds:7.1f}  {name}\n" for seconds, name in ((s, n) for n, s in ranked))
 
 
 def _kubeconfig_for_host(admin_conf: Path, port: int, dest: Path) -> None:
