@@ -1,0 +1,47 @@
+"""`lab verify` on a real kubeadm cluster: break -> grade fails, cheats fail, the fix passes, reset is clean."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from breakfix.catalog import load_catalog
+from breakfix.cli.main import main
+from breakfix.inventory import load_inventory
+from breakfix.kube import KubeClient
+
+
+def lab(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def healthy(cluster: Any) -> None:
+    """Every node Ready and every kube-system pod Running: the cluster is as it was."""
+    spec = load_inventory(cluster.inventory)
+    kube = KubeClient(spec.kubeconfig, spec.context)
+    nodes = kube.list("v1", "Node")
+    assert sorted(n["metadata"]["name"] for n in nodes) == ["cp1", "w1"]
+    for node in nodes:
+        ready = [c for c in node["status"]["conditions"] if c["type"] == "Ready"]
+        assert ready and ready[0]["status"] == "True", node["metadata"]["name"]
+    phases = {p["metadata"]["name"]: p["status"]["phase"] for p in kube.list("v1", "Pod", "kube-system")}
+    assert all(phase == "Running" for phase in phases.values()), phases
+
+
+@pytest.mark.parametrize("lab_id", ["svc-wrong-selector", "apiserver-advertise-address", "etcd-datadir"])
+def test_verify(capsys: pytest.CaptureFixture[str], kubeadm_cluster: Any, lab_id: str) -> None:
+    assert lab(capsys, "cluster", "adopt", str(kubeadm_cluster.inventory), "--yes")[0] == 0
+    code, out, err = lab(capsys, "verify", lab_id, "--json", "--settle", "300", "--cheat-window", "45")
+    result = json.loads(out)[lab_id]
+    failed = [p for p in result["phases"] if not p["ok"]]
+    assert code == 0 and not failed, json.dumps(failed, indent=1)
+    names = [p["phase"] for p in result["phases"]]
+    assert names[:2] == ["break", "grade-after-break"] and names[-2:] == ["solve", "reset"]
+    assert names[2:-2] == [f"cheat:{name}" for name in load_catalog().get(lab_id).cheats]
+    healthy(kubeadm_cluster)
+    with capsys.disabled():
+        print(f"\n{err}")  # verify's progress, for the CI log
