@@ -85,6 +85,8 @@ def main() -> int:
                 f"round {i}: up in {t['total']:.1f} s (nodes {t['nodes']:.1f}, provision with Ansible "
                 f"{t['provision']:.1f}, until Ready {t['ready']:.1f})"
             )
+            profile = (cluster.directory / "ansible-profile.txt").read_text().splitlines()
+            print("  slowest Ansible tasks: " + "; ".join(" ".join(line.split()) for line in profile[:6]))
             time.sleep(args.settle)
             mem = cluster_memory(cluster)
             for name, m in mem.items():

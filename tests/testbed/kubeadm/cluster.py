@@ -51,9 +51,23 @@ def _log(msg: str) -> None:
     print(f"[kubeadm] {msg}", file=sys.stderr, flush=True)
 
 
-def node_run_args() -> list[str]:
+NODE_SHARE = "/opt/breakfix"  # where nodes see the host's binaries and image archives (read-only)
+
+
+def shared_folders(images: ImageSet) -> dict[str, Path]:
+    """Return {folder inside the node: host folder} shared read-only, like a Vagrant synced folder."""
+    return {
+        f"{NODE_SHARE}/kubernetes": component("kubernetes").bin_dir,
+        f"{NODE_SHARE}/cni": component("cni-plugins").bin_dir,
+        f"{NODE_SHARE}/images": images.control_plane_archive.parent,
+    }
+
+
+def node_run_args(images: ImageSet | None = None) -> list[str]:
     """Return the extra docker run arguments a kubeadm node needs on top of the test bed's."""
     args = ["-p", f"127.0.0.1::{API_PORT}"]
+    for inside, host in (shared_folders(images) if images else {}).items():
+        args += ["-v", f"{host}:{inside}:ro"]
     if Path("/dev/kmsg").exists():
         args += ["--device", "/dev/kmsg"]  # kubelet's OOM watcher reads it
     # /proc/sys is read-only in the node: set the namespaced sysctls kubeadm needs at creation.
@@ -72,8 +86,12 @@ def host_has_swap() -> bool:
         return False
 
 
-def provisioning_vars(run: Run, images: ImageSet, workdir: Path) -> dict[str, Any]:
-    """Return the extra vars that point vagrant/'s roles at this run's local artifacts."""
+def provisioning_vars(run: Run, images: ImageSet, workdir: Path, copy_over_ssh: bool = False) -> dict[str, Any]:
+    """Return the extra vars that point vagrant/'s roles at this run's local artifacts.
+
+    By default the nodes read binaries and archives from the read-only shared folders; with
+    COPY_OVER_SSH Ansible copies them from this host instead (slower, about 90 s more).
+    """
     kubelet_extra: dict[str, Any] = {
         "failCgroupV1": False,  # the host runs cgroup v1; kubelet 1.34 refuses it unless told
         # Images cannot be pulled again: never garbage-collect them, never evict for a busy host disk.
@@ -86,7 +104,14 @@ def provisioning_vars(run: Run, images: ImageSet, workdir: Path) -> dict[str, An
     }
     if host_has_swap():
         kubelet_extra["failSwapOn"] = False  # the host's swap is visible in the node and cannot be turned off
-    cp_tar, node_tar = repr(str(images.control_plane_archive)), repr(str(images.node_archive))
+    if copy_over_ssh:
+        k8s_bin, cni_bin = component("kubernetes").bin_dir, component("cni-plugins").bin_dir
+        cp_path, node_path = images.control_plane_archive, images.node_archive
+    else:
+        k8s_bin, cni_bin = Path(NODE_SHARE, "kubernetes"), Path(NODE_SHARE, "cni")
+        cp_path = Path(NODE_SHARE, "images", images.control_plane_archive.name)
+        node_path = Path(NODE_SHARE, "images", images.node_archive.name)
+    cp_tar, node_tar = repr(str(cp_path)), repr(str(node_path))
     return {
         "common_install_packages": False,  # the node image has them; nodes reach no mirror
         "common_apply_sysctls": False,  # read-only /proc/sys: set by docker run --sysctl, checked by the role
@@ -95,8 +120,9 @@ def provisioning_vars(run: Run, images: ImageSet, workdir: Path) -> dict[str, An
         "containerd_sandbox_image": images.pause,
         "containerd_restrict_oom_score_adj": True,  # nodes run without CAP_SYS_RESOURCE
         "kubernetes_version": component("kubernetes").version.lstrip("v"),
-        "k8s_local_artifacts": str(component("kubernetes").bin_dir),
-        "k8s_local_cni_plugins": str(component("cni-plugins").bin_dir),
+        "k8s_local_artifacts": str(k8s_bin),
+        "k8s_local_cni_plugins": str(cni_bin),
+        "k8s_local_src_on_node": not copy_over_ssh,
         "k8s_local_images": f"{{{{ [{cp_tar}, {node_tar}] if 'control_plane' in group_names else [{node_tar}] }}}}",
         "kubelet_cgroup_root": f"/{CGROUP_PARENT}/{run.run_id}-{{{{ inventory_hostname }}}}",
         "kubelet_kernel_tunables_shim": True,
@@ -285,8 +311,14 @@ def wait_ready(cluster: KubeadmCluster, timeout: float = READY_TIMEOUT) -> None:
     raise KubeadmError(f"cluster not ready after {timeout:.0f}s: {last}")
 
 
-def start_kubeadm_cluster(workers: int = 1, keep: bool = False, ready_timeout: float = READY_TIMEOUT) -> KubeadmCluster:
-    """Start nodes, provision kubeadm + containerd + bridge CNI with the roles, and wait until Ready."""
+def start_kubeadm_cluster(
+    workers: int = 1, keep: bool = False, ready_timeout: float = READY_TIMEOUT, copy_over_ssh: bool = False
+) -> KubeadmCluster:
+    """Start nodes, provision kubeadm + containerd + bridge CNI with the roles, and wait until Ready.
+
+    COPY_OVER_SSH: Ansible copies binaries and image archives from this host (as it would to remote
+    machines) instead of the nodes reading them from read-only shared folders.
+    """
     absent = artifacts_ready()
     if absent:
         raise KubeadmError(
@@ -298,7 +330,7 @@ def start_kubeadm_cluster(workers: int = 1, keep: bool = False, ready_timeout: f
     timings["images"] = time.monotonic() - t0
     remove_cgroups(None)
     t = time.monotonic()
-    run = start_nodes(count_workers=workers, keep=keep, extra_run_args=node_run_args())
+    run = start_nodes(count_workers=workers, keep=keep, extra_run_args=node_run_args(None if copy_over_ssh else images))
     timings["nodes"] = time.monotonic() - t
     try:
         workdir = run.directory / "kubeadm"
@@ -312,7 +344,7 @@ def start_kubeadm_cluster(workers: int = 1, keep: bool = False, ready_timeout: f
             + yaml.safe_dump(inv, sort_keys=False)
         )
         t = time.monotonic()
-        run_playbook(inventory, provisioning_vars(run, images, workdir), workdir)
+        run_playbook(inventory, provisioning_vars(run, images, workdir, copy_over_ssh), workdir)
         timings["provision"] = time.monotonic() - t
         _kubeconfig_for_host(workdir / "admin.conf", api_port, kubeconfig)
         cluster = KubeadmCluster(run, inventory, kubeconfig, api_port, images, timings)
