@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import threading
 from pathlib import Path
 from typing import Any, Protocol
 
-from breakfix.errors import ClusterError
+from breakfix.errors import ClusterError, StepError
 from breakfix.paths import state_dir
 
 Obj = dict[str, Any]
@@ -48,6 +49,17 @@ class Kube(Protocol):
         ...
 
 
+def _reason(exc: Exception) -> str:
+    """The message of an API error's Status body, or its reason."""
+    import json
+
+    body = getattr(exc, "body", None) or getattr(exc, "summary", lambda: "")()
+    try:
+        return str(json.loads(body).get("message") or body)
+    except (TypeError, ValueError):
+        return str(body or getattr(exc, "reason", "") or exc)
+
+
 class KubeClient:
     """Kube over the official client's dynamic API, built from a kubeconfig and context."""
 
@@ -73,7 +85,8 @@ class KubeClient:
                     config.load_kube_config(str(self.kubeconfig), context=self.context, client_configuration=cfg)
                 except Exception as exc:  # the loader raises plain exceptions
                     raise ClusterError(f"kubeconfig {self.kubeconfig}: {exc}") from None
-                cfg.retries = 1
+                cfg.retries = 0  # breakfix retries itself where it makes sense, quietly
+                logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
                 self._host = cfg.host
                 # discovery is cached per API server address, beside breakfix's state (not in /tmp)
                 key = hashlib.sha256(f"{cfg.host}|{self.kubeconfig}|{self.context}".encode()).hexdigest()[:16]
@@ -87,10 +100,17 @@ class KubeClient:
         from kubernetes.dynamic.exceptions import DynamicApiError
         from urllib3.exceptions import HTTPError
 
+        from kubernetes.dynamic.exceptions import NotFoundError
+
         try:
             return fn(*args, _request_timeout=self.timeout, **kwargs)
-        except (ApiException, DynamicApiError):
-            raise
+        except NotFoundError:
+            raise  # get() and delete() turn it into None / nothing
+        except (ApiException, DynamicApiError) as exc:
+            status = int(getattr(exc, "status", 0) or 0)
+            if status == 0 or status >= 500 or status == 429:  # the server is restarting or overloaded: retryable
+                raise ClusterError(f"the API server at {self._host} is not ready ({what}: HTTP {status})") from None
+            raise StepError(f"the API server refused {what} (HTTP {status}): {_reason(exc)}") from None
         except (HTTPError, OSError) as exc:
             raise ClusterError(f"cannot reach the API server at {self._host} ({what}): {type(exc).__name__}") from None
 
