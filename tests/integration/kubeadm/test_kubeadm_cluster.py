@@ -13,7 +13,7 @@ import yaml
 from breakfix.inventory import load_inventory
 from breakfix.transport.node import Node
 from breakfix.transport.spec import open_transport
-from tests.testbed.kubeadm.cluster import KubeadmCluster
+from tests.testbed.kubeadm.cluster import KubeadmCluster, reprovision
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 
@@ -238,3 +238,10 @@ def test_kube_proxy_runs_in_iptables_mode(kubeadm_cluster: KubeadmCluster, node:
     assert "KUBE-SERVICES" in rules and "KUBE-SVC-" in rules
     mode = node("w1").check("curl -s http://127.0.0.1:10249/proxyMode")
     assert mode.strip() == "iptables"
+
+
+def test_roles_are_idempotent_on_the_running_cluster(kubeadm_cluster: KubeadmCluster) -> None:
+    stats = reprovision(kubeadm_cluster)
+    assert stats.get("failures", {}) == {} and stats.get("dark", {}) == {}
+    assert stats.get("changed", {}) == {}, f"a second run of site.yml changed something: {stats.get('changed')}"
+    assert kubeadm_cluster.kubectl("get", "--raw", "/readyz").strip() == "ok"

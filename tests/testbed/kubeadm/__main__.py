@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     up = sub.add_parser("up", help="start cp1 + workers with kubeadm (kept until `down`)")
     up.add_argument("--workers", type=int, default=1)
+    up.add_argument("--copy-over-ssh", action="store_true", help="copy binaries and images with Ansible")
     down = sub.add_parser("down", help="remove a kubeadm run (default: the newest), or --all")
     down.add_argument("run_id", nargs="?")
     down.add_argument("--all", action="store_true")
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.cmd == "up":
-            cluster = start_kubeadm_cluster(workers=args.workers, keep=True)
+            cluster = start_kubeadm_cluster(workers=args.workers, keep=True, copy_over_ssh=args.copy_over_ssh)
             print(f"kubeadm cluster {cluster.run.run_id} is up in {cluster.timings['total']:.0f}s")
             print(f"  inventory:  {cluster.inventory}")
             print(f"  kubeconfig: {cluster.kubeconfig}   (API server on 127.0.0.1:{cluster.api_port})")

@@ -224,8 +224,10 @@ def _published_port(container: str, port: int) -> int:
     raise KubeadmError(f"{container}: port {port} is not published on 127.0.0.1")
 
 
-def run_playbook(inventory: Path, extravars: dict[str, Any], workdir: Path, limit: str | None = None) -> None:
-    """Run vagrant/playbooks/site.yml with ansible-runner; raise with the output's tail on failure."""
+def run_playbook(
+    inventory: Path, extravars: dict[str, Any], workdir: Path, limit: str | None = None
+) -> dict[str, dict[str, int]]:
+    """Run vagrant/playbooks/site.yml with ansible-runner; return its stats, raise on failure."""
     import ansible_runner
 
     private = Path(tempfile.mkdtemp(prefix="runner-", dir=workdir))
@@ -255,6 +257,8 @@ def run_playbook(inventory: Path, extravars: dict[str, Any], workdir: Path, limi
             raise KubeadmError(
                 f"site.yml failed ({result.status}, rc {result.rc}); log: {workdir / 'ansible.log'}\n{stdout[-6000:]}"
             )
+        stats: dict[str, dict[str, int]] = result.stats or {}
+        return stats
     finally:
         shutil.rmtree(control, ignore_errors=True)
         shutil.rmtree(private, ignore_errors=True)
@@ -370,3 +374,10 @@ def load_cluster(run_id: str) -> KubeadmCluster:
         raise KubeadmError(f"run {run_id} has no kubeadm cluster")
     port = _published_port(run.node("cp1").container, API_PORT)
     return KubeadmCluster(run, inventory, workdir / "kubeconfig", port)
+
+
+def reprovision(cluster: KubeadmCluster, copy_over_ssh: bool = False) -> dict[str, dict[str, int]]:
+    """Run site.yml again on a running cluster (same variables); return Ansible's stats."""
+    images = cluster.images or ensure_images()
+    vars_ = provisioning_vars(cluster.run, images, cluster.directory, copy_over_ssh)
+    return run_playbook(cluster.inventory, vars_, cluster.directory)
