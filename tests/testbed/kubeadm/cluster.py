@@ -224,6 +224,13 @@ def _published_port(container: str, port: int) -> int:
     raise KubeadmError(f"{container}: port {port} is not published on 127.0.0.1")
 
 
+def ansible_path() -> str:
+    """Return PATH with this interpreter's folder first, so the venv's ansible-playbook is found."""
+    here = str(Path(sys.executable).parent)
+    rest = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != here]
+    return os.pathsep.join([here, *rest])
+
+
 def run_playbook(
     inventory: Path, extravars: dict[str, Any], workdir: Path, limit: str | None = None
 ) -> dict[str, dict[str, int]]:
@@ -240,6 +247,7 @@ def run_playbook(
             extravars=extravars,
             limit=limit,
             envvars={
+                "PATH": ansible_path(),
                 "ANSIBLE_ROLES_PATH": str(ROLES),
                 "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control),
                 "ANSIBLE_HOST_KEY_CHECKING": "True",

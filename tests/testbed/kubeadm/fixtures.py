@@ -10,7 +10,7 @@ import pytest
 
 from tests.testbed import cleanup
 from tests.testbed.fixtures import KEEP_ENV, REQUIRE_ENV, _truthy, require_docker
-from tests.testbed.kubeadm.cluster import KubeadmCluster, start_kubeadm_cluster
+from tests.testbed.kubeadm.cluster import KubeadmCluster, ansible_path, start_kubeadm_cluster
 from tests.testbed.kubeadm.images import artifacts_ready, busybox_cached
 
 
@@ -21,7 +21,7 @@ def missing_prerequisites() -> str | None:
         return f"binaries not built: {', '.join(absent)} (python -m tests.testbed.artifacts {' '.join(absent)})"
     if importlib.util.find_spec("ansible_runner") is None:
         return "ansible-runner is not installed"
-    if shutil.which("ansible-playbook") is None:
+    if shutil.which("ansible-playbook", path=ansible_path()) is None:
         return "ansible-core (ansible-playbook) is not installed"
     if not busybox_cached() and shutil.which("apt-get") is None:
         return "busybox is not cached and apt-get cannot download it"
