@@ -157,8 +157,7 @@ class Breakfix:
     def reset(self) -> int:
         """Undo every change; returns how many journal entries were undone."""
         session = self.store.active_session(self.cluster().name)
-        lab = self.catalog.labs.get(session.lab) if session else None
-        with self.context(lab, session) as ctx:
+        with self.context(None, session) as ctx:  # the journal has all it needs: no catalog, no lab files
             return runner.reset(ctx)
 
     def solution(self, lab_id: str | None = None) -> tuple[str, str]:

@@ -97,10 +97,8 @@ class KubeClient:
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         from kubernetes.client.exceptions import ApiException
-        from kubernetes.dynamic.exceptions import DynamicApiError
+        from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError
         from urllib3.exceptions import HTTPError
-
-        from kubernetes.dynamic.exceptions import NotFoundError
 
         try:
             return fn(*args, _request_timeout=self.timeout, **kwargs)

@@ -51,3 +51,14 @@ class LabFile(BaseModel):
             if len(step) != 1:
                 raise ValueError(f"step {i} must be one mapping `dotted.name: {{arguments}}`")
         return steps
+
+    @field_validator("cheats")
+    @classmethod
+    def _cheat_steps(cls, cheats: dict[str, list[StepData]]) -> dict[str, list[StepData]]:
+        for name, steps in cheats.items():
+            if not steps:
+                raise ValueError(f"cheat {name!r} has no steps")
+            for i, step in enumerate(steps):
+                if len(step) != 1:
+                    raise ValueError(f"cheat {name!r} step {i} must be one mapping `dotted.name: {{arguments}}`")
+        return cheats

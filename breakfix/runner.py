@@ -150,7 +150,7 @@ def verify(
     """Self-test a lab: break -> grade fails; each cheat fails; solve -> grade passes; reset -> clean.
 
     A cheat is graded for CHEAT_WINDOW seconds (it fails only if no grade in that time passes); the
-    reference fix gets SETTLE seconds to pass."""
+    reference fix gets SETTLE seconds to pass. A step that errors is reported as a failed phase."""
     phases: list[VerifyPhase] = []
 
     def note(phase: VerifyPhase) -> None:
@@ -159,42 +159,76 @@ def verify(
             on_phase(phase)
 
     started_at = ctx.store.journal_last_id(ctx.cluster.name)
-    session = start(ctx, lab)
+    try:
+        session = start(ctx, lab)
+    except BreakfixError as exc:
+        note(VerifyPhase("break", False, f"the lab did not start: {exc}"))
+        return phases
     note(VerifyPhase("break", True, "the fault was confirmed live"))
     try:
         checks = _grade_for(ctx, lab, 0)
+        broken = not all(c.ok for c in checks)
         note(
             VerifyPhase(
                 "grade-after-break",
-                not all(c.ok for c in checks),
-                "grade fails while broken" if not all(c.ok for c in checks) else "grade PASSED on the broken cluster",
+                broken,
+                "grade fails while broken" if broken else "grade PASSED on the broken cluster",
                 checks,
             )
         )
         for name, steps in lab.cheats.items():
             mark = ctx.store.journal_last_id(ctx.cluster.name)
-            run_steps(ctx, steps, f"cheat:{name}")
-            checks = _grade_for(ctx, lab, min(settle, cheat_window))
-            fails = not all(c.ok for c in checks)
+            try:
+                run_steps(ctx, steps, f"cheat:{name}")
+                checks = _grade_for(ctx, lab, min(settle, cheat_window))
+                fails = not all(c.ok for c in checks)
+                note(
+                    VerifyPhase(
+                        f"cheat:{name}",
+                        fails,
+                        "the cheat fails grading" if fails else "the cheat PASSED grading",
+                        checks,
+                    )
+                )
+            except BreakfixError as exc:
+                note(VerifyPhase(f"cheat:{name}", False, f"the cheat could not be applied: {exc}"))
+            replay(ctx, after=mark)
+        try:
+            run_steps(ctx, lab.steps["solve"], "solve")
+            checks = _grade_for(ctx, lab, settle)
+            ok = all(c.ok for c in checks)
             note(
                 VerifyPhase(
-                    f"cheat:{name}", fails, "the cheat fails grading" if fails else "the cheat PASSED grading", checks
+                    "solve", ok, "the reference fix passes" if ok else "the reference fix FAILED grading", checks
                 )
             )
-            replay(ctx, after=mark)
-        run_steps(ctx, lab.steps["solve"], "solve")
-        checks = _grade_for(ctx, lab, settle)
-        ok = all(c.ok for c in checks)
-        note(VerifyPhase("solve", ok, "the reference fix passes" if ok else "the reference fix FAILED grading", checks))
+        except BreakfixError as exc:
+            note(VerifyPhase("solve", False, f"the reference fix could not be applied: {exc}"))
     finally:
         records = ctx.store.journal(ctx.cluster.name, started_at)
-        replay(ctx, after=started_at)
-        ctx.store.update_session(session.id, status="verified", ended=time.time())
+        try:
+            replay(ctx, after=started_at)
+        finally:
+            ctx.store.update_session(session.id, status="verified", ended=time.time())
+    wait_for_api(ctx)
     problems = verify_restored(ctx, records)
     left = ctx.store.journal(ctx.cluster.name, started_at)
     ok = not problems and not left
     note(VerifyPhase("reset", ok, "every change was put back" if ok else "; ".join(problems) or "journal not empty"))
     return phases
+
+
+def wait_for_api(ctx: Context, timeout: float = 240) -> None:
+    """Wait until the API server answers again (a reset often restarts it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            ctx.kube.version()
+            return
+        except ClusterError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(3)
 
 
 def time_left(session: Session) -> str:

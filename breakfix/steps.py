@@ -70,6 +70,8 @@ def resolve(ref: str) -> Callable[..., Any]:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError:
         raise StepBindError(f"no module {module_name!r}") from None
+    except Exception as exc:  # a broken step module is this lab's problem, not the catalog's
+        raise StepBindError(f"module {module_name} cannot be imported: {type(exc).__name__}: {exc}") from None
     fn = getattr(module, attr, None)
     if fn is None or not callable(fn) or attr.startswith("_"):
         raise StepBindError(f"{module_name} has no function {attr!r}")

@@ -30,8 +30,11 @@ def _undo_file(ctx: Context, rec: dict[str, Any]) -> None:
 def _undo_unit(ctx: Context, rec: dict[str, Any]) -> None:
     node = ctx.node(rec["node"])
     unit = rec["unit"]
-    if not rec.get("masked"):
-        node.run("systemctl unmask %s", unit)
+    if rec.get("masked"):
+        node.run("systemctl stop %s", unit)
+        node.check("systemctl mask %s", unit)
+        return
+    node.run("systemctl unmask %s", unit)
     node.check("systemctl %s %s", "enable" if rec["enabled"] else "disable", unit)
     node.check("systemctl %s %s", "start" if rec["active"] else "stop", unit)
 
@@ -48,7 +51,14 @@ def _undo_object(ctx: Context, rec: dict[str, Any]) -> None:
         _wait_gone(ctx, rec)
         return
     live = kube.get(rec["apiVersion"], rec["kind"], rec["name"], rec["namespace"])
-    body = {k: v for k, v in prev.items()}
+    body = dict(prev)
+    if live is not None and rec.get("uid") and live["metadata"].get("uid") != rec["uid"]:
+        # deleted and recreated since: immutable fields (clusterIP, selectors) may differ, so recreate ours
+        kube.delete(rec["apiVersion"], rec["kind"], rec["name"], rec["namespace"])
+        _wait_gone(ctx, rec)
+        live = None
+        if rec["kind"] == "Service":
+            body["spec"] = {k: v for k, v in (body.get("spec") or {}).items() if k not in ("clusterIP", "clusterIPs")}
     if live is None:
         kube.create(body)
     else:
@@ -90,20 +100,18 @@ def undo_entry(ctx: Context, entry: JournalEntry, api_wait: float = 240) -> None
 
 
 def replay(ctx: Context, after: int = 0) -> int:
-    """Undo every journal entry newer than AFTER, newest first; returns how many were undone."""
+    """Undo every journal entry newer than AFTER, newest first; stops at the first failure."""
     entries = ctx.store.journal(ctx.cluster.name, after)
-    errors: list[str] = []
-    for entry in reversed(entries):
+    for done, entry in enumerate(reversed(entries)):
         try:
             undo_entry(ctx, entry)
         except BreakfixError as exc:
-            errors.append(f"#{entry.id} {entry.kind} {describe(entry)}: {exc}")
-            continue
+            # stop here: undoing older entries first would leave this newer change in place afterwards
+            raise BreakfixError(
+                f"could not undo {entry.kind} {describe(entry)}: {exc}; {done} of {len(entries)} changes were "
+                "undone and the journal keeps the rest: fix the cause and run `lab reset` again"
+            ) from None
         ctx.store.journal_drop(entry.id)
-    if errors:
-        raise BreakfixError(
-            "could not undo everything (the journal keeps the rest; run `lab reset` again): " + "; ".join(errors)
-        )
     return len(entries)
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
 
 from breakfix.catalog import load_catalog
 from breakfix.cli.main import main
+from breakfix.errors import ClusterError
 from breakfix.inventory import load_inventory
 from breakfix.kube import KubeClient
 
@@ -19,17 +21,32 @@ def lab(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
-def healthy(cluster: Any) -> None:
-    """Every node Ready and every kube-system pod Running: the cluster is as it was."""
+def healthy(cluster: Any, timeout: float = 240) -> None:
+    """Within TIMEOUT: every node Ready and every kube-system pod Running, the cluster as it was."""
     spec = load_inventory(cluster.inventory)
     kube = KubeClient(spec.kubeconfig, spec.context)
-    nodes = kube.list("v1", "Node")
-    assert sorted(n["metadata"]["name"] for n in nodes) == ["cp1", "w1"]
-    for node in nodes:
-        ready = [c for c in node["status"]["conditions"] if c["type"] == "Ready"]
-        assert ready and ready[0]["status"] == "True", node["metadata"]["name"]
-    phases = {p["metadata"]["name"]: p["status"]["phase"] for p in kube.list("v1", "Pod", "kube-system")}
-    assert all(phase == "Running" for phase in phases.values()), phases
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            nodes = kube.list("v1", "Node")
+            ready = {
+                n["metadata"]["name"]: any(
+                    c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"]
+                )
+                for n in nodes
+            }
+            phases = {p["metadata"]["name"]: p["status"]["phase"] for p in kube.list("v1", "Pod", "kube-system")}
+            problem = (
+                None
+                if ready == {"cp1": True, "w1": True} and all(v == "Running" for v in phases.values())
+                else f"nodes {ready}, pods {phases}"
+            )
+        except ClusterError as exc:
+            problem = str(exc)
+        if problem is None:
+            return
+        assert time.monotonic() < deadline, problem
+        time.sleep(5)
 
 
 @pytest.mark.parametrize("lab_id", ["svc-wrong-selector", "apiserver-advertise-address", "etcd-datadir"])
