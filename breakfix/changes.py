@@ -68,6 +68,8 @@ class ChangeLog:
 
     def edit_file(self, node: Node, path: str, change: Callable[[bytes | None], bytes | None]) -> bytes | None:
         """Rewrite a file through CHANGE(old) -> new (None deletes it); returns the new content."""
+        if node.run("test -L %s", path).ok:
+            raise StepError(f"{node.name}: {path} is a symbolic link; breakfix edits regular files only")
         old = node.read(path)
         if old is not None and len(old) > MAX_BACKUP:
             raise StepError(f"{node.name}:{path} is too large to back up ({len(old)} bytes)")
@@ -95,11 +97,14 @@ class ChangeLog:
         return new
 
     def move_file(self, node: Node, path: str, to: str) -> None:
-        """Move a file away (both places are journaled)."""
+        """Move a file away, keeping its mode and owner (both places are journaled)."""
         data = node.read(path)
         if data is None:
             raise StepError(f"{node.name}: {path} does not exist")
-        self.write_file(node, to, data)
+        stat = node.stat(path)
+        self.edit_file(node, to, lambda _old: data)
+        if stat is not None:
+            node.write(to, data, stat)
         self.edit_file(node, path, lambda _old: None)
 
     # systemd units ------------------------------------------------------------

@@ -116,7 +116,14 @@ class Context:
         for name, param in step.params.items():
             if name in step.kwargs:
                 value = step.kwargs[name]
-                if template_vars(value):
+                used = template_vars(value)
+                if used:
+                    empty = sorted(v for v in used if not variables.get(v))
+                    if empty:
+                        raise ClusterError(
+                            f"{step.ref} needs {', '.join(empty)}, which cluster {self.cluster.name} does not "
+                            "describe (set breakfix_node_ip on its nodes in the inventory)"
+                        )
                     value = render(value, variables)
                     hint = typing.get_type_hints(step.fn, include_extras=True).get(name)
                     if hint is not None:

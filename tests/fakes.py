@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from breakfix.errors import ClusterError
+from breakfix.errors import ClusterError, StepError
 from breakfix.transport.base import CommandResult, FileStat
 
 
@@ -40,6 +40,8 @@ class FakeTransport:
                 self.files.pop(p, None)
                 self.stats.pop(p, None)
             return CommandResult(0, "", "")
+        if argv[:2] == ["test", "-L"]:
+            return CommandResult(1, "", "")  # the fake file system has no symbolic links
         if argv[:2] == ["test", "-e"]:
             return CommandResult(0 if argv[2] in self.files else 1, "", "")
         for pattern, answer in self.scripts:
@@ -112,9 +114,11 @@ class FakeKube:
         meta = obj["metadata"]
         key = (obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
         if key in self.objects:
-            raise ClusterError(f"{obj['kind']} {meta['name']} already exists")
+            raise StepError(f"the API server refused create (HTTP 409): {meta['name']} already exists")
         stored = copy.deepcopy(obj)
         stored["metadata"]["uid"] = uuid.uuid4().hex
+        if obj["kind"] == "Service":
+            stored.setdefault("spec", {}).setdefault("clusterIP", f"10.96.0.{len(self.objects) + 10}")
         stored["metadata"]["resourceVersion"] = "1"
         self.objects[key] = stored
         return copy.deepcopy(stored)
@@ -125,7 +129,7 @@ class FakeKube:
         self._check(kind, "patch")
         key = (api_version, kind, namespace, name)
         if key not in self.objects:
-            raise ClusterError(f"{kind} {name} not found")
+            raise StepError(f"the API server refused patch (HTTP 404): {kind} {name} not found")
         self.objects[key] = merge_patch(self.objects[key], patch)
         return copy.deepcopy(self.objects[key])
 
@@ -134,7 +138,10 @@ class FakeKube:
         meta = obj["metadata"]
         key = (obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
         if key not in self.objects:
-            raise ClusterError(f"{obj['kind']} {meta['name']} not found")
+            raise StepError(f"the API server refused replace (HTTP 404): {meta['name']} not found")
+        live_ip = (self.objects[key].get("spec") or {}).get("clusterIP")
+        if live_ip and (obj.get("spec") or {}).get("clusterIP") not in (None, live_ip):
+            raise StepError("the API server refused replace (HTTP 422): spec.clusterIP may not change once set")
         stored = copy.deepcopy(obj)
         stored["metadata"]["uid"] = self.objects[key]["metadata"]["uid"]
         self.objects[key] = stored

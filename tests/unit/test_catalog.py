@@ -69,6 +69,8 @@ def test_good_lab_loads(tmp_path: Path) -> None:
         ),
         ({"solution": ""}, "solution", "no solution.md"),
         ({"requires": ["gpu"]}, "requires.0", "Input should be"),
+        ({"cheats": {"x": [{"graders.api.reachable": {}, "graders.api.unreachable": {}}]}}, "cheats", "one mapping"),
+        ({"cheats": {"x": []}}, "cheats", "has no steps"),
         ({"setup": [{"apply": {"file": "manifests/missing.yaml"}}]}, "setup[0] apply.file", "does not exist"),
     ],
 )
@@ -140,15 +142,24 @@ def test_wheel_ships_the_labs(tmp_path: Path) -> None:
     assert "breakers/manifest.py" in names and "graders/api.py" in names
     # installed for real (not editable) into its own folder, run from elsewhere: every lab is found
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
     env = {**os.environ, "PYTHONPATH": str(target), "BREAKFIX_STATE_DIR": str(tmp_path)}
     run = [sys.executable, "-c", "from breakfix.cli.entry import run; run()", "list", "--json"]
     proc = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, check=True, env=env)
     ids = {lab["id"] for lab in json.loads(proc.stdout)}
     assert {"etcd-datadir", "apiserver-advertise-address", "svc-wrong-selector"} <= ids
-    origin = subprocess.run([sys.executable, "-c", "import breakfix; print(breakfix.__file__)"],
-                            cwd=tmp_path, capture_output=True, text=True, check=True, env=env).stdout
+    origin = subprocess.run(
+        [sys.executable, "-c", "import breakfix; print(breakfix.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout
     assert origin.startswith(str(target))  # the installed copy, not the source tree
 
 

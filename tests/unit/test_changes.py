@@ -9,7 +9,7 @@ import pytest
 from breakers import files, manifest
 from breakfix.changes import ChangeLog
 from breakfix.context import Context
-from breakfix.errors import StepError
+from breakfix.errors import BreakfixError, NodeError, StepError
 from breakfix.inventory import ClusterSpec, NodeSpec
 from breakfix.state import State
 from breakfix.transport.base import FileStat
@@ -158,3 +158,63 @@ def test_undo_waits_for_the_api_server() -> None:
     kube.down = False
     undo.undo_entry(ctx, entries[0], api_wait=0)
     assert kube.get("v1", "ConfigMap", "ledger", "default") is None
+
+
+def test_reset_stops_at_the_first_failed_undo() -> None:
+    """Undoing older entries past a failure would leave the newer change in place with an empty journal."""
+    t = FakeTransport({"/f": b"A0"})
+    ctx = make_ctx(t)
+    files.write(ctx.node("cp1"), ChangeLog(ctx, "break"), "/f", "A1")
+    files.write(ctx.node("cp1"), ChangeLog(ctx, "break"), "/f", "A2")
+
+    def flaky(path: str, data: bytes, stat: FileStat | None) -> None:
+        raise NodeError("ssh hiccup")
+
+    t.write_bytes = flaky  # type: ignore[method-assign]
+    with pytest.raises(BreakfixError, match="0 of 2 changes were undone"):
+        replay(ctx)
+    assert t.files["/f"] == b"A2" and len(ctx.store.journal("test")) == 2
+    del t.write_bytes
+    assert replay(ctx) == 2 and t.files["/f"] == b"A0"
+
+
+def test_masked_units_are_masked_again() -> None:
+    t = FakeTransport()
+    t.expect(r"systemctl is-active --quiet kubelet", rc=3)
+    t.expect(r"systemctl is-enabled --quiet kubelet", rc=1)
+    t.expect(r"systemctl is-enabled kubelet", stdout="masked\n")
+    t.expect(r"systemctl (unmask|start|stop|mask) kubelet")
+    ctx = make_ctx(t)
+    from breakers import systemd
+
+    systemd.start(ctx.node("cp1"), ChangeLog(ctx, "solve"), "kubelet")
+    replay(ctx)
+    assert t.log[-2:] == ["systemctl stop kubelet", "systemctl mask kubelet"]
+
+
+def test_recreated_service_is_replaced_by_ours() -> None:
+    """A student who deleted and re-created the Service must not make reset fail on its immutable clusterIP."""
+    kube = FakeKube({"Service"})
+    ctx = make_ctx(FakeTransport(), kube)
+    kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"selector": {"app": "web"}},
+        }
+    )
+    from breakers import kube as kb
+
+    kb.set_selector(ChangeLog(ctx, "break"), "web", {"tier": "x"}, "shop")
+    kube.delete("v1", "Service", "web", "shop")
+    kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"selector": {"app": "other"}},
+        }
+    )
+    replay(ctx)
+    assert kube.get("v1", "Service", "web", "shop")["spec"]["selector"] == {"app": "web"}

@@ -90,8 +90,12 @@ def test_console_script_starts_without_heavy_imports() -> None:
 
 
 def test_shell_completion_offers_lab_ids() -> None:
-    env = {**__import__("os").environ, "_LAB_COMPLETE": "complete_bash", "COMP_WORDS": "lab show etc",
-           "COMP_CWORD": "2"}
+    env = {
+        **__import__("os").environ,
+        "_LAB_COMPLETE": "complete_bash",
+        "COMP_WORDS": "lab show etc",
+        "COMP_CWORD": "2",
+    }
     proc = subprocess.run([sys.executable, "-m", "breakfix"], env=env, capture_output=True, text=True)
     assert proc.stdout.split() == ["etcd-datadir"]
 

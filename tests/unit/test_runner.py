@@ -169,3 +169,13 @@ def test_task_text_is_rendered(tmp_path: Path) -> None:
     lab = lab_from(tmp_path)
     ctx, _t, _k = marked_ctx({})
     assert runner.render_task(ctx, lab) == "Make /etc/app.conf say good on cp1."
+
+
+def test_missing_node_address_is_a_clear_error(tmp_path: Path) -> None:
+    lab = lab_from(
+        tmp_path, **{"break": [{"tests.steps.write": {"path": "/etc/app.conf", "content": "{{ worker_ip }}"}}]}
+    )
+    ctx, t, _k = marked_ctx({"/etc/app.conf": b"good"})
+    with pytest.raises(BreakfixError, match="needs worker_ip"):
+        runner.start(ctx, lab)
+    assert t.files["/etc/app.conf"] == b"good" and ctx.store.journal("test") == []
