@@ -59,7 +59,10 @@ def remember(
     obj = kube.get(api_version, kind, name, namespace)
     if obj is None:
         raise StepError(f"{kind} {namespace}/{name} does not exist")
-    state.set(f"remember:{kind}:{namespace}/{name}", {"uid": obj["metadata"]["uid"], "template": template_hash(obj)})
+    state.set(
+        f"remember:{kind}:{namespace}/{name}",
+        {"uid": obj["metadata"]["uid"], "template": template_hash(obj), "replicas": obj["spec"].get("replicas")},
+    )
 
 
 def patch(

@@ -54,6 +54,19 @@ def endpoints_match(kube: Kube, service: str, deployment: str, namespace: str = 
     if dep is None:
         return failed(f"Deployment {namespace}/{deployment} does not exist")
     selector = (svc.get("spec") or {}).get("selector") or {}
+    template_labels = ((dep["spec"].get("template") or {}).get("metadata") or {}).get("labels") or {}
+    if selector and not selector.items() <= template_labels.items():
+        return failed(
+            f"Service {service}'s selector {selector} does not match {deployment}'s pod template",
+            "Pods labelled by hand lose the label when they are replaced; select the template's labels.",
+        )
+    for other in kube.list("apps/v1", "Deployment", namespace):
+        labels = ((other["spec"].get("template") or {}).get("metadata") or {}).get("labels") or {}
+        if other["metadata"]["name"] != deployment and selector and selector.items() <= labels.items():
+            return failed(
+                f"Service {service}'s selector also matches the pods of {other['metadata']['name']}",
+                "A selector can match more than you meant, even while that workload is scaled down.",
+            )
     if selector:
         dep_pods = {
             p["metadata"]["name"] for p in _pods(kube, dep["spec"]["selector"].get("matchLabels") or {}, namespace)
@@ -106,4 +119,9 @@ def not_redeployed(
         return failed(f"{kind} {name} was deleted and recreated", "Fix the broken object, not the healthy one.")
     if template_hash(obj) != seen["template"]:
         return failed(f"{kind} {name}'s pod template was changed", "The app was fine; fix what routes to it.")
+    if "replicas" in seen and obj["spec"].get("replicas") != seen["replicas"]:
+        return failed(
+            f"{kind} {name} was scaled from {seen['replicas']} to {obj['spec'].get('replicas')} replicas",
+            "Leave the workloads as they were.",
+        )
     return passed(f"{kind} {name} is untouched")

@@ -9,7 +9,7 @@ import yaml
 
 from breakers._manifests import get_flag, main_container, manifest_path, probes
 from breakfix.durations import Seconds
-from breakfix.errors import ClusterError
+from breakfix.errors import ClusterError, StepError
 from breakfix.kube import Kube
 from breakfix.results import CheckResult, failed, passed
 from breakfix.transport.node import Node
@@ -59,7 +59,12 @@ def stable(kube: Kube, node: Node, component: str, stable_for: Seconds = 20.0, p
 
 def _container(node: Node, manifest: str) -> dict[str, Any]:
     path = manifest_path(manifest)
-    pod = yaml.safe_load(node.read_text(path))
+    try:
+        pod = yaml.safe_load(node.read_text(path))
+    except yaml.YAMLError as exc:
+        raise StepError(f"{path} on {node.name} is not valid YAML: {exc}") from None
+    if not isinstance(pod, dict) or pod.get("kind") != "Pod":
+        raise StepError(f"{path} on {node.name} is not a Pod manifest")
     return main_container(pod)
 
 
@@ -82,11 +87,18 @@ def flag_is_local_address(node: Node, manifest: str, flag: str, required: bool =
 
 
 def probes_local(node: Node, manifest: str) -> CheckResult:
-    """The static pod's HTTP probes target the node itself."""
+    """The static pod still has its liveness and readiness probes, and they target the node itself."""
     addrs = _node_addresses(node) | {"localhost"}
+    container = _container(node, manifest)
+    missing = [kind for kind in ("livenessProbe", "readinessProbe") if not container.get(kind)]
+    if missing:
+        return failed(
+            f"{manifest} lost its {' and '.join(missing)}",
+            "Deleting a probe hides the problem; the kubelet can no longer tell a dead server.",
+        )
     bad = [
         p["httpGet"]["host"]
-        for p in probes(_container(node, manifest))
+        for p in probes(container)
         if "httpGet" in p and p["httpGet"].get("host") and p["httpGet"]["host"] not in addrs
     ]
     if bad:
