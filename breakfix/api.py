@@ -144,6 +144,8 @@ class Breakfix:
         lab = self.lab(session.lab)
         with self.context(lab, session) as ctx:
             report = runner.grade(ctx, lab, session)
+        if session.data.get("solution_viewed"):
+            return report, 0.0  # the walk-through was read while the lab ran
         return report, self.final_score(report, session.hints_used)
 
     @staticmethod

@@ -269,7 +269,7 @@ def solution(
         ),
     ] = None,
 ) -> None:
-    """Show the reference walk-through."""
+    """Show the reference walk-through (during a running lab this sets its score to 0)."""
     lid, text = _bf().solution(lab_id)
     print(f"# {lid}: solution\n\n{text.strip()}")
 

@@ -108,6 +108,8 @@ def test_missing_container_is_a_clear_error(tmp_path: Path) -> None:
     from breakfix.transport.docker import DockerTransport
 
     if shutil.which("docker") is None:
+        if os.environ.get("BREAKFIX_REQUIRE_TESTBED"):
+            pytest.fail("docker is required here (BREAKFIX_REQUIRE_TESTBED is set)")
         pytest.skip("docker is not available")
     with pytest.raises(NodeError, match="no such container"):
         DockerTransport("breakfix-no-such-container").run("true")

@@ -46,6 +46,7 @@ def test_manifest_edit_and_reset_byte_identical(ctx: Context) -> None:
     assert state_of(cp, MANIFEST) == before
     assert verify_restored(ctx, entries) == []
     assert cp.check("ls -A /etc/kubernetes/manifests").split() == ["etcd.yaml"]  # no temp files left
+    cp.remove(MANIFEST)  # the node is shared by the session
 
 
 def test_stop_containerd_and_undo(ctx: Context) -> None:
