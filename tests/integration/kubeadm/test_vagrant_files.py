@@ -5,12 +5,13 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 import yaml
+
+from tests.testbed.kubeadm.cluster import ansible_path
 
 VAGRANT = Path(__file__).resolve().parents[3] / "vagrant"
 
@@ -81,7 +82,8 @@ def test_inventory_names_a_vm_that_is_not_up() -> None:
 
 
 def test_playbook_syntax(tmp_path: Path) -> None:
-    if shutil.which("ansible-playbook") is None:
+    playbook = shutil.which("ansible-playbook", path=ansible_path())
+    if playbook is None:
         pytest.skip("ansible-playbook is not installed")
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(
@@ -90,15 +92,15 @@ def test_playbook_syntax(tmp_path: Path) -> None:
         )
     )
     proc = subprocess.run(
-        ["ansible-playbook", "--syntax-check", "-i", str(inventory), "playbooks/site.yml"],
+        [playbook, "--syntax-check", "-i", str(inventory), "playbooks/site.yml"],
         cwd=VAGRANT, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_ansible_lint() -> None:
-    lint = shutil.which("ansible-lint") or str(Path(sys.executable).parent / "ansible-lint")
-    if not Path(lint).exists():
+    lint = shutil.which("ansible-lint", path=ansible_path())
+    if lint is None:
         pytest.skip("ansible-lint is not installed")
     proc = subprocess.run([lint, "--nocolor"], cwd=VAGRANT, capture_output=True, text=True, check=False, timeout=600)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
