@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 from breakfix.errors import ClusterError
@@ -40,29 +39,34 @@ class VagrantProvider:
         }
 
     def up(self, name: str, workers: int, log: Log) -> Path:
-        """Boot the VMs, write the inventory from `vagrant ssh-config`, provision with the playbooks."""
+        """Boot the VMs, write the inventory from `vagrant ssh-config`, provision them with the playbooks."""
+        import sys
+
+        from breakfix.ansible import run_playbook
+
         folder = cluster_dir(name)
         folder.mkdir(parents=True, exist_ok=True)
         env = self._env(name)
-        stream(["vagrant", "up", "--no-provision"], log, "booting VMs", env=env)
-        ssh_config = subprocess.run(["vagrant", "ssh-config"], env=env, capture_output=True, text=True)
-        if ssh_config.returncode != 0:
-            raise ClusterError(f"vagrant ssh-config failed: {ssh_config.stderr.strip()}")
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location(
-            "vagrant_inventory", vagrant_dir() / "inventory_from_ssh_config.py"
+        log(
+            f"note: the Vagrant cluster's nodes come from {vagrant_dir() / 'settings.yaml'} (--workers {workers} "
+            "applies to kind only)"
         )
-        if spec is None or spec.loader is None:
-            raise ClusterError("vagrant/inventory_from_ssh_config.py is missing")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        inventory: Path = module.write_inventory(ssh_config.stdout, folder, name, log)
+        stream(["vagrant", "up", "--no-provision"], log, "booting VMs", env=env)
         stream(
-            ["ansible-playbook", "-i", str(inventory), str(vagrant_dir() / "playbooks" / "site.yml")],
+            [sys.executable, str(vagrant_dir() / "inventory_from_ssh_config.py"), "--out", str(folder)],
             log,
-            "provisioning with Ansible",
+            "writing the inventory (host keys scanned from the new VMs)",
             env=env,
+        )
+        inventory = folder / "inventory.yml"
+        if not inventory.is_file():
+            raise ClusterError(f"no inventory was written to {inventory}")
+        log("provisioning with Ansible (kubeadm + containerd + Calico)")
+        run_playbook(
+            vagrant_dir() / "playbooks" / "site.yml",
+            inventory,
+            log,
+            extravars={"kubeconfig_fetch_dest": str(folder / "admin.conf")},
         )
         return inventory
 
