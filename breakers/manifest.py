@@ -12,6 +12,12 @@ def set_flag(
     node: Node, changes: ChangeLog, manifest: str, flag: str, value: str, container: str | None = None
 ) -> None:
     """Set a command-line flag of a static pod (added when missing)."""
+    _edit_flag(node, changes, manifest, flag, value, container)
+
+
+def _edit_flag(
+    node: Node, changes: ChangeLog, manifest: str, flag: str, value: str | None, container: str | None
+) -> None:
     path = manifest_path(manifest)
 
     def edit(old: bytes | None) -> bytes:
@@ -24,14 +30,7 @@ def set_flag(
 
 def remove_flag(node: Node, changes: ChangeLog, manifest: str, flag: str, container: str | None = None) -> None:
     """Remove a command-line flag from a static pod."""
-    path = manifest_path(manifest)
-
-    def edit(old: bytes | None) -> bytes:
-        pod = load_pod(old, path)
-        set_flag_value(main_container(pod, container), flag, None)
-        return dump_pod(pod)
-
-    changes.edit_file(node, path, edit)
+    _edit_flag(node, changes, manifest, flag, None, container)
 
 
 def set_volume_path(node: Node, changes: ChangeLog, manifest: str, volume: str, path: str) -> None:

@@ -33,6 +33,18 @@ class Lab:
         """The lab's id."""
         return self.spec.id
 
+    def summary(self) -> dict[str, Any]:
+        """The lab's catalog entry, as `lab list --json` and `lab show --json` print it."""
+        return {
+            "id": self.id,
+            "title": self.spec.title,
+            "domain": self.spec.domain,
+            "difficulty": self.spec.difficulty,
+            "time_limit_seconds": self.spec.time_limit,
+            "requires": list(self.spec.requires),
+            "summary": self.spec.summary,
+        }
+
     @property
     def folder(self) -> Path:
         """The lab's folder."""

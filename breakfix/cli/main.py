@@ -87,18 +87,7 @@ def list_labs(
     from breakfix.cli import listing
 
     catalog = load_catalog()
-    rows = [
-        {
-            "id": lab.id,
-            "title": lab.spec.title,
-            "domain": lab.spec.domain,
-            "difficulty": lab.spec.difficulty,
-            "time_limit_seconds": lab.spec.time_limit,
-            "requires": list(lab.spec.requires),
-            "summary": lab.spec.summary,
-        }
-        for lab in catalog.labs.values()
-    ]
+    rows = [lab.summary() for lab in catalog.labs.values()]
     errors = [str(e) for e in catalog.errors]
     listing.save(rows, errors)
     caps = _bf().cluster().capabilities if runnable else None
@@ -115,12 +104,7 @@ def show(lab_id: LabArg, json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json(
             {
-                "id": lab.id,
-                "title": lab.spec.title,
-                "domain": lab.spec.domain,
-                "difficulty": lab.spec.difficulty,
-                "time_limit_seconds": lab.spec.time_limit,
-                "requires": list(lab.spec.requires),
+                **lab.summary(),
                 "task": lab.spec.task,
                 "hints": len(lab.spec.hints),
                 "checks": checks,
