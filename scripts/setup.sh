@@ -12,6 +12,10 @@ if [ "${1:-}" = "--host" ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null
   fi
   bash tests/testbed/setup-host.sh
+  if ! command -v vagrant >/dev/null; then
+    echo "setup: installing vagrant (the tests run \`vagrant validate\` on vagrant/Vagrantfile)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq vagrant >/dev/null
+  fi
 fi
 
 "$PYTHON" - <<'PY'

@@ -1,3 +1,2 @@
-"""Load the kubeadm test bed fixture (found by name)."""
-
-from tests.testbed.kubeadm.fixtures import kubeadm_cluster  # noqa: F401
+"""The `kubeadm_cluster` fixture comes from the tests.testbed.kubeadm.fixtures plugin (tests/conftest.py),
+so every test package shares one cluster per session."""
