@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from breakfix.errors import ClusterError, StepError
+from breakfix.errors import BreakfixError, StepError, api_not_ready
 from breakfix.kube import Obj
 
 if TYPE_CHECKING:
@@ -132,8 +132,8 @@ class ChangeLog:
         while True:
             try:
                 return call()
-            except ClusterError:
-                if time.monotonic() > deadline:
+            except BreakfixError as exc:
+                if not api_not_ready(exc) or time.monotonic() > deadline:
                     raise
                 if not announced:
                     self.ctx.log("  waiting for the API server to answer...")

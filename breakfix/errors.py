@@ -46,6 +46,19 @@ class StepError(BreakfixError):
     """A breaker, grader or setup step that failed while running."""
 
 
+class ApiRefused(StepError):
+    """The API server answered with a 4xx refusal."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def api_not_ready(exc: BaseException) -> bool:
+    """True for errors that mean "the API server is (re)starting": unreachable, 5xx, or 401/403 before RBAC loads."""
+    return isinstance(exc, ClusterError) or (isinstance(exc, ApiRefused) and exc.status in (401, 403))
+
+
 class UsageError(BreakfixError):
     """Bad command-line usage (exit 2)."""
 

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any, Protocol
 
-from breakfix.errors import ClusterError, StepError
+from breakfix.errors import ApiRefused, ClusterError
 from breakfix.paths import state_dir
 
 Obj = dict[str, Any]
@@ -108,7 +108,7 @@ class KubeClient:
             status = int(getattr(exc, "status", 0) or 0)
             if status == 0 or status >= 500 or status == 429:  # the server is restarting or overloaded: retryable
                 raise ClusterError(f"the API server at {self._host} is not ready ({what}: HTTP {status})") from None
-            raise StepError(f"the API server refused {what} (HTTP {status}): {_reason(exc)}") from None
+            raise ApiRefused(f"the API server refused {what} (HTTP {status}): {_reason(exc)}", status) from None
         except (HTTPError, OSError) as exc:
             raise ClusterError(f"cannot reach the API server at {self._host} ({what}): {type(exc).__name__}") from None
 

@@ -12,7 +12,7 @@ from breakfix.catalog import Lab
 from breakfix.clusters import check_marker
 from breakfix.context import Context
 from breakfix.durations import format_duration
-from breakfix.errors import BreakfixError, ClusterError, StepError
+from breakfix.errors import BreakfixError, ClusterError, StepError, api_not_ready
 from breakfix.grading import run_checks, wait_for
 from breakfix.results import CheckResult, GradeReport
 from breakfix.state import Session
@@ -225,8 +225,8 @@ def wait_for_api(ctx: Context, timeout: float = 240) -> None:
         try:
             ctx.kube.version()
             return
-        except ClusterError:
-            if time.monotonic() > deadline:
+        except BreakfixError as exc:
+            if not api_not_ready(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(3)
 

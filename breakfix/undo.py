@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from breakfix.changes import sha256
-from breakfix.errors import BreakfixError, ClusterError
+from breakfix.errors import BreakfixError, ClusterError, api_not_ready
 from breakfix.state import JournalEntry
 from breakfix.transport.base import FileStat
 
@@ -90,8 +90,8 @@ def undo_entry(ctx: Context, entry: JournalEntry, api_wait: float = 240) -> None
         try:
             handler(ctx, entry.record)
             return
-        except ClusterError:
-            if time.monotonic() > deadline:
+        except BreakfixError as exc:
+            if not api_not_ready(exc) or time.monotonic() > deadline:
                 raise
             if not announced:
                 ctx.log("waiting for the API server to come back before undoing the rest...")

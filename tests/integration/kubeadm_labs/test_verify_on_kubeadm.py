@@ -53,6 +53,7 @@ def healthy(cluster: Any, timeout: float = 240) -> None:
 def test_verify(capsys: pytest.CaptureFixture[str], kubeadm_cluster: Any, lab_id: str) -> None:
     assert lab(capsys, "cluster", "adopt", str(kubeadm_cluster.inventory), "--yes")[0] == 0
     code, out, err = lab(capsys, "verify", lab_id, "--json", "--settle", "300", "--cheat-window", "45")
+    assert out, f"lab verify exited {code} without a report: {err[-3000:]}"
     result = json.loads(out)[lab_id]
     failed = [p for p in result["phases"] if not p["ok"]]
     assert code == 0 and not failed, json.dumps(failed, indent=1)
