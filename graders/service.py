@@ -54,6 +54,11 @@ def endpoints_match(kube: Kube, service: str, deployment: str, namespace: str = 
     if dep is None:
         return failed(f"Deployment {namespace}/{deployment} does not exist")
     selector = (svc.get("spec") or {}).get("selector") or {}
+    if selector and not _pods(kube, selector, namespace):
+        return failed(
+            f"Service {service} has no endpoints: its selector {selector} matches no pod",
+            "Compare the Service's selector with the labels on the pods.",
+        )
     template_labels = ((dep["spec"].get("template") or {}).get("metadata") or {}).get("labels") or {}
     if selector and not selector.items() <= template_labels.items():
         return failed(

@@ -75,7 +75,7 @@ def test_student_cycle(capsys: pytest.CaptureFixture[str], cluster: Any, tmp_pat
         '[{"op":"replace","path":"/spec/selector","value":{"tier":"web"}}]',
     )
     code, out, _ = lab(capsys, "grade", "--json")
-    assert code == 1 and "outside web" in json.loads(out)["checks"][0]["message"]
+    assert code == 1 and "web-canary" in json.loads(out)["checks"][0]["message"]
 
     # the real fix
     cluster.kubectl(
