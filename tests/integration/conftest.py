@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from tests.integration.sshd import Sshd, start_sshd
+from tests.testbed.fixtures import unavailable
 
 
 @pytest.fixture(scope="session")
@@ -16,8 +16,6 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     try:
         server = start_sshd(tmp_path_factory.mktemp("sshd"))
     except FileNotFoundError as exc:
-        if os.environ.get("BREAKFIX_REQUIRE_TESTBED"):
-            raise
-        pytest.skip(str(exc))
+        unavailable("a local OpenSSH server", str(exc))
     yield server
     server.stop()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +20,7 @@ from breakfix.state import State
 from breakfix.transport.base import FileStat
 from breakfix.undo import replay
 from tests.integration.test_node_breakers import KUBEADM_ETCD
+from tests.testbed.fixtures import require_docker
 
 
 def docker(*args: str) -> str:
@@ -31,10 +30,7 @@ def docker(*args: str) -> str:
 @pytest.fixture(scope="module")
 def kind_like() -> Iterator[str]:
     """Two containers labelled the way kind labels a cluster's nodes, on their own network."""
-    if shutil.which("docker") is None or subprocess.run(["docker", "info"], capture_output=True).returncode:
-        if os.environ.get("BREAKFIX_REQUIRE_TESTBED"):
-            pytest.fail("docker is required here (BREAKFIX_REQUIRE_TESTBED is set)")
-        pytest.skip("docker is not available")
+    require_docker()
     from tests.testbed.image import ensure_image
 
     image = ensure_image()
@@ -107,9 +103,6 @@ def test_manifest_break_and_reset_over_docker_exec(kind_like: str, tmp_path: Pat
 def test_missing_container_is_a_clear_error(tmp_path: Path) -> None:
     from breakfix.transport.docker import DockerTransport
 
-    if shutil.which("docker") is None:
-        if os.environ.get("BREAKFIX_REQUIRE_TESTBED"):
-            pytest.fail("docker is required here (BREAKFIX_REQUIRE_TESTBED is set)")
-        pytest.skip("docker is not available")
+    require_docker()
     with pytest.raises(NodeError, match="no such container"):
         DockerTransport("breakfix-no-such-container").run("true")

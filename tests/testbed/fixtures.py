@@ -21,14 +21,19 @@ def _truthy(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
 
 
+def unavailable(what: str, reason: str) -> None:
+    """Skip because WHAT is missing, or fail when BREAKFIX_REQUIRE_TESTBED says it must be there."""
+    if _truthy(REQUIRE_ENV):
+        pytest.fail(f"{what} is required ({REQUIRE_ENV} is set) but {reason}", pytrace=False)
+    pytest.skip(f"{what} unavailable: {reason} (set {REQUIRE_ENV}=1 to make this an error)")
+
+
 def require_docker() -> None:
     """Skip when docker is absent, unless BREAKFIX_REQUIRE_TESTBED is set: then fail."""
     reason = dockercli.available()
     if reason is None:
         return
-    if _truthy(REQUIRE_ENV):
-        pytest.fail(f"the test bed is required ({REQUIRE_ENV} is set) but {reason}", pytrace=False)
-    pytest.skip(f"test bed unavailable: {reason} (set {REQUIRE_ENV}=1 to make this an error)")
+    unavailable("the test bed", reason)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,6 +12,7 @@ import yaml
 from breakfix.inventory import load_inventory
 from breakfix.transport.node import Node
 from breakfix.transport.spec import open_transport
+from tests.polling import eventually
 from tests.testbed.kubeadm.cluster import KubeadmCluster, reprovision
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
@@ -20,16 +20,6 @@ pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 SCHEDULER_MANIFEST = "/etc/kubernetes/manifests/kube-scheduler.yaml"
 
 
-def _wait(what: str, probe: Callable[[], Any], timeout: float = 120, interval: float = 2) -> Any:
-    """Call PROBE until it returns something truthy; fail with WHAT and the last value after TIMEOUT."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
 def _json(cluster: KubeadmCluster, *args: str) -> Any:
@@ -122,7 +112,7 @@ def test_static_pod_restarts_when_its_manifest_is_edited(
             has_flag = "--v=3" in pod["spec"]["containers"][0]["command"]
             return pod if (new and new != old_container and has_flag) else None
 
-        after = _wait("the scheduler's mirror pod to run the edited manifest", restarted, timeout=180)
+        after = eventually("the scheduler's mirror pod to run the edited manifest", restarted, timeout=180)
         assert (
             after["metadata"]["annotations"]["kubernetes.io/config.hash"]
             != (before["metadata"]["annotations"]["kubernetes.io/config.hash"])
@@ -130,7 +120,7 @@ def test_static_pod_restarts_when_its_manifest_is_edited(
         assert "ps" in cp1.check("ps -eo args | grep -c '[k]ube-scheduler.*--v=3' && echo ps")
     finally:
         cp1.write(SCHEDULER_MANIFEST, original)
-    _wait(
+    eventually(
         "the scheduler to run the original manifest again",
         lambda: running_container(p := scheduler()) and "--v=3" not in p["spec"]["containers"][0]["command"],
         timeout=180,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.polling import eventually
 from tests.testbed.proc_cluster import PROVIDER, ProcCluster
 
 kubernetes = pytest.importorskip("kubernetes")
@@ -24,16 +24,6 @@ def api_client(cluster: ProcCluster) -> Any:
     return config.new_client_from_config(config_file=str(cluster.kubeconfig))
 
 
-def eventually(what: str, probe: Callable[[], Any], timeout: float = 60.0, interval: float = 0.3) -> Any:
-    """Poll PROBE until it returns something truthy, else fail naming WHAT."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
 @pytest.fixture

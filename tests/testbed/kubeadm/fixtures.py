@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.testbed import cleanup
-from tests.testbed.fixtures import KEEP_ENV, REQUIRE_ENV, _truthy, require_docker
+from tests.testbed.fixtures import KEEP_ENV, _truthy, require_docker, unavailable
 from tests.testbed.kubeadm.cluster import KubeadmCluster, ansible_path, start_kubeadm_cluster
 from tests.testbed.kubeadm.images import artifacts_ready, busybox_cached
 
@@ -34,9 +34,7 @@ def require_kubeadm_testbed() -> None:
     reason = missing_prerequisites()
     if reason is None:
         return
-    if _truthy(REQUIRE_ENV):
-        pytest.fail(f"the kubeadm test bed is required ({REQUIRE_ENV} is set) but {reason}", pytrace=False)
-    pytest.skip(f"kubeadm test bed unavailable: {reason} (set {REQUIRE_ENV}=1 to make this an error)")
+    unavailable("the kubeadm test bed", reason)
 
 
 @pytest.fixture(scope="session")
