@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from breakfix.errors import ClusterError
+
+
+def search_path() -> str:
+    """PATH with this interpreter's folder first, so a venv's ansible-playbook is found without activating it."""
+    here = str(Path(sys.executable).parent)
+    rest = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != here]
+    return os.pathsep.join([here, *rest])
 
 
 def run_playbook(
@@ -34,6 +43,7 @@ def run_playbook(
 
     with tempfile.TemporaryDirectory(prefix="breakfix-ansible-") as tmp:
         envvars = {
+            "PATH": search_path(),
             "ANSIBLE_SSH_CONTROL_PATH_DIR": str(Path(tmp) / "cp"),
             "ANSIBLE_HOST_KEY_CHECKING": "True",
             "ANSIBLE_RETRY_FILES_ENABLED": "False",

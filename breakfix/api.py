@@ -11,10 +11,11 @@ from typing import Any
 
 from breakfix import runner
 from breakfix.catalog import Catalog, Lab, load_catalog
-from breakfix.clusters import adopt, resolve_cluster
+from breakfix.clusters import adopt, check_marker, resolve_cluster
 from breakfix.context import Context
 from breakfix.errors import BreakfixError
 from breakfix.inventory import ClusterSpec
+from breakfix.providers.base import Snapshots
 from breakfix.results import GradeReport
 from breakfix.state import Session, State
 
@@ -161,6 +162,38 @@ class Breakfix:
         session = self.store.active_session(self.cluster().name)
         with self.context(None, session) as ctx:  # the journal has all it needs: no catalog, no lab files
             return runner.reset(ctx)
+
+    def snapshots(self) -> Snapshots:
+        """The cluster's provider, when it can save and restore whole clusters."""
+        from breakfix.providers import REGISTRY, get_provider
+
+        spec = self.cluster()
+        if spec.provider not in REGISTRY:
+            raise BreakfixError(
+                f"{spec.name} was adopted ({spec.provider}), not created by breakfix: it has no snapshots; "
+                "`lab reset` replays the journal instead"
+            )
+        provider = get_provider(spec.provider)
+        if not isinstance(provider, Snapshots):
+            raise BreakfixError(f"{spec.provider} clusters have no snapshots: `lab reset` replays the journal instead")
+        return provider
+
+    def reset_to_snapshot(self, label: str) -> int:
+        """Restore snapshot LABEL (faster than undoing, and it undoes anything); returns the journal entries dropped."""
+        cluster = self.cluster().name
+        provider = self.snapshots()
+        provider.snapshot_restore(cluster, label, self.log or (lambda _m: None))
+        dropped = 0
+        for entry in self.store.journal(cluster):
+            self.store.journal_drop(entry.id)
+            dropped += 1
+        session = self.store.active_session(cluster)
+        if session is not None:
+            self.store.update_session(session.id, status="closed", ended=time.time())
+        with self.context(None, session) as ctx:
+            runner.wait_for_api(ctx)
+            check_marker(ctx.kube, self.store, cluster)
+        return dropped
 
     def solution(self, lab_id: str | None = None) -> tuple[str, str]:
         """The reference walk-through of a lab (the running one by default)."""

@@ -237,8 +237,17 @@ def grade(
 
 
 @app.command()
-def reset() -> None:
+def reset(
+    snapshot: Annotated[
+        bool, typer.Option("--snapshot", help="Restore the cluster's clean snapshot instead (Vagrant clusters).")
+    ] = False,
+    label: Annotated[str, typer.Option(help="The snapshot --snapshot restores.")] = "breakfix-clean",
+) -> None:
     """Put back everything breakfix changed on the cluster (also after a crash)."""
+    if snapshot:
+        dropped = _bf().reset_to_snapshot(label)
+        print(f"reset: restored snapshot {label}" + (f"; {dropped} journaled change(s) are void" if dropped else ""))
+        return
     n = _bf().reset()
     print(f"reset: {n} change(s) undone; the cluster is as it was." if n else "reset: nothing to undo.")
 
@@ -302,21 +311,33 @@ def cluster_up(
     provider: Annotated[str, typer.Option(help="kind (default) or vagrant.")] = "kind",
     name: Annotated[str, typer.Option(help="Cluster name.")] = "breakfix",
     workers: Annotated[int, typer.Option(min=0, max=5, help="Worker nodes.")] = 2,
+    image: Annotated[
+        str | None, typer.Option(help="kind node image (default: the one kind pins, e.g. kindest/node:v1.34.0).")
+    ] = None,
 ) -> None:
     """Create a lab cluster, mark it and make it the default."""
     from breakfix.errors import BreakfixError
     from breakfix.providers import get_provider
+    from breakfix.providers.base import CLEAN_SNAPSHOT, Snapshots, missing
 
     prov = get_provider(provider)
     problems = prov.missing_tools()
     if problems:
         raise BreakfixError(f"cannot create a {provider} cluster: " + "; ".join(problems))
+    for line in missing(["kubectl"]):
+        say(f"warning: {line} (you will need it to diagnose and fix the labs)")
     bf = _bf()
     if any(c["name"] == name for c in bf.store.clusters()):
         raise BreakfixError(f"a cluster named {name} is already registered (`lab cluster down --name {name}`)")
-    inventory = prov.up(name, workers, say)
+    inventory = prov.up(name, workers, say, image)
     bf.adopt(inventory, name)
     bf.store.set_setting("default_cluster", name)
+    if isinstance(prov, Snapshots):
+        try:
+            prov.snapshot_save(name, CLEAN_SNAPSHOT, say)
+            say(f"saved snapshot {CLEAN_SNAPSHOT}: `lab reset --snapshot` brings the cluster back to this point")
+        except BreakfixError as exc:
+            say(f"warning: no snapshot ({exc}); `lab reset` replays the journal instead")
     print(f"cluster {name} is up ({provider}, {workers} workers), marked as a lab cluster and the default")
 
 
@@ -447,6 +468,38 @@ def cluster_status(json_out: JsonOpt = False) -> None:
                 print(f"  {k}: {v}")
         else:
             print(f"{key}: {value}")
+
+
+snapshot_app = typer.Typer(help="Whole-cluster snapshots (Vagrant clusters): a fast reset between labs.")
+cluster_app.add_typer(snapshot_app, name="snapshot")
+LabelArg = Annotated[str, typer.Argument(help="Snapshot name.")]
+
+
+@snapshot_app.command("save")
+def snapshot_save(label: LabelArg = "breakfix-clean") -> None:
+    """Save every node of the cluster (replaces a snapshot of the same name)."""
+    bf = _bf()
+    bf.snapshots().snapshot_save(bf.cluster().name, label, say)
+    print(f"saved snapshot {label} of {bf.cluster().name}")
+
+
+@snapshot_app.command("restore")
+def snapshot_restore(label: LabelArg = "breakfix-clean") -> None:
+    """Put the cluster back to a snapshot (the same as `lab reset --snapshot --label LABEL`)."""
+    reset(snapshot=True, label=label)
+
+
+@snapshot_app.command("list")
+def snapshot_list(json_out: JsonOpt = False) -> None:
+    """The snapshots every node of the cluster has."""
+    bf = _bf()
+    names = bf.snapshots().snapshot_list(bf.cluster().name)
+    if json_out:
+        emit_json(names)
+    elif not names:
+        print(f"{bf.cluster().name} has no snapshots: `lab cluster snapshot save` takes one")
+    else:
+        print("\n".join(names))
 
 
 @cluster_app.command("kubeconfig")

@@ -7,7 +7,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from breakfix.errors import ClusterError
 from breakfix.paths import state_dir
@@ -33,12 +33,33 @@ class Provider(Protocol):
         """One line per missing tool, with how to install it."""
         ...
 
-    def up(self, name: str, workers: int, log: Log) -> Path:
-        """Create a cluster; returns the inventory that describes it."""
+    def up(self, name: str, workers: int, log: Log, image: str | None = None) -> Path:
+        """Create a cluster (IMAGE: the node image, where the provider has one); returns its inventory."""
         ...
 
     def down(self, name: str, log: Log) -> None:
         """Delete a cluster this provider created."""
+        ...
+
+
+#: The snapshot `lab cluster up` takes of a fresh cluster, and what `lab reset --snapshot` restores.
+CLEAN_SNAPSHOT = "breakfix-clean"
+
+
+@runtime_checkable
+class Snapshots(Protocol):
+    """A provider whose clusters can be saved and restored whole (a fast reset between labs)."""
+
+    def snapshot_save(self, name: str, label: str, log: Log) -> None:
+        """Save every node of cluster NAME as snapshot LABEL (replacing one of that name)."""
+        ...
+
+    def snapshot_restore(self, name: str, label: str, log: Log) -> None:
+        """Put every node of cluster NAME back to snapshot LABEL."""
+        ...
+
+    def snapshot_list(self, name: str) -> list[str]:
+        """The snapshots every node of cluster NAME has."""
         ...
 
 
@@ -47,12 +68,12 @@ def cluster_dir(name: str) -> Path:
     return state_dir() / "clusters" / name
 
 
-def missing(tools: list[str]) -> list[str]:
-    """Lines for the tools that are not on PATH."""
+def missing(tools: list[str], path: str | None = None) -> list[str]:
+    """Lines for the tools that are not on PATH (or on PATH given)."""
     return [
         f"{tool}: not found; install: {INSTALL_HINTS.get(tool, 'see its documentation')}"
         for tool in tools
-        if shutil.which(tool) is None
+        if shutil.which(tool, path=path) is None
     ]
 
 

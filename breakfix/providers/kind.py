@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ from breakfix.providers.base import Log, cluster_dir, missing, stream
 
 CLUSTER_LABEL = "io.x-k8s.kind.cluster"
 ROLE_LABEL = "io.x-k8s.kind.role"
-NODEPORT = 30080  # mapped to the same port on 127.0.0.1 for NodePort labs
+NODEPORT = 30080  # mapped to the same port on 127.0.0.1 for NodePort labs (another one when that is taken)
+#: A node image may ship the lab images it holds (offline classrooms, the test bed): role map + pull policy.
+IMAGE_MAP_PATH = "/etc/breakfix/images.yaml"
 
 
 def kind_config(workers: int = 2, node_image: str | None = None, host_port: int = NODEPORT) -> dict[str, Any]:
@@ -61,7 +64,40 @@ def discover_nodes(cluster: str, docker: str = "docker") -> list[dict[str, str]]
     return sorted(nodes, key=lambda n: (n["role"] != "control-plane", n["name"]))
 
 
-def inventory_for(cluster: str, nodes: list[dict[str, str]], kubeconfig: Path, workers: int) -> dict[str, Any]:
+def free_host_port(preferred: int = NODEPORT) -> int:
+    """PREFERRED when nothing listens on it at 127.0.0.1, else a free port the system picks."""
+    for port in (preferred, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise ClusterError("no free TCP port on 127.0.0.1 for the NodePort mapping")
+
+
+def node_image_map(node: str, docker: str = "docker") -> dict[str, Any]:
+    """The image map a node image ships at IMAGE_MAP_PATH ({} when it has none)."""
+    out = subprocess.run([docker, "exec", node, "cat", IMAGE_MAP_PATH], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        return {}
+    try:
+        data = yaml.safe_load(out.stdout) or {}
+    except yaml.YAMLError as exc:
+        raise ClusterError(f"{node}:{IMAGE_MAP_PATH} is not valid YAML: {exc}") from None
+    images = data.get("images") if isinstance(data, dict) else None
+    if not isinstance(images, dict) or not all(isinstance(v, str) for v in images.values()):
+        raise ClusterError(f"{node}:{IMAGE_MAP_PATH} must hold 'images:', a mapping of role to image")
+    return {"images": dict(images), "pull_policy": data.get("pull_policy")}
+
+
+def inventory_for(
+    cluster: str,
+    nodes: list[dict[str, str]],
+    kubeconfig: Path,
+    workers: int,
+    image_map: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """An inventory (docs/inventory.md) for a kind cluster; Ansible reaches the nodes over docker too."""
     groups: dict[str, dict[str, Any]] = {"control_plane": {"hosts": {}}, "workers": {"hosts": {}}}
     for node in nodes:
@@ -71,17 +107,17 @@ def inventory_for(cluster: str, nodes: list[dict[str, str]], kubeconfig: Path, w
             "breakfix_node_ip": node["ip"],
         }
     caps = ["static-pods", "systemd", "cni"] + (["multi-node"] if workers else [])
-    return {
-        "all": {
-            "vars": {
-                "breakfix_cluster": cluster,
-                "breakfix_provider": "kind",
-                "breakfix_kubeconfig": str(kubeconfig),
-                "breakfix_capabilities": caps,
-            },
-            "children": groups,
-        }
+    top: dict[str, Any] = {
+        "breakfix_cluster": cluster,
+        "breakfix_provider": "kind",
+        "breakfix_kubeconfig": str(kubeconfig),
+        "breakfix_capabilities": caps,
     }
+    if image_map:
+        top["breakfix_images"] = image_map["images"]
+        if image_map.get("pull_policy"):
+            top["breakfix_image_pull_policy"] = image_map["pull_policy"]
+    return {"all": {"vars": top, "children": groups}}
 
 
 class KindProvider:
@@ -97,12 +133,15 @@ class KindProvider:
             lines.append("docker: the daemon does not answer (start it, or add your user to the docker group)")
         return lines
 
-    def up(self, name: str, workers: int, log: Log, node_image: str | None = None) -> Path:
-        """Create the cluster with the kind CLI and write its inventory."""
+    def up(self, name: str, workers: int, log: Log, image: str | None = None) -> Path:
+        """Create the cluster with the kind CLI (IMAGE: the node image) and write its inventory."""
         folder = cluster_dir(name)
         folder.mkdir(parents=True, exist_ok=True)
         config = folder / "kind.yaml"
-        config.write_text(yaml.safe_dump(kind_config(workers, node_image)))
+        nodeport = free_host_port()
+        if nodeport != NODEPORT:
+            log(f"note: 127.0.0.1:{NODEPORT} is taken; NodePort {NODEPORT} is published on 127.0.0.1:{nodeport}")
+        config.write_text(yaml.safe_dump(kind_config(workers, image, nodeport)))
         kubeconfig = folder / "kubeconfig"
         stream(
             [
@@ -121,11 +160,23 @@ class KindProvider:
             log,
             "creating kind cluster",
         )
+        try:
+            return self._describe(name, workers, kubeconfig, log)
+        except BaseException:
+            log("the cluster came up but could not be described; deleting it so that `lab cluster up` can retry")
+            self.down(name, log)
+            raise
+
+    def _describe(self, name: str, workers: int, kubeconfig: Path, log: Log) -> Path:
+        """Write the inventory of a created cluster from its containers and its node image."""
         nodes = discover_nodes(name)
         if not nodes:
             raise ClusterError(f"kind reported success but no node containers carry {CLUSTER_LABEL}={name}")
-        inventory = folder / "inventory.yaml"
-        inventory.write_text(yaml.safe_dump(inventory_for(name, nodes, kubeconfig, workers), sort_keys=False))
+        images = node_image_map(nodes[0]["name"])
+        if images:
+            log(f"the node image holds the lab images: {', '.join(f'{k}={v}' for k, v in images['images'].items())}")
+        inventory = cluster_dir(name) / "inventory.yaml"
+        inventory.write_text(yaml.safe_dump(inventory_for(name, nodes, kubeconfig, workers, images), sort_keys=False))
         return inventory
 
     def down(self, name: str, log: Log) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
-from breakfix.errors import ClusterError
+from breakfix.errors import ClusterError, UsageError
 from breakfix.providers.base import Log, cluster_dir, missing, stream
 
 
@@ -25,7 +26,9 @@ class VagrantProvider:
 
     def missing_tools(self) -> list[str]:
         """Missing tools with install hints."""
-        lines = missing(["vagrant"])
+        from breakfix.ansible import search_path
+
+        lines = missing(["vagrant"]) + missing(["ansible-playbook"], search_path())
         if not (vagrant_dir() / "Vagrantfile").is_file():
             lines.append(f"no Vagrantfile in {vagrant_dir()} (set BREAKFIX_VAGRANT_DIR)")
         return lines
@@ -38,12 +41,14 @@ class VagrantProvider:
             "VAGRANT_DOTFILE_PATH": str(cluster_dir(name) / ".vagrant"),
         }
 
-    def up(self, name: str, workers: int, log: Log) -> Path:
+    def up(self, name: str, workers: int, log: Log, image: str | None = None) -> Path:
         """Boot the VMs, write the inventory from `vagrant ssh-config`, provision them with the playbooks."""
         import sys
 
         from breakfix.ansible import run_playbook
 
+        if image:
+            raise UsageError(f"--image is for kind; the Vagrant box is set in {vagrant_dir() / 'settings.yaml'}")
         folder = cluster_dir(name)
         folder.mkdir(parents=True, exist_ok=True)
         env = self._env(name)
@@ -75,3 +80,53 @@ class VagrantProvider:
         env = self._env(name)
         stream(["vagrant", "destroy", "-f"], log, "destroying VMs", env=env)
         shutil.rmtree(cluster_dir(name), ignore_errors=True)
+
+    def snapshot_save(self, name: str, label: str, log: Log) -> None:
+        """`vagrant snapshot save --force LABEL` on every VM."""
+        stream(["vagrant", "snapshot", "save", "--force", label], log, f"saving snapshot {label}", env=self._env(name))
+
+    def snapshot_restore(self, name: str, label: str, log: Log) -> None:
+        """`vagrant snapshot restore --no-provision LABEL` on every VM."""
+        if label not in self.snapshot_list(name):
+            raise ClusterError(f"cluster {name} has no snapshot {label!r} on every VM (`lab cluster snapshot list`)")
+        stream(
+            ["vagrant", "snapshot", "restore", "--no-provision", label],
+            log,
+            f"restoring snapshot {label}",
+            env=self._env(name),
+        )
+
+    def snapshot_list(self, name: str) -> list[str]:
+        """Snapshots that every VM has, from `vagrant snapshot list --machine-readable`."""
+        proc = subprocess.run(
+            ["vagrant", "snapshot", "list", "--machine-readable"],
+            capture_output=True,
+            text=True,
+            env=self._env(name),
+            check=False,
+        )
+        per_vm = parse_snapshot_list(proc.stdout)
+        if proc.returncode != 0:
+            errors = [line for line in proc.stdout.splitlines() + proc.stderr.splitlines() if "error" in line.lower()]
+            raise ClusterError(f"vagrant snapshot list failed: {(errors or [proc.stderr.strip()])[-1]}")
+        if not per_vm:
+            return []
+        common = set.intersection(*(set(v) for v in per_vm.values()))
+        return sorted(common)
+
+
+def parse_snapshot_list(machine_readable: str) -> dict[str, list[str]]:
+    """{VM: [snapshot, ...]} from `vagrant snapshot list --machine-readable`: each VM's `ui,detail` lines."""
+    out: dict[str, list[str]] = {}
+    empty: set[str] = set()
+    for line in machine_readable.splitlines():
+        fields = line.split(",", 4)
+        if len(fields) != 5 or fields[2] != "ui" or not fields[1]:
+            continue
+        vm, kind, text = fields[1], fields[3], fields[4].replace("%!(VAGRANT_COMMA)", ",").strip()
+        out.setdefault(vm, [])
+        if kind == "output" and text.startswith("No snapshots"):
+            empty.add(vm)  # the detail that follows is advice, not a snapshot
+        elif kind == "detail" and text and vm not in empty:
+            out[vm].append(text)
+    return out

@@ -226,9 +226,9 @@ def _published_port(container: str, port: int) -> int:
 
 def ansible_path() -> str:
     """Return PATH with this interpreter's folder first, so the venv's ansible-playbook is found."""
-    here = str(Path(sys.executable).parent)
-    rest = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != here]
-    return os.pathsep.join([here, *rest])
+    from breakfix.ansible import search_path
+
+    return search_path()
 
 
 def run_playbook(
