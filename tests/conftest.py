@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.testbed.fixtures", "tests.testbed.kubeadm.fixtures"]
+pytest_plugins = ["tests.testbed.fixtures", "tests.testbed.kubeadm.fixtures", "tests.testbed.kind.fixtures"]
 
 
 @pytest.fixture(autouse=True)

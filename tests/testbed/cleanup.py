@@ -8,7 +8,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-from tests.testbed import dockercli
+from tests.testbed import dockercli, network
 from tests.testbed.paths import LABEL, run_dir
 
 OWNER_PID = f"{LABEL}.pid"
@@ -65,7 +65,8 @@ def remove_run(run_id: str) -> Leftovers:
     if found.containers:
         dockercli.docker("rm", "-f", "-v", *found.containers, check=False)
     if found.networks:
-        dockercli.docker("network", "rm", *found.networks, check=False)
+        names = [info["Name"] for info in dockercli.inspect("network", found.networks)]
+        network.remove(*names)
     if found.volumes:
         dockercli.docker("volume", "rm", "-f", *found.volumes, check=False)
     shutil.rmtree(run_dir(run_id), ignore_errors=True)
@@ -125,4 +126,5 @@ def remove_stale() -> list[str]:
     gone = stale_runs()
     for run_id in gone:
         remove_run(run_id)
+    network.remove_orphan_guards()
     return gone

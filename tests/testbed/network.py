@@ -1,10 +1,11 @@
-"""Pick a free private subnet and create the per-run docker network."""
+"""Pick a free private subnet, create the per-run docker network and keep its traffic inside it."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
 import struct
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,7 +63,69 @@ def create(name: str, labels: dict[str, str]) -> Net:
                 "network", "create", "--driver", "bridge", "--subnet", str(subnet),
                 "--gateway", str(subnet.network_address + 1), *label_args, name,
             )  # fmt: skip
-            return subnet
         except dockercli.DockerError as exc:  # overlapping pool: a concurrent run won the race
             last_error = exc
+            continue
+        guard(name, subnet)
+        return subnet
     raise RuntimeError(f"no free subnet for the test bed network: {last_error}")
+
+
+# Packets a node or pod sends to an address outside its own test bed network (a Service IP before
+# kube-proxy programmed it, a name that resolved outside) would be forwarded by the host to its
+# default route. The test bed never targets any other address: docker's DOCKER-USER chain rejects
+# such forwarded packets, one rule per network, tagged with the network's name.
+GUARD_CHAIN = "DOCKER-USER"
+GUARD_TAG = "breakfix-testbed:"
+
+
+def iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run `iptables -w 10 ARGS` (waiting for the xtables lock); raise on failure when CHECK."""
+    proc = subprocess.run(["iptables", "-w", "10", *args], capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"iptables {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc
+
+
+def _guard_rule(name: str, subnet: Net) -> list[str]:
+    return ["-s", str(subnet), "!", "-d", str(subnet), "-m", "comment", "--comment", GUARD_TAG + name, "-j", "REJECT"]
+
+
+def guard(name: str, subnet: Net) -> None:
+    """Reject forwarded packets from SUBNET to anywhere else (nothing leaves the test bed network)."""
+    if iptables("-C", GUARD_CHAIN, *_guard_rule(name, subnet), check=False).returncode != 0:
+        iptables("-I", GUARD_CHAIN, *_guard_rule(name, subnet))
+
+
+def guarded() -> dict[str, list[str]]:
+    """Return {network name: [rule spec, ...]} of the guard rules in place."""
+    rules: dict[str, list[str]] = {}
+    for line in iptables("-S", GUARD_CHAIN).stdout.splitlines():
+        if GUARD_TAG in line and line.startswith(f"-A {GUARD_CHAIN} "):
+            name = line.split(GUARD_TAG, 1)[1].split()[0].strip('"')
+            rules.setdefault(name, []).append(line)
+    return rules
+
+
+def unguard(name: str) -> None:
+    """Remove the guard rules of network NAME."""
+    for line in guarded().get(name, []):
+        spec = line.split()[2:]  # "-A DOCKER-USER <spec>"
+        iptables("-D", GUARD_CHAIN, *[part.strip('"') for part in spec], check=False)
+
+
+def remove(*names: str) -> None:
+    """Remove docker networks and their guard rules."""
+    if names:
+        dockercli.docker("network", "rm", *names, check=False)
+    for name in names:
+        unguard(name)
+
+
+def remove_orphan_guards() -> list[str]:
+    """Remove guard rules whose network is gone (a run that was killed); return their names."""
+    existing = set(dockercli.lines("network", "ls", "--format", "{{.Name}}"))
+    orphans = [name for name in guarded() if name not in existing]
+    for name in orphans:
+        unguard(name)
+    return orphans

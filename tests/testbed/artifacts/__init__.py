@@ -8,6 +8,7 @@ from tests.testbed.artifacts.build import (
     build,
     cache_root,
     component,
+    kind_base_files,
     kwok_stages,
     missing,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "build",
     "cache_root",
     "component",
+    "kind_base_files",
     "kwok_stages",
     "missing",
 ]

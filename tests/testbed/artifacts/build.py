@@ -31,6 +31,7 @@ ETCD_VERSION = "v3.6.16"
 KWOK_VERSION = "v0.8.0"
 COREDNS_VERSION = "v1.15.0"
 CNI_PLUGINS_VERSION = "v1.9.1"
+KIND_VERSION = "v0.30.0"  # its default node image is Kubernetes v1.34, the minor the test bed builds
 
 KUBERNETES_COMMANDS = (
     "kube-apiserver",
@@ -277,6 +278,27 @@ def build_cni_plugins(comp: Component, work: Path, out: Path) -> None:
     _go_install(packages, comp.version, out, work, stamp)
 
 
+# kind's node-image files (entrypoint, kubelet units, cgroup helpers) from its module, for the test
+# bed's own node image: they are read at build time, never committed.
+KIND_BASE_FILES = "base-files"
+
+
+def build_kind(comp: Component, work: Path, out: Path) -> None:
+    """Install the kind CLI with ``go install``; keep its node-image base files from the module."""
+    _go_install(["sigs.k8s.io/kind"], comp.version, out, work)
+    info = json.loads(go_output(["mod", "download", "-json", f"sigs.k8s.io/kind@{comp.version}"], work))
+    dest = out.parent / KIND_BASE_FILES
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(Path(info["Dir"]) / "images" / "base" / "files", dest)
+    for path in [dest, *dest.rglob("*")]:  # the module cache is read-only
+        path.chmod(0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
+
+
+def kind_base_files() -> Path:
+    """Return the folder of kind's node-image base files copied at build time."""
+    return component("kind").root / KIND_BASE_FILES
+
+
 COMPONENTS: dict[str, Component] = {
     c.name: c
     for c in (
@@ -293,6 +315,7 @@ COMPONENTS: dict[str, Component] = {
         Component(
             "cni-plugins", CNI_PLUGINS_VERSION, tuple(p.rsplit("/", 1)[1] for p in CNI_PLUGINS), build_cni_plugins
         ),
+        Component("kind", KIND_VERSION, ("kind",), build_kind, (f"{KIND_BASE_FILES}/usr/local/bin/entrypoint",)),
     )
 }
 DEFAULT_COMPONENTS = ("kubernetes", "etcd", "kwok")

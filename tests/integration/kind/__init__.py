@@ -1,0 +1,1 @@
+"""kind clusters made by `lab cluster up --provider kind`, for real (tests.testbed.kind)."""

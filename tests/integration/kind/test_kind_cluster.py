@@ -1,0 +1,138 @@
+"""`lab cluster up --provider kind` for real: kind from its module, a node image built here, labs verified.
+
+The module's cluster (control plane + one worker) comes from the `kind_cluster` fixture, which runs the
+`lab` console script; the tests run in file order and the last one takes the cluster down.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+import yaml
+
+from breakfix.catalog import load_catalog
+from breakfix.inventory import load_inventory
+from tests.polling import eventually
+from tests.testbed import dockercli
+from tests.testbed.artifacts import binary
+from tests.testbed.kind.cluster import KindCluster
+
+pytestmark = [pytest.mark.testbed, pytest.mark.slow]
+
+
+def kubectl(cluster: KindCluster, *args: str, input: str | None = None, check: bool = True) -> str:
+    spec = load_inventory(cluster.inventory)
+    proc = subprocess.run(
+        [str(binary("kubernetes", "kubectl")), "--kubeconfig", str(spec.kubeconfig), *args],
+        capture_output=True, text=True, input=input, timeout=120, check=False,
+    )  # fmt: skip
+    if check and proc.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def test_up_makes_a_marked_lab_cluster_with_progress(kind_cluster: KindCluster) -> None:
+    out = kind_cluster.up_output
+    for step in ("Preparing nodes", "Starting control-plane", "Installing CNI", "Joining worker nodes"):
+        assert step in out, f"kind's progress line {step!r} was not passed on:\n{out[-3000:]}"
+    assert "marked as a lab cluster and the default" in out
+    spec = load_inventory(kind_cluster.inventory)
+    assert spec.provider == "kind" and {"static-pods", "multi-node"} <= spec.capabilities
+    assert "real-clock" not in spec.capabilities and "swap" not in spec.capabilities
+    assert [(n.role, str(n.transport)) for n in spec.nodes] == [
+        ("control-plane", f"docker://{kind_cluster.name}-control-plane"),
+        ("worker", f"docker://{kind_cluster.name}-worker"),
+    ]
+    assert spec.images["web"].startswith("breakfix.local/") and spec.pull_policy == "Never"
+    server = yaml.safe_load(spec.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]  # type: ignore[union-attr]
+    assert server.startswith("https://127.0.0.1:")
+
+
+def test_status_reaches_the_api_and_every_node_over_docker(kind_cluster: KindCluster) -> None:
+    status = kind_cluster.lab("cluster", "status", "--json")
+    assert status.returncode == 0, status.stderr
+    data = json.loads(status.stdout)
+    assert data["api"] == "v1.34.4" and data["marked"] is True and data["provider"] == "kind"
+    assert all(v.startswith("ok (") and "docker" in v for v in data["nodes"].values()), data["nodes"]
+
+
+def test_nodes_ready_and_a_service_answers_across_nodes(kind_cluster: KindCluster) -> None:
+    spec = load_inventory(kind_cluster.inventory)
+    worker = spec.workers[0].name
+
+    def ready() -> bool:
+        nodes = json.loads(kubectl(kind_cluster, "get", "nodes", "-o", "json"))["items"]
+        conditions = [c for n in nodes for c in n["status"]["conditions"] if c["type"] == "Ready"]
+        return len(conditions) == 2 and all(c["status"] == "True" for c in conditions)
+
+    eventually("both kind nodes Ready", ready, timeout=180, interval=2)
+    manifest = f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: web, namespace: default, labels: {{app: kind-web}}}}
+spec:
+  nodeSelector: {{kubernetes.io/hostname: {kind_cluster.name}-control-plane}}
+  tolerations: [{{operator: Exists}}]
+  containers: [{{name: web, image: {spec.images["web"]}, imagePullPolicy: Never}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: kind-web, namespace: default}}
+spec:
+  selector: {{app: kind-web}}
+  ports: [{{port: 80}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: client, namespace: default}}
+spec:
+  nodeSelector: {{kubernetes.io/hostname: {worker}}}
+  restartPolicy: Never
+  containers:
+    - name: client
+      image: {spec.images["shell"]}
+      imagePullPolicy: Never
+      command:
+        - sh
+        - -c
+        - for i in $(seq 60); do timeout 5 wget -qO- http://kind-web && exit 0; sleep 2; done; exit 1
+"""
+    kubectl(kind_cluster, "apply", "-f", "-", input=manifest)
+
+    def finished() -> str | None:
+        phase = json.loads(kubectl(kind_cluster, "get", "pod", "client", "-o", "json"))["status"].get("phase")
+        return phase if phase in ("Succeeded", "Failed") else None
+
+    phase = eventually("the client pod on the worker to finish", finished, timeout=180, interval=2)
+    logs = kubectl(kind_cluster, "logs", "client", check=False)
+    assert phase == "Succeeded" and "breakfix web" in logs, logs
+    kubectl(kind_cluster, "delete", "pod,service", "web", "client", "kind-web", "--ignore-not-found", "--wait=false")
+
+
+@pytest.mark.parametrize("lab_id", ["svc-wrong-selector", "etcd-datadir"])
+def test_verify_on_kind(kind_cluster: KindCluster, lab_id: str) -> None:
+    result = kind_cluster.lab("verify", lab_id, "--json", "--settle", "300", "--cheat-window", "45")
+    assert result.stdout, f"lab verify exited {result.returncode} without a report: {result.stderr[-3000:]}"
+    report = json.loads(result.stdout)[lab_id]
+    failed = [p for p in report["phases"] if not p["ok"]]
+    assert result.returncode == 0 and not failed, json.dumps(failed, indent=1)
+    names = [p["phase"] for p in report["phases"]]
+    assert names == ["break", "grade-after-break"] + [f"cheat:{c}" for c in load_catalog().get(lab_id).cheats] + [
+        "solve",
+        "reset",
+    ]
+    print(f"\n{result.stderr}")  # verify's progress, for the CI log
+
+
+def test_down_deletes_the_nodes_and_forgets_the_cluster(kind_cluster: KindCluster) -> None:
+    assert kind_cluster.containers()
+    down = kind_cluster.lab("cluster", "down", "--name", kind_cluster.name, timeout=300)
+    assert down.returncode == 0, down.stderr
+    assert f"cluster {kind_cluster.name} deleted" in down.stdout
+    assert kind_cluster.containers() == []
+    listed = kind_cluster.lab("cluster", "list", "--json")
+    assert json.loads(listed.stdout) == []
+    assert not kind_cluster.inventory.exists()
+    assert dockercli.succeeds("network", "inspect", kind_cluster.network)  # kind keeps it; the fixture removes it
