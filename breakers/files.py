@@ -44,3 +44,11 @@ def scratch_dir(node: Node, changes: ChangeLog, path: str) -> None:
         raise StepError(f"{node.name}: {path} already exists; breakfix only removes folders it created")
     q = shlex.quote(path)
     changes.command(node, f"install -d -m 700 {q}", undo=f"rm -rf -- {q}")
+
+
+def copy(node: Node, changes: ChangeLog, path: str, to: str) -> None:
+    """Copy a file over another one on the node (the overwritten file is journaled)."""
+    data = node.read(path)
+    if data is None:
+        raise StepError(f"{node.name}: {path} does not exist")
+    changes.edit_file(node, to, lambda _old: data)

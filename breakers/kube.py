@@ -139,3 +139,53 @@ def wait_ready(
             log(f"  waiting for {kind} {namespace}/{name}: {ready}/{want} ready")
             next_note = time.monotonic() + 10
         time.sleep(2)
+
+
+def _deep_merge(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in change.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def edit_container(
+    changes: ChangeLog,
+    kube: Kube,
+    name: str,
+    container: str,
+    set: dict[str, Any],
+    namespace: str = "default",
+    kind: str = "Deployment",
+) -> None:
+    """Merge SET into one container of a workload's pod template (None removes a key), e.g. a probe's port."""
+    obj = kube.get("apps/v1", kind, name, namespace)
+    if obj is None:
+        raise StepError(f"{kind} {namespace}/{name} does not exist")
+    containers = obj["spec"]["template"]["spec"]["containers"]
+    if not any(c["name"] == container for c in containers):
+        raise StepError(f"{kind} {namespace}/{name} has no container {container!r}")
+    edited = [_deep_merge(c, set) if c["name"] == container else c for c in containers]
+    changes.patch_object("apps/v1", kind, name, namespace, {"spec": {"template": {"spec": {"containers": edited}}}})
+
+
+def set_image(
+    changes: ChangeLog,
+    kube: Kube,
+    images: dict[str, str],
+    name: str,
+    container: str,
+    role: str,
+    typo: str = "",
+    namespace: str = "default",
+    kind: str = "Deployment",
+) -> None:
+    """Set a container's image to the cluster's image for ROLE, with TYPO appended to its tag (a wrong tag)."""
+    if role not in images:
+        raise StepError(f"no image for role {role!r} (known: {', '.join(sorted(images))})")
+    image = images[role] + typo
+    edit_container(changes, kube, name, container, {"image": image}, namespace, kind)

@@ -24,3 +24,8 @@ def start(node: Node, changes: ChangeLog, unit: str) -> None:
 def restart(node: Node, changes: ChangeLog, unit: str) -> None:
     """Restart a unit (used by reference fixes)."""
     changes.unit(node, unit, "restart")
+
+
+def enable(node: Node, changes: ChangeLog, unit: str) -> None:
+    """Enable a unit at boot (used by reference fixes; undo puts the old state back)."""
+    changes.unit(node, unit, "enable")

@@ -48,6 +48,10 @@ class Kube(Protocol):
         """Delete an object; no error when it is already gone."""
         ...
 
+    def service_get(self, namespace: str, service: str, port: str, path: str = "/") -> tuple[int, str]:
+        """GET PATH from one of a Service's endpoints through the API server's proxy: (HTTP status, body)."""
+        ...
+
 
 def _reason(exc: Exception) -> str:
     """The message of an API error's Status body, or its reason."""
@@ -95,15 +99,17 @@ class KubeClient:
                 self._dyn = dynamic.DynamicClient(client.ApiClient(cfg), cache_file=str(cache))
             return self._dyn
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, what: str, fn: Any, *args: Any, missing_ok: bool = False, **kwargs: Any) -> Any:
         from kubernetes.client.exceptions import ApiException
         from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError
         from urllib3.exceptions import HTTPError
 
         try:
             return fn(*args, _request_timeout=self.timeout, **kwargs)
-        except NotFoundError:
-            raise  # get() and delete() turn it into None / nothing
+        except NotFoundError as exc:
+            if missing_ok:
+                raise  # get() and delete() turn it into None / nothing
+            raise ApiRefused(f"the API server refused {what} (HTTP 404): {_reason(exc)}", 404) from None
         except (ApiException, DynamicApiError) as exc:
             status = int(getattr(exc, "status", 0) or 0)
             if status == 0 or status >= 500 or status == 429:  # the server is restarting or overloaded: retryable
@@ -132,7 +138,9 @@ class KubeClient:
         from kubernetes.dynamic.exceptions import NotFoundError
 
         try:
-            obj = self._call(f"get {kind}/{name}", self._res(api_version, kind).get, name=name, namespace=namespace)
+            obj = self._call(
+                f"get {kind}/{name}", self._res(api_version, kind).get, name=name, namespace=namespace, missing_ok=True
+            )
         except NotFoundError:
             return None
         return dict(obj.to_dict())
@@ -191,4 +199,28 @@ class KubeClient:
                 name=name,
                 namespace=namespace,
                 body={"propagationPolicy": "Background"},
+                missing_ok=True,
             )
+
+    def service_get(self, namespace: str, service: str, port: str, path: str = "/") -> tuple[int, str]:
+        """GET PATH from one of a Service's endpoints through the API server's proxy: (HTTP status, body).
+
+        The API server dials an endpoint's address and the Service's targetPort, as kube-proxy would:
+        a wrong targetPort or no endpoints gives 502/503 with the proxy's reason in the body."""
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        core = client.CoreV1Api(self._client().client)
+        name, rest = f"{service}:{port}", path.lstrip("/")
+        resp: Any
+        try:
+            # always .../proxy/PATH: .../proxy without the slash redirects to itself
+            resp = core.connect_get_namespaced_service_proxy_with_path(
+                name, namespace, rest, _preload_content=False, _request_timeout=self.timeout
+            )
+        except ApiException as exc:
+            return int(exc.status or 0), str(exc.body or exc.reason or "")
+        except (HTTPError, OSError) as exc:
+            raise ClusterError(f"cannot reach the API server at {self._host} (proxy to {service}): {exc}") from None
+        return int(resp.status), bytes(resp.data).decode(errors="replace")

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from breakfix.context import SessionState
+from breakfix.errors import ClusterError
 from breakfix.kube import Kube
 from breakfix.results import CheckResult, failed, passed
 
@@ -130,3 +131,20 @@ def not_redeployed(
             "Leave the workloads as they were.",
         )
     return passed(f"{kind} {name} is untouched")
+
+
+def answers(
+    kube: Kube, service: str, namespace: str = "default", port: str = "80", path: str = "/", contains: str = ""
+) -> CheckResult:
+    """The Service answers HTTP on PORT through its endpoints and target port (via the API server's proxy)."""
+    try:
+        status, body = kube.service_get(namespace, service, str(port), path)
+    except ClusterError as exc:
+        return CheckResult("error", f"cannot ask Service {namespace}/{service}: {exc}")
+    if 200 <= status < 400 and contains in body:
+        return passed(f"Service {namespace}/{service} answers on port {port} (HTTP {status})")
+    first = next((line.strip() for line in body.splitlines() if line.strip()), "")[:200]
+    return failed(
+        f"Service {namespace}/{service} does not answer on port {port}: HTTP {status} {first}".rstrip(),
+        f"kubectl -n {namespace} get endpointslices; compare the Service's targetPort with the pods' ports.",
+    )

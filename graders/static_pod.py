@@ -115,3 +115,48 @@ def flag_equals(node: Node, manifest: str, flag: str, value: str) -> CheckResult
     if actual == value:
         return passed(f"{flag}={value}")
     return failed(f"{flag} is {actual!r} in {manifest}, expected {value!r}")
+
+
+def _client_cert_subject(node: Node, kubeconfig_path: str) -> str:
+    """The Common Name of the client certificate a kubeconfig on NODE authenticates with."""
+    import base64
+
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    try:
+        config = yaml.safe_load(node.read_text(kubeconfig_path)) or {}
+    except yaml.YAMLError as exc:
+        raise StepError(f"{kubeconfig_path} on {node.name} is not valid YAML: {exc}") from None
+    contexts = {c.get("name"): c.get("context") or {} for c in config.get("contexts") or []}
+    users = {u.get("name"): u.get("user") or {} for u in config.get("users") or []}
+    context = contexts.get(config.get("current-context"), {})
+    user = users.get(context.get("user"), {})
+    if user.get("client-certificate-data"):
+        pem = base64.b64decode(user["client-certificate-data"])
+    elif user.get("client-certificate"):
+        pem = node.read_text(user["client-certificate"]).encode()
+    else:
+        return ""
+    cert = x509.load_pem_x509_certificate(pem)
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else ""
+
+
+def kubeconfig_user(node: Node, manifest: str, user: str, flag: str = "--kubeconfig") -> CheckResult:
+    """The component's kubeconfig exists and authenticates as the component's own user."""
+    path = get_flag(_container(node, manifest), flag)
+    if not path:
+        return failed(f"{flag} is not set in {manifest}")
+    if not node.exists(path):
+        return failed(
+            f"{flag}={path} in {manifest}: no such file on {node.name}",
+            "ls /etc/kubernetes/*.conf: kubeadm writes one kubeconfig per component.",
+        )
+    subject = _client_cert_subject(node, path)
+    if subject != user:
+        return failed(
+            f"{flag}={path} authenticates as {subject or 'nobody (no client certificate)'}, not {user}",
+            "Each component has its own kubeconfig and identity; borrowing admin's hides who does what.",
+        )
+    return passed(f"{manifest} uses {path} as {user}")

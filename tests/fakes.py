@@ -74,6 +74,7 @@ class FakeKube:
         self.objects: dict[Key, dict[str, Any]] = {}
         self.down = False
         self.calls: list[str] = []
+        self.proxied: dict[str, tuple[int, str]] = {}  # "ns/svc:port/path" -> (status, body)
 
     def _check(self, kind: str, what: str) -> None:
         self.calls.append(f"{what} {kind}")
@@ -150,6 +151,15 @@ class FakeKube:
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> None:
         self._check(kind, "delete")
         self.objects.pop((api_version, kind, namespace, name), None)
+
+    def service_get(self, namespace: str, service: str, port: str, path: str = "/") -> tuple[int, str]:
+        key = f"{namespace}/{service}:{port}{path}"
+        self.calls.append(f"proxy {key}")
+        if self.down:
+            raise ClusterError("cannot reach the API server at https://fake:6443 (fake outage)")
+        if key not in self.proxied:
+            raise Unexpected(f"FakeKube: proxy to {key} was not expected (allowed: {sorted(self.proxied)})")
+        return self.proxied[key]
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -72,9 +72,11 @@ def create(name: str, labels: dict[str, str]) -> Net:
 
 
 # Packets a node or pod sends to an address outside its own test bed network (a Service IP before
-# kube-proxy programmed it, a name that resolved outside) would be forwarded by the host to its
-# default route. The test bed never targets any other address: docker's DOCKER-USER chain rejects
-# such forwarded packets, one rule per network, tagged with the network's name.
+# kube-proxy programmed it, a name that resolved outside) would be routed by the host to its default
+# route. The test bed never targets any other address: docker's DOCKER-USER chain rejects packets that
+# come in on a test bed network's bridge and would leave through any other interface. Traffic that
+# stays on the bridge (node to node, and pod to pod across nodes, whose pod addresses are routed
+# through the nodes) is bridged, not routed, and passes. One rule per network, tagged with its name.
 GUARD_CHAIN = "DOCKER-USER"
 GUARD_TAG = "breakfix-testbed:"
 
@@ -87,14 +89,22 @@ def iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]
     return proc
 
 
-def _guard_rule(name: str, subnet: Net) -> list[str]:
-    return ["-s", str(subnet), "!", "-d", str(subnet), "-m", "comment", "--comment", GUARD_TAG + name, "-j", "REJECT"]
+def bridge_of(name: str) -> str:
+    """Return the Linux bridge interface of docker network NAME."""
+    (info,) = dockercli.inspect("network", [name])
+    return str((info.get("Options") or {}).get("com.docker.network.bridge.name") or "br-" + info["Id"][:12])
 
 
-def guard(name: str, subnet: Net) -> None:
-    """Reject forwarded packets from SUBNET to anywhere else (nothing leaves the test bed network)."""
-    if iptables("-C", GUARD_CHAIN, *_guard_rule(name, subnet), check=False).returncode != 0:
-        iptables("-I", GUARD_CHAIN, *_guard_rule(name, subnet))
+def _guard_rule(name: str) -> list[str]:
+    bridge = bridge_of(name)
+    return ["-i", bridge, "!", "-o", bridge, "-m", "comment", "--comment", GUARD_TAG + name, "-j", "REJECT"]
+
+
+def guard(name: str, subnet: Net | None = None) -> None:
+    """Reject packets from network NAME's bridge to any other interface (nothing leaves the network)."""
+    del subnet  # the rule names the bridge: pod addresses routed through nodes stay allowed
+    if iptables("-C", GUARD_CHAIN, *_guard_rule(name), check=False).returncode != 0:
+        iptables("-I", GUARD_CHAIN, *_guard_rule(name))
 
 
 def guarded() -> dict[str, list[str]]:

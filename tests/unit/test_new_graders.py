@@ -1,0 +1,355 @@
+"""Graders and breakers behind the node, workload, DNS, scheduler and controller labs, on refusing fakes."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from breakers import files
+from breakers import kube as kube_breakers
+from breakfix.changes import ChangeLog
+from breakfix.context import SessionState
+from breakfix.inventory import ClusterSpec
+from breakfix.state import State
+from breakfix.transport.node import Node
+from graders import node as node_graders
+from graders import probe, service, static_pod, systemd, workload
+from tests.fakes import FakeKube, FakeTransport, Unexpected
+from tests.unit.test_changes import make_ctx
+
+CLUSTER = ClusterSpec("t", "inventory", Path("/dev/null"), (), None, None, frozenset(), pull_policy="Never")
+IMAGES = {"pause": "breakfix.local/pause:1", "shell": "breakfix.local/shell:1", "web": "breakfix.local/web:1"}
+
+
+def a_node(transport: FakeTransport, name: str = "w1") -> Node:
+    return Node(name, "worker", transport, "10.0.0.3")
+
+
+# nodes and units -----------------------------------------------------------------
+
+
+def node_obj(ready: str, message: str = "") -> dict[str, Any]:
+    cond = {"type": "Ready", "status": ready, "message": message}
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "w1"}, "status": {"conditions": [cond]}}
+
+
+def test_node_ready_reads_the_condition_and_says_why_not() -> None:
+    kube = FakeKube({"Node"})
+    node = a_node(FakeTransport())
+    assert node_graders.ready(kube, node).status == "fail"  # not registered
+    kube.create(node_obj("Unknown", "Kubelet stopped posting node status."))
+    result = node_graders.ready(kube, node)
+    assert result.status == "fail" and "Kubelet stopped posting node status" in result.message
+    kube.replace(node_obj("True"))
+    assert node_graders.ready(kube, node, stable_for=0.3, poll=0.1).ok
+    kube.down = True
+    assert node_graders.ready(kube, node).status == "error"
+
+
+def test_node_ready_fails_when_it_flips_during_the_window() -> None:
+    class Flipping(FakeKube):
+        reads = 0
+
+        def get(self, *args: Any, **kwargs: Any) -> Any:
+            self.reads += 1
+            return node_obj("True" if self.reads < 3 else "False")
+
+    assert node_graders.ready(Flipping({"Node"}), a_node(FakeTransport()), stable_for=5, poll=0.01).status == "fail"
+
+
+@pytest.mark.parametrize(
+    ("active", "enabled", "ok_active", "ok_enabled"),
+    [
+        ("active", "enabled", True, True),
+        ("inactive", "disabled", False, False),
+        ("active", "enabled-runtime", True, False),
+    ],
+)
+def test_unit_active_and_enabled(active: str, enabled: str, ok_active: bool, ok_enabled: bool) -> None:
+    t = FakeTransport()
+    t.expect("systemctl is-active kubelet", rc=0 if active == "active" else 3, stdout=active + "\n")
+    t.expect("systemctl is-enabled kubelet", rc=0 if enabled == "enabled" else 1, stdout=enabled + "\n")
+    assert systemd.active(a_node(t), "kubelet").ok is ok_active
+    result = systemd.enabled(a_node(t), "kubelet")
+    assert result.ok is ok_enabled
+    if not ok_enabled:
+        assert "would not start after a reboot" in result.message and result.hint == "systemctl enable kubelet"
+
+
+# workloads --------------------------------------------------------------------------
+
+
+def deployment(replicas: int = 2, ready: int = 2, liveness: bool = True) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": "web", "image": "x", "readinessProbe": {"tcpSocket": {"port": 80}}}
+    if liveness:
+        container["livenessProbe"] = {"tcpSocket": {"port": 80}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "cart", "namespace": "store", "generation": 2, "uid": "u1"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "cart"}},
+            "template": {"metadata": {"labels": {"app": "cart"}}, "spec": {"containers": [container]}},
+        },
+        "status": {"observedGeneration": 2, "readyReplicas": ready, "updatedReplicas": ready},
+    }
+
+
+def cart_pod(name: str, restarts: int, waiting: str = "") -> dict[str, Any]:
+    status: dict[str, Any] = {"ready": not waiting, "restartCount": restarts, "state": {}}
+    if waiting:
+        status["state"] = {"waiting": {"reason": waiting}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "store", "labels": {"app": "cart"}},
+        "status": {"containerStatuses": [status]},
+    }
+
+
+def test_available_names_what_the_pods_wait_on() -> None:
+    kube = FakeKube({"Deployment", "Pod"})
+    kube.create(deployment(ready=0))
+    kube.create(cart_pod("cart-1", 0, waiting="ImagePullBackOff"))
+    result = workload.available(kube, "cart", "store")
+    assert result.status == "fail" and "0/2" in result.message and "ImagePullBackOff" in result.message
+
+
+def test_available_needs_no_restart_during_the_window() -> None:
+    kube = FakeKube({"Deployment", "Pod"})
+    kube.create(deployment())
+    kube.create(cart_pod("cart-1", 4))
+    kube.create(cart_pod("cart-2", 0))
+    assert workload.available(kube, "cart", "store", stable_for=0.2, poll=0.05).ok
+
+    class Restarting(FakeKube):
+        lists = 0
+
+        def list(self, *args: Any, **kwargs: Any) -> Any:
+            self.lists += 1
+            return [cart_pod("cart-1", 4 + self.lists)]
+
+    crashing = Restarting({"Deployment", "Pod"})
+    crashing.create(deployment())
+    result = workload.available(crashing, "cart", "store", stable_for=5, poll=0.01)
+    assert result.status == "fail" and "restarted" in result.message
+
+
+def test_available_fails_on_zero_replicas_and_missing_objects() -> None:
+    kube = FakeKube({"Deployment", "Pod"})
+    assert workload.available(kube, "cart", "store").status == "fail"
+    kube.create(deployment(replicas=0, ready=0))
+    assert "runs no replicas" in workload.available(kube, "cart", "store").message
+
+
+def test_replicas_restored_compares_with_what_setup_saw() -> None:
+    kube = FakeKube({"Deployment"})
+    kube.create(deployment(replicas=1, ready=1))
+    state = SessionState(State(), None)
+    assert workload.replicas_restored(kube, state, "cart", "store").status == "error"
+    state.set("remember:Deployment:store/cart", {"uid": "u1", "template": "x", "replicas": 2})
+    assert "it had 2" in workload.replicas_restored(kube, state, "cart", "store").message
+    kube.replace(deployment(replicas=2, ready=2))
+    assert workload.replicas_restored(kube, state, "cart", "store").ok
+
+
+def test_probes_kept() -> None:
+    kube = FakeKube({"Deployment"})
+    kube.create(deployment(liveness=False))
+    result = workload.probes_kept(kube, "cart", "store")
+    assert result.status == "fail" and "web: livenessProbe" in result.message
+    kube.replace(deployment())
+    assert workload.probes_kept(kube, "cart", "store").ok
+
+
+# services through the API server's proxy ----------------------------------------------
+
+
+def test_service_answers_by_status_and_content() -> None:
+    kube = FakeKube(set())
+    kube.proxied["books/catalog:80/"] = (
+        503,
+        "error trying to reach service: dial tcp 10.244.1.5:8080: connect: connection refused",
+    )
+    result = service.answers(kube, "catalog", "books")
+    assert result.status == "fail" and "HTTP 503" in result.message and "8080" in result.message
+    kube.proxied["books/catalog:80/"] = (200, "<h1>breakfix web</h1>")
+    assert service.answers(kube, "catalog", "books").ok
+    assert service.answers(kube, "catalog", "books", contains="nginx").status == "fail"
+    with pytest.raises(Unexpected):
+        service.answers(kube, "catalog", "books", port="8080")  # the fake refuses what it was not told
+    kube.down = True
+    assert service.answers(kube, "catalog", "books").status == "error"
+
+
+# kubeconfig identities --------------------------------------------------------------
+
+
+def client_cert(common_name: str) -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def kubeconfig(cn: str) -> bytes:
+    data = base64.b64encode(client_cert(cn)).decode()
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "c",
+            "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+            "users": [{"name": "u", "user": {"client-certificate-data": data}}],
+        }
+    ).encode()
+
+
+SCHEDULER = "/etc/kubernetes/manifests/kube-scheduler.yaml"
+
+
+def scheduler_manifest(path: str) -> bytes:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "kube-scheduler"},
+        "spec": {"containers": [{"name": "kube-scheduler", "command": ["kube-scheduler", f"--kubeconfig={path}"]}]},
+    }
+    return yaml.safe_dump(pod).encode()
+
+
+def test_kubeconfig_user_checks_the_file_and_the_certificates_name() -> None:
+    files_ = {
+        SCHEDULER: scheduler_manifest("/etc/kubernetes/scheduler.conf"),
+        "/etc/kubernetes/scheduler.conf": kubeconfig("system:kube-scheduler"),
+        "/etc/kubernetes/admin.conf": kubeconfig("kubernetes-admin"),
+    }
+    t = FakeTransport(files_)
+    node = Node("cp1", "control-plane", t, "10.0.0.2")
+    assert static_pod.kubeconfig_user(node, "kube-scheduler", "system:kube-scheduler").ok
+    t.files["/etc/kubernetes/scheduler.conf"] = t.files["/etc/kubernetes/admin.conf"]
+    result = static_pod.kubeconfig_user(node, "kube-scheduler", "system:kube-scheduler")
+    assert result.status == "fail" and "authenticates as kubernetes-admin" in result.message
+    t.files[SCHEDULER] = scheduler_manifest("/etc/kubernetes/scheduler.kubeconfig")
+    result = static_pod.kubeconfig_user(node, "kube-scheduler", "system:kube-scheduler")
+    assert result.status == "fail" and "no such file" in result.message
+
+
+# probes that watch the control plane act ----------------------------------------------
+
+
+class ActingKube(FakeKube):
+    """A fake whose 'scheduler' binds new pods and whose 'controllers' give ReplicaSets a pod, when on."""
+
+    def __init__(self, scheduler: bool, controllers: bool, dns: str = "Succeeded") -> None:
+        super().__init__({"Pod", "ReplicaSet"})
+        self.scheduler, self.controllers, self.dns = scheduler, controllers, dns
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        out = super().create(obj)
+        if obj["kind"] == "Pod" and self.scheduler:
+            self.objects[("v1", "Pod", "default", obj["metadata"]["name"])]["spec"]["nodeName"] = "w1"
+        if obj["kind"] == "Pod" and obj["spec"].get("restartPolicy") == "Never":
+            self.objects[("v1", "Pod", "default", obj["metadata"]["name"])]["status"] = {"phase": self.dns}
+        if obj["kind"] == "ReplicaSet" and self.controllers:
+            labels = obj["spec"]["template"]["metadata"]["labels"]
+            super().create(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {"name": "rs-pod", "namespace": "default", "labels": labels},
+                    "spec": {},
+                }
+            )
+        return out
+
+
+def test_scheduling_probe_passes_only_when_a_node_is_assigned_and_cleans_up() -> None:
+    kube = ActingKube(scheduler=True, controllers=False)
+    assert probe.new_pods_scheduled(kube, IMAGES, CLUSTER, within=1).ok
+    stopped = ActingKube(scheduler=False, controllers=False)
+    result = probe.new_pods_scheduled(stopped, IMAGES, CLUSTER, within=0.3)
+    assert result.status == "fail" and "got no node" in result.message
+    assert not kube.objects and not stopped.objects  # the probe pods were deleted
+
+
+def test_controller_probe_needs_a_pod_for_the_replicaset_and_cleans_up() -> None:
+    assert probe.controllers_reconcile(ActingKube(False, True), IMAGES, CLUSTER, within=1).ok
+    idle = ActingKube(False, False)
+    assert probe.controllers_reconcile(idle, IMAGES, CLUSTER, within=0.3).status == "fail"
+    assert not idle.objects
+
+
+@pytest.mark.parametrize(("phase", "status"), [("Succeeded", "pass"), ("Failed", "fail")])
+def test_dns_probe_reads_the_pods_outcome(phase: str, status: str) -> None:
+    kube = ActingKube(True, True, dns=phase)
+    result = probe.dns_resolves(kube, IMAGES, CLUSTER, within=1)
+    assert result.status == status and not kube.objects
+
+
+def test_probe_pods_use_the_clusters_images_and_pull_policy() -> None:
+    seen: list[dict[str, Any]] = []
+
+    class Recording(ActingKube):
+        def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+            seen.append(obj)
+            return super().create(obj)
+
+    probe.dns_resolves(Recording(True, True), IMAGES, CLUSTER, within=1)
+    container = seen[0]["spec"]["containers"][0]
+    assert container["image"] == IMAGES["shell"] and container["imagePullPolicy"] == "Never"
+    assert container["command"] == ["nslookup", "kubernetes.default.svc.cluster.local"]
+
+
+# breakers -----------------------------------------------------------------------------
+
+
+def test_edit_container_and_set_image_journal_and_undo() -> None:
+    kube = FakeKube({"Deployment"})
+    kube.create(deployment())
+    ctx = make_ctx(FakeTransport(), kube)
+    changes = ChangeLog(ctx, "break")
+    kube_breakers.edit_container(
+        changes, kube, "cart", "web", {"livenessProbe": {"tcpSocket": {"port": 8080}}}, "store"
+    )
+    live = kube.get("apps/v1", "Deployment", "cart", "store")
+    assert live is not None
+    assert live["spec"]["template"]["spec"]["containers"][0]["livenessProbe"] == {"tcpSocket": {"port": 8080}}
+    kube_breakers.set_image(changes, kube, IMAGES, "cart", "web", "web", typo="0", namespace="store")
+    live = kube.get("apps/v1", "Deployment", "cart", "store")
+    assert live is not None and live["spec"]["template"]["spec"]["containers"][0]["image"] == "breakfix.local/web:10"
+    kube_breakers.edit_container(changes, kube, "cart", "web", {"livenessProbe": None}, "store")
+    live = kube.get("apps/v1", "Deployment", "cart", "store")
+    assert live is not None and "livenessProbe" not in live["spec"]["template"]["spec"]["containers"][0]
+    assert len(ctx.store.journal("test")) == 3
+    with pytest.raises(Exception, match="no container 'nope'"):
+        kube_breakers.edit_container(changes, kube, "cart", "nope", {"image": "x"}, "store")
+
+
+def test_copy_file_journals_what_it_overwrites() -> None:
+    t = FakeTransport({"/a": b"admin", "/b": b"scheduler"})
+    ctx = make_ctx(t)
+    files.copy(ctx.node("cp1"), ChangeLog(ctx, "cheat"), "/a", "/b")
+    assert t.files["/b"] == b"admin"
+    (entry,) = ctx.store.journal("test")
+    assert entry.record["path"] == "/b" and base64.b64decode(entry.record["content"]) == b"scheduler"
