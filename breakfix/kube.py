@@ -176,17 +176,28 @@ class KubeClient:
         return dict(out.to_dict())
 
     def replace(self, obj: Obj) -> Obj:
-        """Replace an object, taking the live resourceVersion when none is given."""
+        """Replace an object; without a resourceVersion, the live one's (retried when a controller wins the race)."""
         res = self._res(obj["apiVersion"], obj["kind"])
         meta = obj.setdefault("metadata", {})
-        if not meta.get("resourceVersion"):
+        if meta.get("resourceVersion"):
+            return dict(
+                self._call(f"replace {obj['kind']}", res.replace, body=obj, namespace=meta.get("namespace")).to_dict()
+            )
+        for attempt in range(5):
             live = self.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
             if live is None:
                 return self.create(obj)
-            meta["resourceVersion"] = live["metadata"]["resourceVersion"]
-        return dict(
-            self._call(f"replace {obj['kind']}", res.replace, body=obj, namespace=meta.get("namespace")).to_dict()
-        )
+            body = {**obj, "metadata": {**meta, "resourceVersion": live["metadata"]["resourceVersion"]}}
+            try:
+                return dict(
+                    self._call(
+                        f"replace {obj['kind']}", res.replace, body=body, namespace=meta.get("namespace")
+                    ).to_dict()
+                )
+            except ApiRefused as exc:
+                if exc.status != 409 or attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
 
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> None:
         """Delete an object; no error when it is already gone."""

@@ -10,6 +10,7 @@ import paramiko
 import pytest
 import yaml
 
+from breakfix.ansible import search_path
 from tests.testbed.nodes import Run
 from tests.testbed.sshclient import run
 
@@ -39,6 +40,7 @@ def _run_playbook(tmp_path: Path, inventory: Path) -> ansible_runner.Runner:
         playbook="proof.yml",
         inventory=str(inventory),
         envvars={
+            "PATH": search_path(),  # the venv's ansible-playbook, without activating the venv
             "ANSIBLE_HOST_KEY_CHECKING": "True",
             "ANSIBLE_TIMEOUT": "20",
             # a private ControlPersist folder: a master connection reused from another run
