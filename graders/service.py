@@ -10,6 +10,7 @@ from breakfix.context import SessionState
 from breakfix.errors import ClusterError
 from breakfix.kube import Kube
 from breakfix.results import CheckResult, failed, passed
+from breakfix.transport.node import Node
 
 
 def _selector_string(match_labels: dict[str, str]) -> str:
@@ -147,4 +148,19 @@ def answers(
     return failed(
         f"Service {namespace}/{service} does not answer on port {port}: HTTP {status} {first}".rstrip(),
         f"kubectl -n {namespace} get endpointslices; compare the Service's targetPort with the pods' ports.",
+    )
+
+
+def node_port_answers(node: Node, address: str, port: int, path: str = "/", timeout: float = 5.0) -> CheckResult:
+    """A client on NODE gets an HTTP answer from ADDRESS:PORT (a NodePort, from another node's view)."""
+    result = node.run(
+        "curl -sS -o /dev/null -w '%%{http_code}' -m %s %s", f"{timeout:g}", f"http://{address}:{port}{path}"
+    )
+    code = result.stdout.strip()
+    if result.ok and code.startswith(("2", "3")):
+        return passed(f"{address}:{port} answers clients on {node.name} (HTTP {code})")
+    why = (result.stderr.strip().splitlines() or [f"HTTP {code}"])[-1]
+    return failed(
+        f"{address}:{port} does not answer a client on {node.name}: {why}",
+        "Does every node forward its NodePort to a ready endpoint? Look at the Service's traffic policy.",
     )

@@ -353,3 +353,14 @@ def test_copy_file_journals_what_it_overwrites() -> None:
     assert t.files["/b"] == b"admin"
     (entry,) = ctx.store.journal("test")
     assert entry.record["path"] == "/b" and base64.b64decode(entry.record["content"]) == b"scheduler"
+
+
+def test_node_port_answers_runs_curl_on_the_client_node() -> None:
+    t = FakeTransport()
+    cmd = r"curl -sS -o /dev/null -w '%\{http_code\}' -m 5 http://10.0.0.2:30080/"
+    t.expect(cmd, stdout="200")
+    assert service.node_port_answers(a_node(t), "10.0.0.2", 30080).ok
+    dropped = FakeTransport()
+    dropped.expect(cmd, rc=28, stdout="000", stderr="curl: (28) Connection timed out after 5001 milliseconds\n")
+    result = service.node_port_answers(a_node(dropped), "10.0.0.2", 30080)
+    assert result.status == "fail" and "timed out" in result.message and "traffic policy" in result.hint
