@@ -1,0 +1,92 @@
+"""Breakers for the cluster's certificates (no clock is ever changed: the certificate is)."""
+
+from __future__ import annotations
+
+import datetime
+
+from breakfix.changes import ChangeLog
+from breakfix.errors import StepError
+from breakfix.transport.node import Node
+
+APISERVER_CERT = "/etc/kubernetes/pki/apiserver.crt"
+CA_CERT = "/etc/kubernetes/pki/ca.crt"
+CA_KEY = "/etc/kubernetes/pki/ca.key"
+
+
+def _reissue(
+    node: Node,
+    changes: ChangeLog,
+    cert: str,
+    ca_cert: str,
+    ca_key: str,
+    starts: datetime.timedelta,
+    lasts: datetime.timedelta,
+    self_signed_key: bool = False,
+) -> None:
+    """Write CERT again with the same subject, public key and extensions, valid from now+STARTS for LASTS."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    try:
+        current = x509.load_pem_x509_certificate(node.read_text(cert).encode())
+        issuer = x509.load_pem_x509_certificate(node.read_text(ca_cert).encode())
+        key = serialization.load_pem_private_key(node.read_text(ca_key).encode(), password=None)
+    except ValueError as exc:
+        raise StepError(f"{node.name}: cannot read the certificates to re-issue {cert}: {exc}") from None
+    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        raise StepError(f"{node.name}: {ca_key} is not an RSA or EC key")
+    issuer_name = issuer.subject
+    if self_signed_key:  # a CA of its own that no client trusts
+        key = ec.generate_private_key(ec.SECP256R1())
+        issuer_name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "self-signed")])
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(current.subject)
+        .issuer_name(issuer_name)
+        .public_key(current.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now + starts)
+        .not_valid_after(now + starts + lasts)
+    )
+    for ext in current.extensions:
+        if ext.oid != x509.oid.ExtensionOID.AUTHORITY_KEY_IDENTIFIER:
+            builder = builder.add_extension(ext.value, ext.critical)
+    aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key())
+    new = builder.add_extension(aki, critical=False).sign(key, hashes.SHA256())
+    changes.write_file(node, cert, new.public_bytes(serialization.Encoding.PEM))
+
+
+def expire_cert(
+    node: Node,
+    changes: ChangeLog,
+    cert: str = APISERVER_CERT,
+    ca_cert: str = CA_CERT,
+    ca_key: str = CA_KEY,
+    expired_days_ago: int = 2,
+) -> None:
+    """Re-issue a certificate as it is (subject, key, SANs), signed by its CA, but already expired."""
+    _reissue(
+        node, changes, cert, ca_cert, ca_key,
+        starts=-datetime.timedelta(days=365 + expired_days_ago), lasts=datetime.timedelta(days=365),
+    )  # fmt: skip
+
+
+def renew_cert(
+    node: Node, changes: ChangeLog, cert: str = APISERVER_CERT, ca_cert: str = CA_CERT, ca_key: str = CA_KEY
+) -> None:
+    """Re-issue a certificate for a year from now, signed by its CA (what `kubeadm certs renew` does)."""
+    _reissue(
+        node, changes, cert, ca_cert, ca_key, starts=-datetime.timedelta(minutes=5), lasts=datetime.timedelta(days=365)
+    )
+
+
+def self_sign_cert(
+    node: Node, changes: ChangeLog, cert: str = APISERVER_CERT, ca_cert: str = CA_CERT, ca_key: str = CA_KEY
+) -> None:
+    """Re-issue a certificate for a year, signed by a throwaway CA that no client trusts (a known shortcut)."""
+    _reissue(
+        node, changes, cert, ca_cert, ca_key,
+        starts=-datetime.timedelta(minutes=5), lasts=datetime.timedelta(days=365), self_signed_key=True,
+    )  # fmt: skip
