@@ -189,3 +189,34 @@ def set_image(
         raise StepError(f"no image for role {role!r} (known: {', '.join(sorted(images))})")
     image = images[role] + typo
     edit_container(changes, kube, name, container, {"image": image}, namespace, kind)
+
+
+def _taints(kube: Kube, node_name: str) -> list[dict[str, Any]]:
+    obj = kube.get("v1", "Node", node_name)
+    if obj is None:
+        raise StepError(f"node {node_name} does not exist")
+    return list(obj.get("spec", {}).get("taints") or [])
+
+
+def taint(
+    changes: ChangeLog, kube: Kube, node_name: str, key: str, value: str = "", effect: str = "NoSchedule"
+) -> None:
+    """Add a taint to a node (undo puts the node's previous taints back)."""
+    kept = [t for t in _taints(kube, node_name) if t.get("key") != key]
+    new = {"key": key, "effect": effect, **({"value": value} if value else {})}
+    changes.patch_object("v1", "Node", node_name, None, {"spec": {"taints": [*kept, new]}})
+
+
+def untaint(changes: ChangeLog, kube: Kube, node_name: str, key: str) -> None:
+    """Remove every taint with KEY from a node."""
+    kept = [t for t in _taints(kube, node_name) if t.get("key") != key]
+    changes.patch_object("v1", "Node", node_name, None, {"spec": {"taints": kept or None}})
+
+
+def wait_pods_gone(kube: Kube, namespace: str, selector: str, timeout: Seconds = 120.0) -> None:
+    """Wait until no pod matches SELECTOR (changes nothing: a break waits for its effect)."""
+    deadline = time.monotonic() + timeout
+    while kube.list("v1", "Pod", namespace, label_selector=selector):
+        if time.monotonic() > deadline:
+            raise StepError(f"pods {selector} in {namespace} are still there after {timeout:.0f}s")
+        time.sleep(2)

@@ -41,3 +41,47 @@ def ready(kube: Kube, node: Node, stable_for: Seconds = 0.0, poll: float = 2.0) 
             steady = f" and steady for {stable_for:.0f}s" if stable_for else ""
             return passed(f"node {node.name} is Ready{steady}")
         time.sleep(poll)
+
+
+def _node_taints(kube: Kube, name: str) -> list[dict[str, str]] | None:
+    obj = kube.get("v1", "Node", name)
+    return None if obj is None else list(obj.get("spec", {}).get("taints") or [])
+
+
+def schedulable(kube: Kube, node: Node) -> CheckResult:
+    """The node takes new pods: not cordoned, no NoSchedule/NoExecute taint of its own."""
+    try:
+        obj = kube.get("v1", "Node", node.name)
+    except ClusterError as exc:
+        return CheckResult("error", f"cannot read node {node.name}: {exc}")
+    if obj is None:
+        return failed(f"node {node.name} is not registered")
+    if obj.get("spec", {}).get("unschedulable"):
+        return failed(f"node {node.name} is cordoned", f"kubectl uncordon {node.name}")
+    blocking = [
+        f"{t['key']}={t.get('value', '')}:{t['effect']}"
+        for t in obj.get("spec", {}).get("taints") or []
+        if t.get("effect") in ("NoSchedule", "NoExecute") and not t["key"].startswith("node.kubernetes.io/")
+    ]
+    if blocking:
+        return failed(
+            f"node {node.name} repels new pods: {', '.join(blocking)}",
+            "A taint keeps away every pod without a matching toleration. Is it still needed?",
+        )
+    return passed(f"node {node.name} takes new pods")
+
+
+def keeps_taint(kube: Kube, node: Node, key: str) -> CheckResult:
+    """The node still carries a taint with KEY (e.g. the control plane stays reserved)."""
+    try:
+        taints = _node_taints(kube, node.name)
+    except ClusterError as exc:
+        return CheckResult("error", f"cannot read node {node.name}: {exc}")
+    if taints is None:
+        return failed(f"node {node.name} is not registered")
+    if any(t.get("key") == key for t in taints):
+        return passed(f"node {node.name} keeps its {key} taint")
+    return failed(
+        f"node {node.name} lost its {key} taint: workloads can land there now",
+        "Make room where the workload belongs instead of opening the control plane.",
+    )

@@ -164,3 +164,21 @@ def node_port_answers(node: Node, address: str, port: int, path: str = "/", time
         f"{address}:{port} does not answer a client on {node.name}: {why}",
         "Does every node forward its NodePort to a ready endpoint? Look at the Service's traffic policy.",
     )
+
+
+def cluster_ip_answers(kube: Kube, node: Node, service: str, namespace: str = "default", port: int = 80) -> CheckResult:
+    """A client on NODE gets an HTTP answer from the Service's ClusterIP (kube-proxy's rules at work)."""
+    try:
+        obj = kube.get("v1", "Service", service, namespace)
+    except ClusterError as exc:
+        return CheckResult("error", f"cannot read Service {namespace}/{service}: {exc}")
+    ip = (obj or {}).get("spec", {}).get("clusterIP")
+    if not ip or ip == "None":
+        return failed(f"Service {namespace}/{service} has no ClusterIP")
+    result = node_port_answers(node, ip, port)
+    if result.ok:
+        return passed(f"Service {namespace}/{service} ({ip}:{port}) answers clients on {node.name}")
+    return failed(
+        result.message.replace(f"{ip}:{port}", f"Service {namespace}/{service} ({ip}:{port})"),
+        "Endpoints are fine? Then look at what turns ClusterIPs into pod addresses on each node (kube-proxy).",
+    )

@@ -364,3 +364,51 @@ def test_node_port_answers_runs_curl_on_the_client_node() -> None:
     dropped.expect(cmd, rc=28, stdout="000", stderr="curl: (28) Connection timed out after 5001 milliseconds\n")
     result = service.node_port_answers(a_node(dropped), "10.0.0.2", 30080)
     assert result.status == "fail" and "timed out" in result.message and "traffic policy" in result.hint
+
+
+def tainted_node(name: str, taints: list[dict[str, str]], cordoned: bool = False) -> dict[str, Any]:
+    spec: dict[str, Any] = {"taints": taints} if taints else {}
+    if cordoned:
+        spec["unschedulable"] = True
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}, "spec": spec}
+
+
+def test_taint_and_untaint_keep_the_other_taints() -> None:
+    kube = FakeKube({"Node"})
+    cp = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
+    kube.create(tainted_node("cp1", [cp]))
+    ctx = make_ctx(FakeTransport(), kube)
+    changes = ChangeLog(ctx, "break")
+    kube_breakers.taint(changes, kube, "cp1", "breakfix.dev/maintenance", "true")
+    assert kube.get("v1", "Node", "cp1")["spec"]["taints"] == [  # type: ignore[index]
+        cp,
+        {"key": "breakfix.dev/maintenance", "effect": "NoSchedule", "value": "true"},
+    ]
+    kube_breakers.untaint(changes, kube, "cp1", "breakfix.dev/maintenance")
+    assert kube.get("v1", "Node", "cp1")["spec"]["taints"] == [cp]  # type: ignore[index]
+
+
+def test_schedulable_and_keeps_taint() -> None:
+    kube = FakeKube({"Node"})
+    w1 = a_node(FakeTransport())
+    kube.create(tainted_node("w1", [{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]))
+    assert node_graders.schedulable(kube, w1).ok  # the node controller's own taints are not a choice
+    kube.replace(tainted_node("w1", [{"key": "maint", "value": "true", "effect": "NoSchedule"}]))
+    result = node_graders.schedulable(kube, w1)
+    assert result.status == "fail" and "maint=true:NoSchedule" in result.message
+    kube.replace(tainted_node("w1", [], cordoned=True))
+    assert "cordoned" in node_graders.schedulable(kube, w1).message
+    assert node_graders.keeps_taint(kube, w1, "maint").status == "fail"
+    kube.replace(tainted_node("w1", [{"key": "maint", "effect": "NoSchedule"}]))
+    assert node_graders.keeps_taint(kube, w1, "maint").ok
+
+
+def test_cluster_ip_answers_curls_the_services_cluster_ip() -> None:
+    kube = FakeKube({"Service"})
+    kube.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "api", "namespace": "gateway"},
+                 "spec": {"clusterIP": "10.96.0.42"}})  # fmt: skip
+    t = FakeTransport()
+    t.expect(r"curl .* http://10.96.0.42:80/", rc=7, stdout="000", stderr="curl: (7) Failed to connect\n")
+    result = service.cluster_ip_answers(kube, a_node(t), "api", "gateway")
+    assert result.status == "fail" and "Service gateway/api (10.96.0.42:80)" in result.message
+    assert "kube-proxy" in result.hint
