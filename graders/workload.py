@@ -92,6 +92,15 @@ def available(
         time.sleep(poll)
 
 
+def _workload(kube: Kube, kind: str, name: str, namespace: str) -> dict[str, Any] | CheckResult:
+    """The workload object, or the result to return when it cannot be read or is gone."""
+    try:
+        obj = kube.get("apps/v1", kind, name, namespace)
+    except ClusterError as exc:
+        return CheckResult("error", f"cannot read {kind} {namespace}/{name}: {exc}")
+    return failed(f"{kind} {namespace}/{name} does not exist") if obj is None else obj
+
+
 def replicas_restored(
     kube: Kube, state: SessionState, name: str, namespace: str = "default", kind: str = "Deployment"
 ) -> CheckResult:
@@ -99,12 +108,9 @@ def replicas_restored(
     seen = state.get(f"remember:{kind}:{namespace}/{name}")
     if seen is None or seen.get("replicas") is None:
         return CheckResult("error", f"{kind} {namespace}/{name}'s replicas were not recorded at setup")
-    try:
-        obj = kube.get("apps/v1", kind, name, namespace)
-    except ClusterError as exc:
-        return CheckResult("error", f"cannot read {kind} {namespace}/{name}: {exc}")
-    if obj is None:
-        return failed(f"{kind} {namespace}/{name} is gone")
+    obj = _workload(kube, kind, name, namespace)
+    if isinstance(obj, CheckResult):
+        return obj
     ready = int((obj.get("status") or {}).get("readyReplicas") or 0)
     if ready < seen["replicas"]:
         return failed(
@@ -116,12 +122,9 @@ def replicas_restored(
 
 def probes_kept(kube: Kube, name: str, namespace: str = "default", kind: str = "Deployment") -> CheckResult:
     """Every container that had a liveness or readiness probe still has one (no hiding the problem)."""
-    try:
-        obj = kube.get("apps/v1", kind, name, namespace)
-    except ClusterError as exc:
-        return CheckResult("error", f"cannot read {kind} {namespace}/{name}: {exc}")
-    if obj is None:
-        return failed(f"{kind} {namespace}/{name} does not exist")
+    obj = _workload(kube, kind, name, namespace)
+    if isinstance(obj, CheckResult):
+        return obj
     containers = obj["spec"]["template"]["spec"].get("containers") or []
     missing = [
         f"{c['name']}: {probe}" for c in containers for probe in ("livenessProbe", "readinessProbe") if not c.get(probe)
