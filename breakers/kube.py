@@ -134,11 +134,31 @@ def wait_ready(
         ):
             return
         if time.monotonic() > deadline:
-            raise StepError(f"{kind} {namespace}/{name}: {ready}/{want} replicas ready after {timeout:.0f}s")
+            why = _why_not_ready(kube, obj, namespace)
+            raise StepError(f"{kind} {namespace}/{name}: {ready}/{want} replicas ready after {timeout:.0f}s{why}")
         if log and time.monotonic() > next_note:
             log(f"  waiting for {kind} {namespace}/{name}: {ready}/{want} ready")
             next_note = time.monotonic() + 10
         time.sleep(2)
+
+
+def _why_not_ready(kube: Kube, obj: dict[str, Any] | None, namespace: str) -> str:
+    """A hint for a workload that never got ready: no pods at all points at the controllers."""
+    if obj is None:
+        return " (it does not exist)"
+    labels = (obj["spec"].get("selector") or {}).get("matchLabels") or {}
+    try:
+        pods = kube.list("v1", "Pod", namespace, label_selector=",".join(f"{k}={v}" for k, v in labels.items()))
+    except ClusterError:
+        return ""
+    if not pods:
+        return (
+            "; no pod was even created: are the controllers running "
+            "(kubectl -n kube-system get pods -l component=kube-controller-manager)?"
+        )
+    if not any(p.get("spec", {}).get("nodeName") for p in pods):
+        return "; its pods were never scheduled: is kube-scheduler running, is there a node they fit on?"
+    return ""
 
 
 def _deep_merge(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:

@@ -1,29 +1,44 @@
-"""`lab verify` on a real kubeadm cluster: break -> grade fails, cheats fail, the fix passes, reset is clean."""
+"""`lab verify` on real kubeadm clusters: break -> grade fails, cheats fail, the fix passes, reset is clean.
+
+Most of a verification is waiting (for a fault to show, a cheat window to pass, a fix to settle), so the
+labs are shared out between lanes that run side by side: the session's kubeadm cluster and
+BREAKFIX_VERIFY_LANES - 1 more (2 lanes by default). Each lane runs its labs one after another with
+the `lab` command, in a state folder of its own, and checks after each one that its cluster is as
+healthy as before; each test waits for its lab's outcome.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import threading
 import time
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from breakfix.catalog import load_catalog
-from breakfix.cli.main import main
 from breakfix.errors import ClusterError
 from breakfix.inventory import load_inventory
 from breakfix.kube import KubeClient
-from tests.testbed.kubeadm.cluster import CAPABILITIES
+from tests.testbed.kubeadm.cluster import CAPABILITIES, KubeadmCluster, start_kubeadm_cluster
+
+LANES = max(1, int(os.environ.get("BREAKFIX_VERIFY_LANES", "2")))
+RUNNABLE = sorted(lab.id for lab in load_catalog().labs.values() if set(lab.spec.requires) <= set(CAPABILITIES))
+# The labs that restart the API server take longest: deal them out first, one per lane in turn.
+SLOW_FIRST = sorted(
+    RUNNABLE, key=lambda lab_id: (lab_id not in {"apiserver-advertise-address", "etcd-datadir"}, lab_id)
+)
 
 
-def lab(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def healthy(cluster: Any, timeout: float = 240) -> None:
-    """Within TIMEOUT: every node Ready and every kube-system pod Running, the cluster as it was."""
+def healthy(cluster: Any, timeout: float = 420) -> str | None:
+    """Within TIMEOUT (a restarted component may be in back-off): every node and kube-system pod Ready."""
     spec = load_inventory(cluster.inventory)
     kube = KubeClient(spec.kubeconfig, spec.context)
     deadline = time.monotonic() + timeout
@@ -36,21 +51,81 @@ def healthy(cluster: Any, timeout: float = 240) -> None:
                 )
                 for n in nodes
             }
-            phases = {p["metadata"]["name"]: p["status"]["phase"] for p in kube.list("v1", "Pod", "kube-system")}
+            pods = kube.list("v1", "Pod", "kube-system")
+            unready = sorted(  # Running is not enough: a container in back-off is Running too
+                p["metadata"]["name"]
+                for p in pods
+                if not any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])
+            )
             problem = (
-                None
-                if ready == {"cp1": True, "w1": True} and all(v == "Running" for v in phases.values())
-                else f"nodes {ready}, pods {phases}"
+                None if ready == {"cp1": True, "w1": True} and not unready else f"nodes {ready}, not Ready {unready}"
             )
         except ClusterError as exc:
             problem = str(exc)
-        if problem is None:
-            return
-        assert time.monotonic() < deadline, problem
+        if problem is None or time.monotonic() > deadline:
+            return problem
         time.sleep(5)
 
 
-RUNNABLE = sorted(lab.id for lab in load_catalog().labs.values() if set(lab.spec.requires) <= set(CAPABILITIES))
+@dataclass
+class Outcome:
+    """What `lab verify` printed for one lab, and the cluster's health afterwards."""
+
+    code: int
+    out: str
+    err: str
+    health: str | None
+    lane: int
+
+
+def lab_cli(state: Path, *args: str, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
+    """Run the `lab` command of this interpreter's environment with its own state folder."""
+    env = {**os.environ, "BREAKFIX_STATE_DIR": str(state)}
+    command = [str(Path(sys.executable).parent / "lab"), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def run_lane(
+    lane: int, cluster: KubeadmCluster, state: Path, labs: list[str], results: dict[str, Future[Outcome]]
+) -> None:
+    """Adopt the lane's cluster, then verify its labs one by one, each followed by a health check."""
+    adopted = lab_cli(state, "cluster", "adopt", str(cluster.inventory), "--yes")
+    for lab_id in labs:
+        if adopted.returncode != 0:
+            results[lab_id].set_result(Outcome(adopted.returncode, "", adopted.stderr, None, lane))
+            continue
+        try:
+            done = lab_cli(state, "verify", lab_id, "--json", "--settle", "300", "--cheat-window", "45")
+            results[lab_id].set_result(Outcome(done.returncode, done.stdout, done.stderr, healthy(cluster), lane))
+        except BaseException as exc:  # the test of this lab reports it
+            results[lab_id].set_exception(exc)
+
+
+@pytest.fixture(scope="module")
+def verifications(
+    kubeadm_cluster: KubeadmCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Future[Outcome]]]:
+    """Start every lane; yields a future outcome per lab."""
+    extra = [start_kubeadm_cluster(workers=1) for _ in range(LANES - 1)]
+    clusters = [kubeadm_cluster, *extra]
+    results: dict[str, Future[Outcome]] = {lab_id: Future() for lab_id in RUNNABLE}
+    threads = [
+        threading.Thread(
+            target=run_lane,
+            args=(i, cluster, tmp_path_factory.mktemp(f"lane{i}"), SLOW_FIRST[i :: len(clusters)], results),
+            daemon=True,
+        )
+        for i, cluster in enumerate(clusters)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        yield results
+    finally:
+        for thread in threads:
+            thread.join(timeout=3600)
+        for cluster in extra:
+            cluster.stop()
 
 
 def test_every_lab_that_needs_no_vm_is_verified_here() -> None:
@@ -60,16 +135,15 @@ def test_every_lab_that_needs_no_vm_is_verified_here() -> None:
 
 
 @pytest.mark.parametrize("lab_id", RUNNABLE)
-def test_verify(capsys: pytest.CaptureFixture[str], kubeadm_cluster: Any, lab_id: str) -> None:
-    assert lab(capsys, "cluster", "adopt", str(kubeadm_cluster.inventory), "--yes")[0] == 0
-    code, out, err = lab(capsys, "verify", lab_id, "--json", "--settle", "300", "--cheat-window", "45")
-    assert out, f"lab verify exited {code} without a report: {err[-3000:]}"
-    result = json.loads(out)[lab_id]
+def test_verify(capsys: pytest.CaptureFixture[str], verifications: dict[str, Future[Outcome]], lab_id: str) -> None:
+    outcome = verifications[lab_id].result(timeout=3600)
+    with capsys.disabled():
+        print(f"\n[lane {outcome.lane}] {outcome.err}")  # verify's progress, for the CI log
+    assert outcome.out, f"lab verify exited {outcome.code} without a report: {outcome.err[-3000:]}"
+    result = json.loads(outcome.out)[lab_id]
     failed = [p for p in result["phases"] if not p["ok"]]
-    assert code == 0 and not failed, json.dumps(failed, indent=1)
+    assert outcome.code == 0 and not failed, json.dumps(failed, indent=1)
     names = [p["phase"] for p in result["phases"]]
     assert names[:2] == ["break", "grade-after-break"] and names[-2:] == ["solve", "reset"]
     assert names[2:-2] == [f"cheat:{name}" for name in load_catalog().get(lab_id).cheats]
-    healthy(kubeadm_cluster)
-    with capsys.disabled():
-        print(f"\n{err}")  # verify's progress, for the CI log
+    assert outcome.health is None, f"after {lab_id} the cluster is not as it was: {outcome.health}"
