@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 from breakfix.durations import Seconds
 from breakfix.errors import ClusterError
 from breakfix.kube import Kube
 from breakfix.results import CheckResult, failed, passed
 from breakfix.transport.node import Node
+from graders._steady import Sample, holds
 
 
 def _ready_condition(kube: Kube, name: str) -> dict[str, str] | None:
@@ -23,8 +22,8 @@ def _ready_condition(kube: Kube, name: str) -> dict[str, str] | None:
 
 def ready(kube: Kube, node: Node, stable_for: Seconds = 0.0, poll: float = 2.0) -> CheckResult:
     """The node is Ready (and stays Ready for STABLE_FOR seconds)."""
-    deadline = time.monotonic() + stable_for
-    while True:
+
+    def sample() -> CheckResult | Sample[None]:
         try:
             cond = _ready_condition(kube, node.name)
         except ClusterError as exc:
@@ -37,10 +36,10 @@ def ready(kube: Kube, node: Node, stable_for: Seconds = 0.0, poll: float = 2.0) 
                 f"node {node.name} is not Ready: {why}",
                 "On the node: systemctl status kubelet containerd; journalctl -u kubelet -e",
             )
-        if time.monotonic() >= deadline:
-            steady = f" and steady for {stable_for:.0f}s" if stable_for else ""
-            return passed(f"node {node.name} is Ready{steady}")
-        time.sleep(poll)
+        steady = f" and steady for {stable_for:.0f}s" if stable_for else ""
+        return Sample(None, f"node {node.name} is Ready{steady}")
+
+    return holds(sample, stable_for, poll, lambda first, now: None)
 
 
 def _node_taints(kube: Kube, name: str) -> list[dict[str, str]] | None:

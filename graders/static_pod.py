@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import yaml
@@ -13,6 +12,7 @@ from breakfix.errors import ClusterError, StepError
 from breakfix.kube import Kube
 from breakfix.results import CheckResult, failed, passed
 from breakfix.transport.node import Node
+from graders._steady import Sample, holds
 
 
 def _mirror_pod(kube: Kube, component: str, node: Node) -> dict[str, Any] | None:
@@ -32,9 +32,8 @@ def _ready_restarts(pod: dict[str, Any]) -> tuple[bool, int]:
 
 def stable(kube: Kube, node: Node, component: str, stable_for: Seconds = 20.0, poll: float = 2.0) -> CheckResult:
     """The component's static pod is Ready and does not restart for a while."""
-    deadline = time.monotonic() + stable_for
-    first: tuple[str, int] | None = None
-    while True:
+
+    def sample() -> CheckResult | Sample[tuple[str, int]]:
         try:
             pod = _mirror_pod(kube, component, node)
         except ClusterError as exc:
@@ -45,16 +44,17 @@ def stable(kube: Kube, node: Node, component: str, stable_for: Seconds = 20.0, p
                 f"Look at /etc/kubernetes/manifests/{component}.yaml and the kubelet's log.",
             )
         ready, restarts = _ready_restarts(pod)
-        uid = pod["metadata"].get("uid", "")
         if not ready:
             return failed(f"{component} on {node.name} is not Ready", "crictl ps -a and the container's log tell why.")
-        if first is None:
-            first = (uid, restarts)
-        elif (uid, restarts) != first:
-            return failed(f"{component} on {node.name} restarted during the {stable_for:.0f}s stability window")
-        if time.monotonic() >= deadline:
-            return passed(f"{component} on {node.name} has been Ready and steady for {stable_for:.0f}s")
-        time.sleep(poll)
+        message = f"{component} on {node.name} has been Ready and steady for {stable_for:.0f}s"
+        return Sample((pod["metadata"].get("uid", ""), restarts), message)
+
+    def restarted(first: tuple[str, int], now: tuple[str, int]) -> CheckResult | None:
+        if now == first:
+            return None
+        return failed(f"{component} on {node.name} restarted during the {stable_for:.0f}s stability window")
+
+    return holds(sample, stable_for, poll, restarted)
 
 
 def _container(node: Node, manifest: str) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from breakfix.context import SessionState
@@ -10,6 +9,7 @@ from breakfix.durations import Seconds
 from breakfix.errors import ClusterError
 from breakfix.kube import Kube
 from breakfix.results import CheckResult, failed, passed
+from graders._steady import Sample, holds
 
 
 def _selector(obj: dict[str, Any]) -> str:
@@ -58,9 +58,8 @@ def available(
     poll: float = 3.0,
 ) -> CheckResult:
     """Every replica is up to date and Ready, and no pod restarts for STABLE_FOR seconds."""
-    deadline = time.monotonic() + stable_for
-    first: dict[str, int] | None = None
-    while True:
+
+    def sample() -> CheckResult | Sample[dict[str, int]]:
         try:
             obj = kube.get("apps/v1", kind, name, namespace)
             pods = kube.list("v1", "Pod", namespace, label_selector=_selector(obj)) if obj else []
@@ -78,18 +77,18 @@ def available(
                 + (f" ({reason})" if reason else ""),
                 f"kubectl -n {namespace} describe pods -l {_selector(obj)}: read the Events.",
             )
-        restarts = _restarts(pods)
-        if first is None:
-            first = restarts
-        elif any(restarts.get(p, 0) > n for p, n in first.items()):
-            return failed(
-                f"{kind} {namespace}/{name}: a pod restarted within {stable_for:.0f}s",
-                "kubectl logs --previous and the pod's Events say why it was killed.",
-            )
-        if time.monotonic() >= deadline:
-            steady = f", none restarting for {stable_for:.0f}s" if stable_for else ""
-            return passed(f"{kind} {namespace}/{name}: {good}/{want} replicas ready{steady}")
-        time.sleep(poll)
+        steady = f", none restarting for {stable_for:.0f}s" if stable_for else ""
+        return Sample(_restarts(pods), f"{kind} {namespace}/{name}: {good}/{want} replicas ready{steady}")
+
+    def restarted(first: dict[str, int], now: dict[str, int]) -> CheckResult | None:
+        if not any(now.get(p, 0) > n for p, n in first.items()):
+            return None
+        return failed(
+            f"{kind} {namespace}/{name}: a pod restarted within {stable_for:.0f}s",
+            "kubectl logs --previous and the pod's Events say why it was killed.",
+        )
+
+    return holds(sample, stable_for, poll, restarted)
 
 
 def _workload(kube: Kube, kind: str, name: str, namespace: str) -> dict[str, Any] | CheckResult:
