@@ -38,7 +38,8 @@ def main_container(pod: dict[str, Any], container: str | None = None) -> dict[st
     containers = pod.get("spec", {}).get("containers") or []
     for c in containers:
         if container is None or c.get("name") == container:
-            return c
+            found: dict[str, Any] = c
+            return found
     raise StepError(f"no container {container!r} in the manifest")
 
 

@@ -88,6 +88,11 @@ def scale(changes: ChangeLog, kind: str, name: str, replicas: int, namespace: st
     changes.patch_object("apps/v1", kind, name, namespace, {"spec": {"replicas": replicas}})
 
 
+def keep(changes: ChangeLog, kind: str, name: str, namespace: str | None = None, api_version: str = "v1") -> None:
+    """Change nothing, but have reset put the object back as it is now (e.g. a volume a cheat binds)."""
+    changes.keep_object(api_version, kind, name, namespace)
+
+
 def delete(
     changes: ChangeLog, kind: str, name: str, namespace: str | None = "default", api_version: str = "v1"
 ) -> None:

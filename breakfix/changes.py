@@ -176,6 +176,11 @@ class ChangeLog:
         patched: Obj = self._api(lambda: self.ctx.kube.patch(api_version, kind, name, namespace, patch))
         return patched
 
+    def keep_object(self, api_version: str, kind: str, name: str, namespace: str | None) -> None:
+        """Journal an object as it is now without changing it: undo puts it back, whatever happened to it."""
+        if self._remember(api_version, kind, name, namespace) is None:
+            raise StepError(f"{kind} {namespace + '/' if namespace else ''}{name} does not exist")
+
     def delete_object(self, api_version: str, kind: str, name: str, namespace: str | None) -> None:
         """Delete an object (undo recreates it from its previous spec)."""
         self._remember(api_version, kind, name, namespace)

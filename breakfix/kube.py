@@ -59,9 +59,10 @@ def _reason(exc: Exception) -> str:
 
     body = getattr(exc, "body", None) or getattr(exc, "summary", lambda: "")()
     try:
-        return str(json.loads(body).get("message") or body)
+        text = str(json.loads(body).get("message") or body)
     except (TypeError, ValueError):
-        return str(body or getattr(exc, "reason", "") or exc)
+        text = str(body or getattr(exc, "reason", "") or exc)
+    return text.strip().splitlines()[0] if text.strip() else text  # a 422 may append a whole diff
 
 
 class KubeClient:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from breakfix.changes import sha256
-from breakfix.errors import BreakfixError, ClusterError, api_not_ready
+from breakfix.errors import ApiRefused, BreakfixError, ClusterError, api_not_ready
 from breakfix.state import JournalEntry
 from breakfix.transport.base import FileStat
 
@@ -51,18 +51,27 @@ def _undo_object(ctx: Context, rec: dict[str, Any]) -> None:
         _wait_gone(ctx, rec)
         return
     live = kube.get(rec["apiVersion"], rec["kind"], rec["name"], rec["namespace"])
-    body = dict(prev)
-    if live is not None and rec.get("uid") and live["metadata"].get("uid") != rec["uid"]:
-        # deleted and recreated since: immutable fields (clusterIP, selectors) may differ, so recreate ours
-        kube.delete(rec["apiVersion"], rec["kind"], rec["name"], rec["namespace"])
-        _wait_gone(ctx, rec)
-        live = None
-        if rec["kind"] == "Service":
-            body["spec"] = {k: v for k, v in (body.get("spec") or {}).items() if k not in ("clusterIP", "clusterIPs")}
     if live is None:
-        kube.create(body)
+        kube.create(dict(prev))
+    elif rec.get("uid") and live["metadata"].get("uid") != rec["uid"]:
+        _recreate(ctx, rec)  # deleted and recreated since: immutable fields (clusterIP, selectors) may differ
     else:
-        kube.replace(body)
+        try:
+            kube.replace(dict(prev))
+        except ApiRefused as exc:
+            if exc.status != 422 or "immutable" not in str(exc):
+                raise
+            _recreate(ctx, rec)  # e.g. a claim that got a class and bound: its spec cannot go back in place
+
+
+def _recreate(ctx: Context, rec: dict[str, Any]) -> None:
+    """Delete the live object and create the journaled one (server-assigned addresses left to the server)."""
+    ctx.kube.delete(rec["apiVersion"], rec["kind"], rec["name"], rec["namespace"])
+    _wait_gone(ctx, rec)
+    body = dict(rec["previous"])
+    if rec["kind"] == "Service":
+        body["spec"] = {k: v for k, v in (body.get("spec") or {}).items() if k not in ("clusterIP", "clusterIPs")}
+    ctx.kube.create(body)
 
 
 def _wait_gone(ctx: Context, rec: dict[str, Any], timeout: float = 120) -> None:

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from breakfix.errors import ClusterError, StepError
+from breakfix.errors import ApiRefused, ClusterError, StepError
 from breakfix.transport.base import CommandResult, FileStat
 
 
@@ -140,6 +140,11 @@ class FakeKube:
         key = (obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
         if key not in self.objects:
             raise StepError(f"the API server refused replace (HTTP 404): {meta['name']} not found")
+        if obj["kind"] == "PersistentVolumeClaim" and obj.get("spec") != self.objects[key].get("spec"):
+            raise ApiRefused(
+                f'PersistentVolumeClaim "{meta["name"]}" is invalid: spec: Forbidden: spec is immutable after creation',
+                422,
+            )
         live_ip = (self.objects[key].get("spec") or {}).get("clusterIP")
         if live_ip and (obj.get("spec") or {}).get("clusterIP") not in (None, live_ip):
             raise StepError("the API server refused replace (HTTP 422): spec.clusterIP may not change once set")

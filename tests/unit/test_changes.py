@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -218,3 +219,76 @@ def test_recreated_service_is_replaced_by_ours() -> None:
     )
     replay(ctx)
     assert kube.get("v1", "Service", "web", "shop")["spec"]["selector"] == {"app": "web"}
+
+
+def claim(class_name: str | None = None, volume: str | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+    if class_name:
+        spec["storageClassName"] = class_name
+    if volume:
+        spec["volumeName"] = volume
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "invoices", "namespace": "billing"},
+        "spec": spec,
+    }
+
+
+def test_an_object_whose_spec_cannot_go_back_in_place_is_recreated() -> None:
+    """A claim that got a class and bound refuses its old spec (HTTP 422, immutable): reset recreates it."""
+    kube = FakeKube({"PersistentVolumeClaim"})
+    ctx = make_ctx(FakeTransport(), kube)
+    first_uid = kube.create(claim())["metadata"]["uid"]
+    from breakers import kube as kb
+
+    kb.patch(
+        ChangeLog(ctx, "cheat"), "PersistentVolumeClaim", "invoices", {"spec": {"storageClassName": "x"}}, "billing"
+    )
+    kube.objects[("v1", "PersistentVolumeClaim", "billing", "invoices")]["spec"]["volumeName"] = "pv1"  # bound
+    replay(ctx)
+    live = kube.get("v1", "PersistentVolumeClaim", "invoices", "billing")
+    assert live["spec"] == claim()["spec"] and live["metadata"]["uid"] != first_uid
+    replaced = kube.calls.index("replace PersistentVolumeClaim")
+    after = [call.split()[0] for call in kube.calls[replaced + 1 : replaced + 4]]
+    assert after == ["delete", "get", "create"]  # deleted, gone, created as it was
+
+
+def test_other_refusals_of_an_undo_are_not_papered_over() -> None:
+    kube = FakeKube({"Service"})
+    ctx = make_ctx(FakeTransport(), kube)
+    kube.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"}, "spec": {}})
+    from breakers import kube as kb
+
+    kb.patch(ChangeLog(ctx, "break"), "Service", "web", {"spec": {"clusterIP": "10.96.0.99"}}, "shop")
+    with pytest.raises(BreakfixError, match="clusterIP may not change"):
+        replay(ctx)  # the fake's refusal is a plain StepError, not an "immutable" 422: reset stops and says why
+    assert "delete Service" not in kube.calls
+
+
+def test_keep_journals_an_object_without_changing_it() -> None:
+    """A volume a cheat binds is put back unbound."""
+    kube = FakeKube({"PersistentVolume"})
+    ctx = make_ctx(FakeTransport(), kube)
+    pv = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pv1"}, "spec": {"capacity": "1Gi"}}
+    kube.create(pv)
+    from breakers import kube as kb
+
+    kb.keep(ChangeLog(ctx, "cheat"), "PersistentVolume", "pv1")
+    assert kube.get("v1", "PersistentVolume", "pv1")["spec"] == pv["spec"]
+    kube.objects[("v1", "PersistentVolume", None, "pv1")]["spec"]["claimRef"] = {"name": "invoices"}
+    replay(ctx)
+    assert kube.get("v1", "PersistentVolume", "pv1")["spec"] == pv["spec"]
+    with pytest.raises(StepError, match="PersistentVolume gone does not exist"):
+        kb.keep(ChangeLog(ctx, "cheat"), "PersistentVolume", "gone")
+
+
+def test_api_refusals_keep_to_one_line() -> None:
+    from breakfix.kube import _reason
+
+    class Refusal(Exception):
+        body = (
+            '{"message": "PersistentVolumeClaim \\"x\\" is invalid: spec is immutable\\n@@ -9,8 +9,8 @@\\n-  a\\n+  b"}'
+        )
+
+    assert _reason(Refusal()) == 'PersistentVolumeClaim "x" is invalid: spec is immutable'

@@ -48,5 +48,6 @@ def test_pvc_bound_says_which_class_it_waits_for() -> None:
     kube.create(pvc)
     result = storage.pvc_bound(kube, "invoices", "billing")
     assert result.status == "fail" and "Pending" in result.message
-    kube.replace({**pvc, "spec": {"volumeName": "pv1"}, "status": {"phase": "Bound"}})
+    stored = kube.objects[("v1", "PersistentVolumeClaim", "billing", "invoices")]
+    stored.update(spec={"volumeName": "pv1"}, status={"phase": "Bound"})  # what the volume controller does
     assert storage.pvc_bound(kube, "invoices", "billing").ok

@@ -20,8 +20,6 @@ pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 SCHEDULER_MANIFEST = "/etc/kubernetes/manifests/kube-scheduler.yaml"
 
 
-
-
 def _json(cluster: KubeadmCluster, *args: str) -> Any:
     return json.loads(cluster.kubectl(*args, "-o", "json"))
 

@@ -24,8 +24,6 @@ def api_client(cluster: ProcCluster) -> Any:
     return config.new_client_from_config(config_file=str(cluster.kubeconfig))
 
 
-
-
 @pytest.fixture
 def namespace(proc_cluster: ProcCluster) -> Iterator[str]:
     """A fresh namespace in the session cluster, deleted afterwards."""
