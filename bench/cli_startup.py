@@ -35,8 +35,11 @@ def main() -> None:
     env = {**os.environ, "BREAKFIX_STATE_DIR": tempfile.mkdtemp(prefix="bench-state-")}
     base = median_seconds([sys.executable, "-c", "pass"], args.runs, env)
     print(f"python -c pass      median {base:.3f} s")
-    for name, argv in (("lab --help", [lab, "--help"]), ("lab list", [lab, "list"]),
-                       ("lab list --json", [lab, "list", "--json"])):
+    for name, argv in (
+        ("lab --help", [lab, "--help"]),
+        ("lab list", [lab, "list"]),
+        ("lab list --json", [lab, "list", "--json"]),
+    ):
         t = median_seconds(argv, args.runs, env)
         verdict = "ok" if t < 0.35 and t / base < 6 else "over goal"
         print(f"{name:<19} median {t:.3f} s  ratio {t / base:.1f}x  ({verdict})")

@@ -94,10 +94,22 @@ def keep(changes: ChangeLog, kind: str, name: str, namespace: str | None = None,
 
 
 def delete(
-    changes: ChangeLog, kind: str, name: str, namespace: str | None = "default", api_version: str = "v1"
+    changes: ChangeLog,
+    kube: Kube,
+    kind: str,
+    name: str,
+    namespace: str | None = "default",
+    api_version: str = "v1",
+    timeout: Seconds = 120.0,
 ) -> None:
-    """Delete an object (undo recreates it)."""
+    """Delete an object and wait until it is gone (finalizers done), so a later step can reuse its name."""
     changes.delete_object(api_version, kind, name, namespace)
+    deadline = time.monotonic() + timeout
+    while kube.get(api_version, kind, name, namespace) is not None:
+        if time.monotonic() > deadline:
+            where = f"{namespace}/" if namespace else ""
+            raise StepError(f"{kind} {where}{name} is still there {timeout:.0f}s after deletion (a finalizer waits?)")
+        time.sleep(1)
 
 
 def recreate_sentinel(changes: ChangeLog, name: str, namespace: str = "default") -> None:

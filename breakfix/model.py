@@ -16,7 +16,9 @@ Domain = Literal[
     "storage",
 ]
 Difficulty = Literal["easy", "medium", "hard"]
-Capability = Literal["static-pods", "systemd", "real-clock", "swap", "multi-node", "netpol-cni", "cni"]
+Capability = Literal[
+    "static-pods", "systemd", "real-clock", "swap", "multi-node", "netpol-cni", "cni", "cni-config-file"
+]
 
 StepData = dict[str, dict[str, Any] | None]
 

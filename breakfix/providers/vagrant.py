@@ -22,7 +22,9 @@ class VagrantProvider:
     """1 control plane + N workers as VMs; everything a lab can need, real clock and swap included."""
 
     name = "vagrant"
-    capabilities = frozenset({"static-pods", "systemd", "multi-node", "cni", "real-clock", "swap", "netpol-cni"})
+    capabilities = frozenset(
+        {"static-pods", "systemd", "multi-node", "cni", "real-clock", "swap", "netpol-cni", "cni-config-file"}
+    )
 
     def missing_tools(self) -> list[str]:
         """Missing tools with install hints."""

@@ -34,7 +34,7 @@ CGROUP_PARENT = "breakfix-testbed"  # pods of node N of run R live under /breakf
 API_PORT = 6443
 POD_CIDR = "10.244.0.0/16"
 SERVICE_CIDR = "10.96.0.0/12"
-CAPABILITIES = ["static-pods", "systemd", "multi-node", "cni"]
+CAPABILITIES = ["static-pods", "systemd", "multi-node", "cni", "cni-config-file"]
 READY_TIMEOUT = float(os.environ.get("BREAKFIX_KUBEADM_READY_TIMEOUT", "300"))
 
 # Preflight checks that cannot pass in a container node, and why:
