@@ -8,6 +8,7 @@ from breakfix.context import SessionState
 from breakfix.durations import Seconds
 from breakfix.errors import ClusterError
 from breakfix.kube import Kube
+from breakfix.quantities import Bytes, parse_bytes
 from breakfix.results import CheckResult, failed, passed
 from graders._steady import Sample, holds
 
@@ -134,3 +135,27 @@ def probes_kept(kube: Kube, name: str, namespace: str = "default", kind: str = "
             "A probe that fails should be corrected, not deleted: the kubelet then cannot tell a dead app.",
         )
     return passed(f"{kind} {name} keeps its liveness and readiness probes")
+
+
+def memory_limited(
+    kube: Kube, name: str, namespace: str = "default", kind: str = "Deployment", at_most: Bytes = 2**30
+) -> CheckResult:
+    """Every container keeps a memory limit, and none above AT_MOST (raising it is the fix, dropping it is not)."""
+    obj = _workload(kube, kind, name, namespace)
+    if isinstance(obj, CheckResult):
+        return obj
+    containers = obj["spec"]["template"]["spec"].get("containers") or []
+    problems = []
+    for c in containers:
+        limit = ((c.get("resources") or {}).get("limits") or {}).get("memory")
+        if limit is None:
+            problems.append(f"{c['name']} has no memory limit")
+        elif parse_bytes(limit) > at_most:
+            problems.append(f"{c['name']}'s limit {limit} is above {at_most // 2**20}Mi")
+    if problems:
+        return failed(
+            f"{kind} {name}: {'; '.join(problems)}",
+            "Give the app what it needs, with a limit: without one, a leak takes the whole node's memory.",
+        )
+    limits = ", ".join(f"{c['name']}: {c['resources']['limits']['memory']}" for c in containers)
+    return passed(f"{kind} {name} keeps memory limits ({limits})")
