@@ -19,7 +19,8 @@ from typing import Any
 import yaml
 
 HERE = Path(__file__).resolve().parent
-CAPABILITIES = ["static-pods", "systemd", "multi-node", "cni", "netpol-cni", "real-clock", "cni-config-file"]
+# what a Vagrant cluster offers (breakfix's vagrant provider declares the same; a test keeps them equal)
+CAPABILITIES = ["static-pods", "systemd", "multi-node", "cni", "netpol-cni", "real-clock", "swap", "cni-config-file"]
 IMAGES = {
     "web": "registry.k8s.io/e2e-test-images/httpd:2.4.38-4",
     "shell": "registry.k8s.io/e2e-test-images/busybox:1.36.1-1",

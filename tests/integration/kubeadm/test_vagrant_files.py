@@ -11,6 +11,7 @@ from types import ModuleType
 import pytest
 import yaml
 
+from breakfix.providers import get_provider
 from tests.testbed.kubeadm.cluster import ansible_path
 
 VAGRANT = Path(__file__).resolve().parents[3] / "vagrant"
@@ -73,7 +74,7 @@ def test_inventory_from_ssh_config_follows_settings() -> None:
     assert all_vars["breakfix_provider"] == "vagrant" and all_vars["ansible_become"] is True
     assert "StrictHostKeyChecking=yes" in all_vars["ansible_ssh_common_args"]  # Vagrant's "no" is not copied
     assert all_vars["kubeadm_pod_cidr"] == "10.244.0.0/16" and all_vars["cni_plugin"] == "calico"
-    assert {"static-pods", "systemd", "multi-node"} <= set(all_vars["breakfix_capabilities"])
+    assert set(all_vars["breakfix_capabilities"]) == get_provider("vagrant").capabilities
 
 
 def test_inventory_names_a_vm_that_is_not_up() -> None:
