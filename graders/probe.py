@@ -147,7 +147,8 @@ def _pod_trouble(kube: Kube, name: str, namespace: str) -> str:
     if not events:
         return ""
     newest = max(events, key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""))
-    return str(newest.get("message") or newest.get("reason") or "").strip().splitlines()[0][:240]
+    text = str(newest.get("message") or newest.get("reason") or "").strip()
+    return (text.splitlines() or [""])[0][:240]
 
 
 def pod_network(
