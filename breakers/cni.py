@@ -45,7 +45,5 @@ def copy_config(
         data = origin.read(path) or b""
         if theirs and ours:  # a per-node range (bridge + host-local); Calico's files name none
             data = data.replace(theirs.encode(), ours.encode())
-        changes.write_file(node, path, data)
-        stat = origin.stat(path)
-        if stat is not None:  # the same mode and owner (Calico's kubeconfig is not for everyone to read)
-            node.write(path, data, stat)
+        # the same mode and owner as the source (Calico's kubeconfig is not for everyone to read)
+        changes.write_file(node, path, data, origin.stat(path))

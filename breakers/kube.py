@@ -15,7 +15,7 @@ from breakfix.durations import Seconds
 from breakfix.errors import ClusterError, StepError
 from breakfix.images import image_map, resolve_images
 from breakfix.inventory import ClusterSpec
-from breakfix.kube import Kube
+from breakfix.kube import Kube, gone_within
 from graders.service import template_hash
 
 
@@ -104,12 +104,9 @@ def delete(
 ) -> None:
     """Delete an object and wait until it is gone (finalizers done), so a later step can reuse its name."""
     changes.delete_object(api_version, kind, name, namespace)
-    deadline = time.monotonic() + timeout
-    while kube.get(api_version, kind, name, namespace) is not None:
-        if time.monotonic() > deadline:
-            where = f"{namespace}/" if namespace else ""
-            raise StepError(f"{kind} {where}{name} is still there {timeout:.0f}s after deletion (a finalizer waits?)")
-        time.sleep(1)
+    if not gone_within(kube, api_version, kind, name, namespace, timeout):
+        where = f"{namespace}/" if namespace else ""
+        raise StepError(f"{kind} {where}{name} is still there {timeout:.0f}s after deletion (a finalizer waits?)")
 
 
 def recreate_sentinel(changes: ChangeLog, name: str, namespace: str = "default") -> None:

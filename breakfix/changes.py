@@ -13,6 +13,7 @@ from breakfix.kube import Obj
 
 if TYPE_CHECKING:
     from breakfix.context import Context
+    from breakfix.transport.base import FileStat
     from breakfix.transport.node import Node
 
 MAX_BACKUP = 8 * 1024 * 1024
@@ -62,11 +63,17 @@ class ChangeLog:
         return self.ctx.store.journal_add(self.ctx.cluster.name, self.ctx.session_id, self.phase, kind, record)
 
     # files ------------------------------------------------------------------
-    def write_file(self, node: Node, path: str, data: bytes | str) -> None:
-        """Replace a file on a node (its old content, mode and owner are journaled)."""
-        self.edit_file(node, path, lambda _old: data.encode() if isinstance(data, str) else data)
+    def write_file(self, node: Node, path: str, data: bytes | str, stat: FileStat | None = None) -> None:
+        """Replace a file on a node (its old content, mode and owner are journaled); STAT sets the new ones."""
+        self.edit_file(node, path, lambda _old: data.encode() if isinstance(data, str) else data, stat)
 
-    def edit_file(self, node: Node, path: str, change: Callable[[bytes | None], bytes | None]) -> bytes | None:
+    def edit_file(
+        self,
+        node: Node,
+        path: str,
+        change: Callable[[bytes | None], bytes | None],
+        new_stat: FileStat | None = None,
+    ) -> bytes | None:
         """Rewrite a file through CHANGE(old) -> new (None deletes it); returns the new content."""
         if node.run("test -L %s", path).ok:
             raise StepError(f"{node.name}: {path} is a symbolic link; breakfix edits regular files only")
@@ -93,7 +100,7 @@ class ChangeLog:
         if new is None:
             node.remove(path)
         else:
-            node.write(path, new)
+            node.write(path, new, new_stat)
         return new
 
     def move_file(self, node: Node, path: str, to: str) -> None:

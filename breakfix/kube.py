@@ -65,6 +65,18 @@ def _reason(exc: Exception) -> str:
     return text.strip().splitlines()[0] if text.strip() else text  # a 422 may append a whole diff
 
 
+def gone_within(kube: Kube, api_version: str, kind: str, name: str, namespace: str | None, timeout: float) -> bool:
+    """Wait up to TIMEOUT seconds for a deleted object to disappear (its finalizers done); False if it stays."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while kube.get(api_version, kind, name, namespace) is not None:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(1)
+    return True
+
+
 class KubeClient:
     """Kube over the official client's dynamic API, built from a kubeconfig and context."""
 

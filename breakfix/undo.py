@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from breakfix.changes import sha256
 from breakfix.errors import ApiRefused, BreakfixError, ClusterError, api_not_ready
+from breakfix.kube import gone_within
 from breakfix.state import JournalEntry
 from breakfix.transport.base import FileStat
 
@@ -75,11 +76,8 @@ def _recreate(ctx: Context, rec: dict[str, Any]) -> None:
 
 
 def _wait_gone(ctx: Context, rec: dict[str, Any], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while ctx.kube.get(rec["apiVersion"], rec["kind"], rec["name"], rec["namespace"]) is not None:
-        if time.monotonic() > deadline:
-            raise ClusterError(f"{rec['kind']} {rec['name']} is still there {timeout:.0f}s after deletion")
-        time.sleep(1)
+    if not gone_within(ctx.kube, rec["apiVersion"], rec["kind"], rec["name"], rec["namespace"], timeout):
+        raise ClusterError(f"{rec['kind']} {rec['name']} is still there {timeout:.0f}s after deletion")
 
 
 UNDO: dict[str, Callable[[Context, dict[str, Any]], None]] = {

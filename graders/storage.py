@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from breakers.storage import DEFAULT_CLASS
 from breakfix.errors import ClusterError
 from breakfix.kube import Kube
 from breakfix.results import CheckResult, failed, passed
-
-DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 
 
 def pvc_bound(kube: Kube, name: str, namespace: str = "default") -> CheckResult:
