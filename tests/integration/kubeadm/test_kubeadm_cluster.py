@@ -86,17 +86,23 @@ def test_static_pod_restarts_when_its_manifest_is_edited(
     cp1 = node("cp1")
     original = cp1.read_text(SCHEDULER_MANIFEST)
 
-    def scheduler() -> dict[str, Any]:
-        pod: dict[str, Any] = _json(kubeadm_cluster, "get", "pod", "-n", "kube-system", "kube-scheduler-cp1")
-        return pod
+    def scheduler() -> dict[str, Any] | None:
+        """The scheduler's mirror pod, or None while the kubelet replaces it (it is deleted and re-created)."""
+        out = kubeadm_cluster.kubectl(
+            "get", "pod", "-n", "kube-system", "kube-scheduler-cp1", "--ignore-not-found", "-o", "json"
+        )
+        return json.loads(out) if out.strip() else None
 
-    def running_container(pod: dict[str, Any]) -> str | None:
+    def running_container(pod: dict[str, Any] | None) -> str | None:
+        if pod is None:
+            return None
         statuses = pod["status"].get("containerStatuses") or []
         if statuses and statuses[0].get("ready") and "running" in statuses[0].get("state", {}):
             return str(statuses[0]["containerID"])
         return None
 
     before = scheduler()
+    assert before is not None
     old_container = running_container(before)
     assert old_container, before["status"]
     edited = yaml.safe_load(original)
@@ -107,7 +113,7 @@ def test_static_pod_restarts_when_its_manifest_is_edited(
         def restarted() -> dict[str, Any] | None:
             pod = scheduler()
             new = running_container(pod)
-            has_flag = "--v=3" in pod["spec"]["containers"][0]["command"]
+            has_flag = pod is not None and "--v=3" in pod["spec"]["containers"][0]["command"]
             return pod if (new and new != old_container and has_flag) else None
 
         after = eventually("the scheduler's mirror pod to run the edited manifest", restarted, timeout=180)
@@ -120,7 +126,11 @@ def test_static_pod_restarts_when_its_manifest_is_edited(
         cp1.write(SCHEDULER_MANIFEST, original)
     eventually(
         "the scheduler to run the original manifest again",
-        lambda: running_container(p := scheduler()) and "--v=3" not in p["spec"]["containers"][0]["command"],
+        lambda: (
+            (p := scheduler()) is not None
+            and running_container(p)
+            and "--v=3" not in p["spec"]["containers"][0]["command"]
+        ),
         timeout=180,
     )
 
