@@ -54,12 +54,16 @@ class Breakfix:
     """One command's worth of breakfix: the store, the catalog and the chosen cluster."""
 
     def __init__(
-        self, cluster: str | None = None, store: State | None = None, log: Callable[[str], None] | None = None
+        self,
+        cluster: str | None = None,
+        store: State | None = None,
+        log: Callable[[str], None] | None = None,
+        catalog: Catalog | None = None,
     ) -> None:
         self.store = store or State()
         self.cluster_name = cluster
         self.log = log
-        self._catalog: Catalog | None = None
+        self._catalog = catalog
         self._cluster: ClusterSpec | None = None
 
     @property
@@ -98,11 +102,11 @@ class Breakfix:
         return session
 
     # commands ---------------------------------------------------------------
-    def start(self, lab_id: str, student: str | None = None) -> tuple[Session, str]:
+    def start(self, lab_id: str, student: str | None = None, exam: str | None = None) -> tuple[Session, str]:
         """Break the cluster for a lab; returns the session and the task text."""
         lab = self.lab(lab_id)
         with self.context(lab) as ctx:
-            session = runner.start(ctx, lab, student=student)
+            session = runner.start(ctx, lab, student=student, exam=exam)
             return session, runner.render_task(ctx, lab)
 
     def task(self) -> tuple[Session, str]:

@@ -7,13 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
-
 from breakfix.errors import LabFileError, UnknownLabError
 from breakfix.model import LabFile, StepData
 from breakfix.paths import lab_roots
 from breakfix.steps import VARIABLES, Step, StepBindError, bind, template_vars
+from breakfix.yamlfile import read_mapping, validate
 
 SECTIONS = ("setup", "break", "confirm", "grade", "solve")
 
@@ -84,22 +82,7 @@ def _bind_steps(path: Path, section: str, steps: list[StepData]) -> list[Step]:
 
 def load_lab(path: Path) -> Lab:
     """Load and validate one lab.yaml."""
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        raise LabFileError(str(path), where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    except OSError as exc:
-        raise LabFileError(str(path), "", f"cannot read: {exc.strerror}") from None
-    if not isinstance(raw, dict):
-        raise LabFileError(str(path), "", "a lab file must be a YAML mapping")
-    try:
-        spec = LabFile.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(x) for x in first["loc"]) or "(top)"
-        raise LabFileError(str(path), key, first["msg"]) from None
+    spec = validate(path, LabFile, read_mapping(path, "a lab file"))
     if spec.id != path.parent.name:
         raise LabFileError(str(path), "id", f"{spec.id!r} must match the folder name {path.parent.name!r}")
     unknown = template_vars(spec.task) - VARIABLES

@@ -27,6 +27,9 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE TABLE IF NOT EXISTS grades (
   id INTEGER PRIMARY KEY AUTOINCREMENT, session INTEGER NOT NULL, at REAL NOT NULL,
   score INTEGER NOT NULL, max_score INTEGER NOT NULL, passed INTEGER NOT NULL, checks TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS exams (
+  name TEXT PRIMARY KEY, file TEXT NOT NULL, spec TEXT NOT NULL, created REAL NOT NULL,
+  started REAL, deadline REAL, ended REAL);
 CREATE TABLE IF NOT EXISTS journal (
   id INTEGER PRIMARY KEY AUTOINCREMENT, cluster TEXT NOT NULL, session INTEGER,
   phase TEXT NOT NULL, kind TEXT NOT NULL, record TEXT NOT NULL, created REAL NOT NULL);
@@ -198,6 +201,39 @@ class State:
             {"at": r[0], "score": r[1], "max_score": r[2], "passed": bool(r[3]), "checks": json.loads(r[4])}
             for r in rows
         ]
+
+    # exams --------------------------------------------------------------------
+    _EXAM_COLS = ("name", "file", "spec", "created", "started", "deadline", "ended")
+
+    def add_exam(self, name: str, file: str, spec: dict[str, Any]) -> None:
+        """Record a new exam (its clock starts with start_exam)."""
+        self._q(
+            "INSERT INTO exams (name, file, spec, created) VALUES (?,?,?,?)",
+            (name, file, json.dumps(spec), time.time()),
+        )
+
+    def exam(self, name: str) -> dict[str, Any] | None:
+        """An exam by name, its spec decoded."""
+        rows = self._q(f"SELECT {', '.join(self._EXAM_COLS)} FROM exams WHERE name=?", (name,))
+        if not rows:
+            return None
+        row = dict(zip(self._EXAM_COLS, rows[0], strict=True))
+        row["spec"] = json.loads(row["spec"])
+        return row
+
+    def exams(self) -> list[str]:
+        """Every exam's name, newest first."""
+        return [str(r[0]) for r in self._q("SELECT name FROM exams ORDER BY created DESC")]
+
+    def update_exam(self, name: str, **fields: Any) -> None:
+        """Set the exam's started, deadline or ended time."""
+        sets = ", ".join(f"{k}=?" for k in fields)
+        self._q(f"UPDATE exams SET {sets} WHERE name=?", (*fields.values(), name))
+
+    def exam_sessions(self, name: str) -> dict[str, Session]:
+        """Each student's newest session in the exam."""
+        rows = self._q(f"SELECT {self._COLS} FROM sessions WHERE exam=? ORDER BY id", (name,))
+        return {s.student or "": s for s in (self._session(r) for r in rows)}
 
     # journal ------------------------------------------------------------------
     def journal_add(self, cluster: str, session: int | None, phase: str, kind: str, record: dict[str, Any]) -> int:

@@ -10,24 +10,32 @@ from breakfix.results import GradeReport
 
 def write_junit(report: GradeReport, path: Path) -> None:
     """Write REPORT as a JUnit testsuite, one testcase per check."""
+    write_junit_suites([(f"breakfix.{report.lab}", report)], path)
+
+
+def write_junit_suites(suites: list[tuple[str, GradeReport]], path: Path) -> None:
+    """Write several reports, each as a named JUnit testsuite (an exam: one suite per student)."""
+    root = ET.Element("testsuites")
+    for name, report in suites:
+        root.append(_suite(name, report))
+    path.write_text(ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n")
+
+
+def _suite(name: str, report: GradeReport) -> ET.Element:
     failures = sum(1 for c in report.checks if c.status == "fail")
     errors = sum(1 for c in report.checks if c.status == "error")
     suite = ET.Element(
         "testsuite",
-        name=f"breakfix.{report.lab}",
+        name=name,
         tests=str(len(report.checks)),
         failures=str(failures),
         errors=str(errors),
         time=f"{sum(c.seconds for c in report.checks):.2f}",
     )
     for check in report.checks:
-        case = ET.SubElement(
-            suite, "testcase", classname=f"breakfix.{report.lab}", name=check.name, time=f"{check.seconds:.2f}"
-        )
+        case = ET.SubElement(suite, "testcase", classname=name, name=check.name, time=f"{check.seconds:.2f}")
         if check.status != "pass":
             tag = "failure" if check.status == "fail" else "error"
             node = ET.SubElement(case, tag, message=check.message)
             node.text = check.hint or check.message
-    root = ET.Element("testsuites")
-    root.append(suite)
-    path.write_text(ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n")
+    return suite

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from breakfix import __version__
+from breakfix.cli.exam import exam_app
 from breakfix.cli.output import STATUS_STYLE, emit_json, say, table
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 cluster_app = typer.Typer(help="Lab clusters: register, choose, inspect.", no_args_is_help=True)
 app.add_typer(cluster_app, name="cluster")
+app.add_typer(exam_app, name="exam")
 
 _options: dict[str, str | None] = {"cluster": None}
 

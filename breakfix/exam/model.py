@@ -1,0 +1,72 @@
+"""The exam file (exam.yaml) an instructor writes: who sits the exam, on which cluster, which labs, how long."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from breakfix.durations import Seconds
+from breakfix.yamlfile import read_mapping, validate
+
+
+class Student(BaseModel):
+    """One student: a name, the lab cluster they work on and, optionally, the lab they get."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Shown on the board and in the report.")
+    cluster: str = Field(min_length=1, description="A registered lab cluster (`lab cluster adopt`).")
+    lab: str | None = Field(default=None, description="This student's lab; by default labs are dealt in turn.")
+
+
+class ExamFile(BaseModel):
+    """A timed session for a class: every student gets one lab on their own cluster; one clock for all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="The exam's id in `lab exam status NAME`.")
+    duration: Seconds = Field(gt=0, description="Time for the whole exam, e.g. 45m; it replaces each lab's limit.")
+    labs: list[str] = Field(min_length=1, description="Labs dealt to the students in turn.")
+    students: list[Student] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> ExamFile:
+        for field, values in (
+            ("students", [s.name for s in self.students]),
+            ("clusters", [s.cluster for s in self.students]),
+        ):
+            seen: set[str] = set()
+            for value in values:
+                if value in seen:
+                    raise ValueError(f"{field}: {value!r} appears twice (each student needs a cluster of their own)")
+                seen.add(value)
+        return self
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Who does which lab where."""
+
+    student: str
+    cluster: str
+    lab: str
+
+
+def assignments(exam: ExamFile) -> list[Assignment]:
+    """The lab of each student: their own `lab:`, else the exam's labs dealt in turn to the others."""
+    dealt: list[Assignment] = []
+    turn = 0
+    for s in exam.students:
+        if s.lab is None:
+            dealt.append(Assignment(s.name, s.cluster, exam.labs[turn % len(exam.labs)]))
+            turn += 1
+        else:
+            dealt.append(Assignment(s.name, s.cluster, s.lab))
+    return dealt
+
+
+def load_exam(path: Path) -> ExamFile:
+    """Load and validate an exam file (errors name the file and the key)."""
+    return validate(path, ExamFile, read_mapping(path, "an exam file"))

@@ -1,0 +1,33 @@
+"""The exam report an instructor keeps: a Markdown table and a JUnit file with one suite per student."""
+
+from __future__ import annotations
+
+import time
+
+from breakfix.durations import format_duration
+from breakfix.exam.session import Board
+
+
+def _when(at: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(at)) if at else "-"
+
+
+def markdown(board: Board) -> str:
+    """The board as a Markdown report."""
+    passed = sum(1 for s in board.seats if s.passed)
+    lines = [
+        f"# Exam {board.name}",
+        "",
+        f"Started {_when(board.started)}, deadline {_when(board.deadline)}, ended {_when(board.ended)}. "
+        f"{passed} of {len(board.seats)} students fixed their cluster.",
+        "",
+        "| Student | Cluster | Lab | Result | Score | Fixed after | Open checks |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in board.seats:
+        result = "fixed" if s.passed else ("not fixed" if s.passed is False else s.state)
+        score = f"{s.score:g}%" if s.score is not None else "-"
+        solved = format_duration(s.solved_in) if s.solved_in is not None else "-"
+        detail = s.detail.replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| {s.student} | {s.cluster} | {s.lab} | {result} | {score} | {solved} | {detail} |")
+    return "\n".join(lines) + "\n"
