@@ -149,9 +149,14 @@ class Breakfix:
         lab = self.lab(session.lab)
         with self.context(lab, session) as ctx:
             report = runner.grade(ctx, lab, session)
+        return report, self.session_score(report, session)
+
+    @staticmethod
+    def session_score(report: GradeReport, session: Session) -> float:
+        """The attempt's score: 0 once the walk-through was read while the lab ran, else final_score."""
         if session.data.get("solution_viewed"):
-            return report, 0.0  # the walk-through was read while the lab ran
-        return report, self.final_score(report, session.hints_used)
+            return 0.0
+        return Breakfix.final_score(report, session.hints_used)
 
     @staticmethod
     def final_score(report: GradeReport, hints_used: int) -> float:

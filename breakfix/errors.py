@@ -63,3 +63,9 @@ class UsageError(BreakfixError):
     """Bad command-line usage (exit 2)."""
 
     exit_code = 2
+
+
+class Interrupted(BreakfixError):
+    """Ctrl-C, after breakfix made the state safe (exit 130)."""
+
+    exit_code = 130

@@ -64,9 +64,11 @@ def start(ctx: Context, lab: Lab, student: str | None = None, exam: str | None =
     store, cluster = ctx.store, ctx.cluster.name
     active = store.active_session(cluster)
     if active is not None:
-        raise BreakfixError(f"lab {active.lab} is still running on {cluster}: `lab reset` first")
+        raise BreakfixError(f"lab {active.lab} is still running on {cluster}: `lab reset --cluster {cluster}` first")
     if store.journal(cluster):
-        raise BreakfixError(f"cluster {cluster} has unfinished changes in its journal: run `lab reset` first")
+        raise BreakfixError(
+            f"cluster {cluster} has unfinished changes in its journal: run `lab reset --cluster {cluster}` first"
+        )
     ctx.log(f"preflight: {cluster} ({ctx.cluster.provider}, {len(ctx.cluster.nodes)} nodes)")
     preflight(ctx, lab)
     session = store.new_session(cluster, lab.id, student, exam)

@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS grades (
   score INTEGER NOT NULL, max_score INTEGER NOT NULL, passed INTEGER NOT NULL, checks TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS exams (
   name TEXT PRIMARY KEY, file TEXT NOT NULL, spec TEXT NOT NULL, created REAL NOT NULL,
-  started REAL, deadline REAL, ended REAL);
+  started REAL, deadline REAL, ended REAL, problems TEXT NOT NULL DEFAULT '{}');
 CREATE TABLE IF NOT EXISTS journal (
   id INTEGER PRIMARY KEY AUTOINCREMENT, cluster TEXT NOT NULL, session INTEGER,
   phase TEXT NOT NULL, kind TEXT NOT NULL, record TEXT NOT NULL, created REAL NOT NULL);
@@ -85,6 +85,9 @@ class State:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(exams)")}
+        if "problems" not in columns:  # stores made before exams kept their problems
+            self._db.execute("ALTER TABLE exams ADD COLUMN problems TEXT NOT NULL DEFAULT '{}'")
         self._lock = threading.RLock()
         self._writes = 0
 
@@ -203,10 +206,10 @@ class State:
         ]
 
     # exams --------------------------------------------------------------------
-    _EXAM_COLS = ("name", "file", "spec", "created", "started", "deadline", "ended")
+    _EXAM_COLS = ("name", "file", "spec", "created", "started", "deadline", "ended", "problems")
 
     def add_exam(self, name: str, file: str, spec: dict[str, Any]) -> None:
-        """Record a new exam (its clock starts with start_exam)."""
+        """Record a new exam; its clock is set later with update_exam(started=..., deadline=...)."""
         self._q(
             "INSERT INTO exams (name, file, spec, created) VALUES (?,?,?,?)",
             (name, file, json.dumps(spec), time.time()),
@@ -219,6 +222,7 @@ class State:
             return None
         row = dict(zip(self._EXAM_COLS, rows[0], strict=True))
         row["spec"] = json.loads(row["spec"])
+        row["problems"] = json.loads(row["problems"])
         return row
 
     def exams(self) -> list[str]:
@@ -226,9 +230,15 @@ class State:
         return [str(r[0]) for r in self._q("SELECT name FROM exams ORDER BY created DESC")]
 
     def update_exam(self, name: str, **fields: Any) -> None:
-        """Set the exam's started, deadline or ended time."""
+        """Set the exam's started, deadline or ended time, or its problems (student -> what went wrong)."""
+        if "problems" in fields:
+            fields["problems"] = json.dumps(fields["problems"])
         sets = ", ".join(f"{k}=?" for k in fields)
         self._q(f"UPDATE exams SET {sets} WHERE name=?", (*fields.values(), name))
+
+    def drop_exam(self, name: str) -> None:
+        """Forget an exam that never started (its sessions stay, closed)."""
+        self._q("DELETE FROM exams WHERE name=?", (name,))
 
     def exam_sessions(self, name: str) -> dict[str, Session]:
         """Each student's newest session in the exam."""
@@ -238,14 +248,16 @@ class State:
     # journal ------------------------------------------------------------------
     def journal_add(self, cluster: str, session: int | None, phase: str, kind: str, record: dict[str, Any]) -> int:
         """Write a journal entry durably; returns its id."""
-        self._writes += 1
-        _failpoint("before", self._writes)
+        with self._lock:
+            self._writes += 1
+            count = self._writes
+        _failpoint("before", count)
         with self._lock:
             cur = self._db.execute(
                 "INSERT INTO journal (cluster, session, phase, kind, record, created) VALUES (?,?,?,?,?,?)",
                 (cluster, session, phase, kind, json.dumps(record), time.time()),
             )
-        _failpoint("after", self._writes)
+        _failpoint("after", count)
         return int(cur.lastrowid or 0)
 
     def journal(self, cluster: str, after: int = 0) -> list[JournalEntry]:

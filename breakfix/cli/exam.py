@@ -12,13 +12,25 @@ from breakfix.cli.output import emit_json, say, table
 
 if TYPE_CHECKING:
     from breakfix.exam.session import Board, ExamRunner
+    from breakfix.results import GradeReport
 
 exam_app = typer.Typer(
     help="Timed exams for a class: every student gets a lab on their own cluster; one clock, one report.",
     no_args_is_help=True,
 )
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-NameArg = Annotated[str | None, typer.Argument(help="Exam name (default: the running or newest exam).")]
+
+
+def _complete_exam(incomplete: str) -> list[str]:
+    from breakfix.state import State
+
+    return [name for name in State().exams() if name.startswith(incomplete)]
+
+
+NameArg = Annotated[
+    str | None,
+    typer.Argument(help="Exam name (default: the running or newest exam).", autocompletion=_complete_exam),
+]
 ReportOpt = Annotated[Path | None, typer.Option("--report", help="Also write the report as Markdown here.")]
 JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML here (a suite per student).")]
 
@@ -35,35 +47,67 @@ def _runner() -> ExamRunner:
     return ExamRunner(log=say)
 
 
+def _writable(*paths: Path | None) -> None:
+    """Refuse report paths that cannot be written before any cluster is graded or reset."""
+    from breakfix.errors import UsageError
+
+    for path in paths:
+        if path is not None and not path.parent.is_dir():
+            raise UsageError(f"cannot write {path}: folder {path.parent} does not exist")
+
+
+def _write(path: Path, text: str) -> None:
+    from breakfix.errors import BreakfixError
+
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise BreakfixError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _junit_suites(board: Board) -> list[tuple[str, GradeReport]]:
+    """A suite per student; one who was never graded gets a suite with one error saying why."""
+    from breakfix.results import CheckResult, GradeReport
+
+    suites = []
+    for s in board.seats:
+        report = s.report or GradeReport(
+            s.lab,
+            [CheckResult("error", f"never graded ({s.state}){': ' + s.detail if s.detail else ''}", name="graded")],
+        )
+        suites.append((f"{board.name}.{s.student}", report))
+    return suites
+
+
 def _show(board: Board, json_out: bool, report: Path | None = None, junit: Path | None = None) -> None:
-    from breakfix.exam.report import markdown
-
-    if report is not None:
-        report.write_text(markdown(board))
-    if junit is not None:
-        from breakfix.cli.junit import write_junit_suites
-
-        write_junit_suites([(f"{board.name}.{s.student}", s.report) for s in board.seats if s.report], junit)
     if json_out:
         emit_json(board.as_dict())
-        return
-    rows = [
-        [
-            s.student,
-            s.cluster,
-            s.lab,
-            _STATE_STYLE.get(s.state, s.state),
-            "-" if s.score is None else f"{s.score:g}%",
-            s.detail,
+    else:
+        rows = [
+            [
+                s.student,
+                s.cluster,
+                s.lab,
+                _STATE_STYLE.get(s.state, s.state),
+                "-" if s.score is None else f"{s.score:g}%" + (" (late)" if s.late else ""),
+                s.detail,
+            ]
+            for s in board.seats
         ]
-        for s in board.seats
-    ]
-    passed = sum(1 for s in board.seats if s.passed)
-    table(
-        f"exam {board.name}: {passed}/{len(board.seats)} fixed; time left {board.time_left}",
-        ["STUDENT", "CLUSTER", "LAB", "STATE", "SCORE", "DETAIL"],
-        rows,
-    )
+        passed = sum(1 for s in board.seats if s.passed)
+        table(
+            f"exam {board.name}: {passed}/{len(board.seats)} fixed; time left {board.time_left}",
+            ["STUDENT", "CLUSTER", "LAB", "STATE", "SCORE", "DETAIL"],
+            rows,
+        )
+    if report is not None:
+        from breakfix.exam.report import markdown
+
+        _write(report, markdown(board))
+    if junit is not None:
+        from breakfix.cli.junit import junit_xml
+
+        _write(junit, junit_xml(_junit_suites(board)))
 
 
 @exam_app.command("start")
@@ -115,6 +159,7 @@ def exam_end(
     json_out: JsonOpt = False,
 ) -> None:
     """Grade everyone one last time, stop the clock, reset every cluster and print the report."""
+    _writable(report, junit)
     _show(_runner().end(name, keep), json_out, report, junit)
 
 
@@ -126,6 +171,7 @@ def exam_report(
     json_out: JsonOpt = False,
 ) -> None:
     """Print (and write) an exam's report again, from the grades breakfix kept."""
+    _writable(report, junit)
     runner = _runner()
     _show(runner.status(name), json_out, report, junit)
 
@@ -133,16 +179,35 @@ def exam_report(
 @exam_app.command("list")
 def exam_list(json_out: JsonOpt = False) -> None:
     """Every exam breakfix remembers, newest first."""
+    from breakfix.errors import BreakfixError
+
     runner = _runner()
-    boards = [runner.board(n) for n in runner.store.exams()]
+    rows: list[dict[str, object]] = []
+    for name in runner.store.exams():
+        try:
+            b = runner.board(name)
+            rows.append(
+                {"exam": name, "students": len(b.seats), "passed": sum(1 for s in b.seats if s.passed),
+                 "time_left": b.time_left, "started": b.started, "ended": b.ended}
+            )  # fmt: skip
+        except BreakfixError as exc:
+            rows.append({"exam": name, "error": str(exc)})
     if json_out:
-        emit_json([{k: v for k, v in b.as_dict().items() if k != "students"} for b in boards])
+        emit_json(rows)
         return
-    if not boards:
+    if not rows:
         print("no exams yet: `lab exam start EXAM.yaml` starts one")
         return
     table(
         "exams",
         ["NAME", "STUDENTS", "FIXED", "TIME LEFT"],
-        [[b.name, str(len(b.seats)), str(sum(1 for s in b.seats if s.passed)), b.time_left] for b in boards],
+        [
+            [
+                str(r["exam"]),
+                str(r.get("students", "?")),
+                str(r.get("passed", "?")),
+                str(r.get("time_left", r.get("error"))),
+            ]
+            for r in rows
+        ],
     )

@@ -10,15 +10,15 @@ from breakfix.results import GradeReport
 
 def write_junit(report: GradeReport, path: Path) -> None:
     """Write REPORT as a JUnit testsuite, one testcase per check."""
-    write_junit_suites([(f"breakfix.{report.lab}", report)], path)
+    path.write_text(junit_xml([(f"breakfix.{report.lab}", report)]))
 
 
-def write_junit_suites(suites: list[tuple[str, GradeReport]], path: Path) -> None:
-    """Write several reports, each as a named JUnit testsuite (an exam: one suite per student)."""
+def junit_xml(suites: list[tuple[str, GradeReport]]) -> str:
+    """Reports as JUnit XML, each a named testsuite (an exam: one suite per student)."""
     root = ET.Element("testsuites")
     for name, report in suites:
         root.append(_suite(name, report))
-    path.write_text(ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n")
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
 def _suite(name: str, report: GradeReport) -> ET.Element:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from breakfix.durations import Seconds
+from breakfix.errors import LabFileError
 from breakfix.yamlfile import read_mapping, validate
 
 
@@ -30,19 +31,6 @@ class ExamFile(BaseModel):
     duration: Seconds = Field(gt=0, description="Time for the whole exam, e.g. 45m; it replaces each lab's limit.")
     labs: list[str] = Field(min_length=1, description="Labs dealt to the students in turn.")
     students: list[Student] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _unique(self) -> ExamFile:
-        for field, values in (
-            ("students", [s.name for s in self.students]),
-            ("clusters", [s.cluster for s in self.students]),
-        ):
-            seen: set[str] = set()
-            for value in values:
-                if value in seen:
-                    raise ValueError(f"{field}: {value!r} appears twice (each student needs a cluster of their own)")
-                seen.add(value)
-        return self
 
 
 @dataclass(frozen=True)
@@ -69,4 +57,18 @@ def assignments(exam: ExamFile) -> list[Assignment]:
 
 def load_exam(path: Path) -> ExamFile:
     """Load and validate an exam file (errors name the file and the key)."""
-    return validate(path, ExamFile, read_mapping(path, "an exam file"))
+    exam = validate(path, ExamFile, read_mapping(path, "an exam file"))
+    names: dict[str, int] = {}
+    clusters: dict[str, int] = {}
+    for i, s in enumerate(exam.students):
+        if s.name in names:
+            raise LabFileError(str(path), f"students[{i}].name", f"{s.name!r} is already students[{names[s.name]}]")
+        if s.cluster in clusters:
+            raise LabFileError(
+                str(path),
+                f"students[{i}].cluster",
+                f"{s.cluster!r} is already the cluster of students[{clusters[s.cluster]}]: "
+                "each student needs a cluster of their own",
+            )
+        names[s.name] = clusters[s.cluster] = i
+    return exam

@@ -26,6 +26,8 @@ def markdown(board: Board) -> str:
     ]
     for s in board.seats:
         result = "fixed" if s.passed else ("not fixed" if s.passed is False else s.state)
+        if s.late:
+            result += " (graded after the deadline)"
         score = f"{s.score:g}%" if s.score is not None else "-"
         solved = format_duration(s.solved_in) if s.solved_in is not None else "-"
         detail = s.detail.replace("|", "\\|").replace("\n", " ")

@@ -4,27 +4,43 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
+
+from pydantic import ValidationError
 
 from breakfix.api import Breakfix
 from breakfix.catalog import Catalog, load_catalog
 from breakfix.durations import format_duration
-from breakfix.errors import BreakfixError, LabFileError, UnknownLabError
+from breakfix.errors import BreakfixError, Interrupted, LabFileError, UnknownLabError
 from breakfix.exam.model import Assignment, ExamFile, assignments, load_exam
 from breakfix.results import CheckResult, GradeReport
 from breakfix.state import Session, State
 
 MAX_PARALLEL = 8  # clusters broken, graded or reset at the same time
-RUNNING = ("active", "solved")
+RUNNING = ("active", "solved")  # a lab that is live: graded at the end
+OPEN = ("starting", "active", "solved")  # a lab whose changes may still be on the cluster
 T = TypeVar("T")
+
+
+class SeatApi(Protocol):
+    """What the exam needs of one student's cluster (breakfix.api.Breakfix; a fake in unit tests)."""
+
+    def start(self, lab_id: str, student: str | None = None, exam: str | None = None) -> tuple[Session, str]:
+        """Break the cluster for a lab."""
+
+    def grade(self) -> tuple[GradeReport, float]:
+        """Grade the running lab."""
+
+    def reset(self) -> int:
+        """Undo every change on the cluster."""
 
 
 @dataclass
 class Seat:
-    """One student's row on the board: their lab, where it stands and the latest grade."""
+    """One student's row on the board: their lab, where it stands and the final (or latest) grade."""
 
     student: str
     cluster: str
@@ -34,6 +50,7 @@ class Seat:
     score: float | None = None
     passed: bool | None = None
     graded_at: float | None = None
+    late: bool = False
     solved_in: float | None = None
     report: GradeReport | None = None
 
@@ -48,6 +65,7 @@ class Seat:
             "score_percent": self.score,
             "passed": self.passed,
             "graded_at": self.graded_at,
+            "graded_after_deadline": self.late,
             "solved_in_seconds": self.solved_in,
             "checks": [c.as_dict() for c in self.report.checks] if self.report else [],
         }
@@ -66,10 +84,10 @@ class Board:
     @property
     def time_left(self) -> str:
         """Time until the deadline, or how far past it."""
-        if self.deadline is None:
-            return "not started"
         if self.ended is not None:
             return "ended"
+        if self.deadline is None:
+            return "not started"
         left = self.deadline - time.time()
         return format_duration(left) if left >= 0 else f"over by {format_duration(-left)}"
 
@@ -87,11 +105,18 @@ class Board:
 
 
 def _parallel(fn: Callable[[Assignment], T], seats: list[Assignment]) -> dict[str, T]:
-    """FN applied to every seat at once; results by student."""
+    """FN applied to every seat at once; results by student. On Ctrl-C nothing new starts, running ones finish."""
     if not seats:
         return {}
-    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(seats)), thread_name_prefix="exam") as pool:
-        return dict(zip((s.student for s in seats), pool.map(fn, seats), strict=True))
+    pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(seats)), thread_name_prefix="exam")
+    futures: list[Future[T]] = [pool.submit(fn, s) for s in seats]
+    try:
+        results = [f.result() for f in futures]
+    except KeyboardInterrupt:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return dict(zip((s.student for s in seats), results, strict=True))
 
 
 def _failure(exc: Exception) -> str:
@@ -114,10 +139,39 @@ class ExamRunner:
             self._catalog = load_catalog()
         return self._catalog
 
-    def _bf(self, seat: Assignment) -> Breakfix:
+    def api_for(self, seat: Assignment) -> SeatApi:
+        """The breakfix API bound to one student's cluster."""
         return Breakfix(
             seat.cluster, self.store, log=lambda m: self.log(f"[{seat.student}] {m.strip()}"), catalog=self.catalog
         )
+
+    # the exam as stored -------------------------------------------------------------
+    def _record(self, name: str | None) -> dict[str, Any]:
+        if name is None:
+            names = self.store.exams()
+            if not names:
+                raise BreakfixError("no exam yet: `lab exam start EXAM.yaml` starts one")
+            running = [n for n in names if (r := self.store.exam(n)) and r["ended"] is None]
+            name = (running or names)[0]
+        record = self.store.exam(name)
+        if record is None:
+            raise BreakfixError(f"no exam named {name!r} (known: {', '.join(self.store.exams()) or 'none'})")
+        return record
+
+    @staticmethod
+    def _seats(record: dict[str, Any]) -> list[Assignment]:
+        try:
+            return assignments(ExamFile.model_validate(record["spec"]))
+        except ValidationError:
+            raise BreakfixError(
+                f"exam {record['name']}: the stored exam file cannot be read by this version of breakfix"
+            ) from None
+
+    def _problems(self, name: str, found: dict[str, str]) -> None:
+        """Keep what went wrong for each student (a later success clears it)."""
+        record = self.store.exam(name)
+        assert record is not None
+        self.store.update_exam(name, problems={**record["problems"], **found})
 
     # checks before anything is broken -------------------------------------------
     def _check(self, path: Path, exam: ExamFile) -> list[Assignment]:
@@ -139,21 +193,9 @@ class ExamRunner:
                 )
         return seats
 
-    def _record(self, name: str | None) -> dict[str, Any]:
-        if name is None:
-            names = self.store.exams()
-            if not names:
-                raise BreakfixError("no exam yet: `lab exam start EXAM.yaml` starts one")
-            running = [n for n in names if (r := self.store.exam(n)) and r["ended"] is None]
-            name = (running or names)[0]
-        record = self.store.exam(name)
-        if record is None:
-            raise BreakfixError(f"no exam named {name!r} (known: {', '.join(self.store.exams()) or 'none'})")
-        return record
-
     # commands ---------------------------------------------------------------------
     def start(self, path: Path) -> tuple[Board, dict[str, str]]:
-        """Break every student's cluster at once and start the exam's clock; returns the board and who failed."""
+        """Break every student's cluster at once, then start the clock; returns the board and who failed."""
         exam = load_exam(path)
         seats = self._check(path, exam)
         spec = exam.model_dump(mode="json")
@@ -167,10 +209,11 @@ class ExamRunner:
                 f"exam {exam.name} is running with a different exam file: end it first "
                 f"(`lab exam end {exam.name}`) or give this one another name"
             )
-        if record is None:
+        fresh = record is None
+        if fresh:
             self.store.add_exam(exam.name, str(path.resolve()), spec)
         sessions = self.store.exam_sessions(exam.name)
-        pending = [s for s in seats if s.student not in sessions or sessions[s.student].status == "aborted"]
+        pending = [s for s in seats if s.student not in sessions or sessions[s.student].status not in RUNNING]
         if not pending:  # e.g. a start interrupted after the breaks: the clock still has to start
             self.log(f"exam {exam.name}: every student's lab is running already")
             self._start_clock(exam)
@@ -178,20 +221,48 @@ class ExamRunner:
         self.log(f"exam {exam.name}: breaking {len(pending)} cluster(s), {min(MAX_PARALLEL, len(pending))} at a time")
 
         def start_one(seat: Assignment) -> str:
+            api = self.api_for(seat)
             try:
-                self._bf(seat).start(seat.lab, student=seat.student, exam=exam.name)
+                earlier = sessions.get(seat.student)
+                if earlier is not None and earlier.status == "starting":
+                    self.log(f"[{seat.student}] an earlier start did not finish: undoing it first")
+                    api.reset()
+                api.start(seat.lab, student=seat.student, exam=exam.name)
                 self.log(f"[{seat.student}] {seat.lab} is live on {seat.cluster}")
                 return ""
             except Exception as exc:
                 self.log(f"[{seat.student}] not started: {_failure(exc)}")
                 return _failure(exc)
 
-        failures = {k: v for k, v in _parallel(start_one, pending).items() if v}
+        try:
+            results = _parallel(start_one, pending)
+        except KeyboardInterrupt:
+            raise self._abandon(exam.name, seats, fresh) from None
+        failures = {k: v for k, v in results.items() if v}
+        self._problems(exam.name, results)
         self._start_clock(exam)
-        return self.board(exam.name, failures), failures
+        return self.board(exam.name), failures
+
+    def _abandon(self, name: str, seats: list[Assignment], fresh: bool) -> Interrupted:
+        """Ctrl-C while breaking: undo the breaks of this run so no cluster is left broken without a clock."""
+        self.log("interrupted: undoing every break of this exam start...")
+        sessions = self.store.exam_sessions(name)
+        record = self.store.exam(name)
+        clock = record is not None and record["started"] is not None
+        undo = [s for s in seats if s.student in sessions and sessions[s.student].status in OPEN]
+        if clock:  # students already working keep their labs; only the unfinished starts are undone
+            undo = [s for s in undo if sessions[s.student].status == "starting"]
+        left = {k: v for k, v in _parallel(self._reset_one, undo).items() if v}
+        if left:
+            return Interrupted(
+                f"exam {name} interrupted; {len(left)} cluster(s) could not be put back: `lab exam end {name}` retries"
+            )
+        if fresh and not clock:
+            self.store.drop_exam(name)
+        return Interrupted(f"exam {name} interrupted; every cluster it was breaking is back as it was")
 
     def _start_clock(self, exam: ExamFile) -> None:
-        """The clock starts once the first clusters are broken; late starters share the same deadline."""
+        """The clock starts when the first `lab exam start` has broken its clusters; later starters share it."""
         record = self.store.exam(exam.name)
         assert record is not None
         live = [s for s in self.store.exam_sessions(exam.name).values() if s.status in RUNNING]
@@ -211,61 +282,65 @@ class ExamRunner:
         if grade:
             if record["ended"] is not None:
                 raise BreakfixError(f"exam {record['name']} has ended: its grades are final")
-            self._grade_all(record)
+            self._problems(record["name"], self._grade_all(record))
         return self.board(record["name"])
 
-    def _running(self, record: dict[str, Any]) -> list[Assignment]:
+    def _with(self, record: dict[str, Any], states: tuple[str, ...]) -> list[Assignment]:
         sessions = self.store.exam_sessions(record["name"])
-        seats = assignments(ExamFile.model_validate(record["spec"]))
-        return [s for s in seats if s.student in sessions and sessions[s.student].status in RUNNING]
+        return [s for s in self._seats(record) if s.student in sessions and sessions[s.student].status in states]
 
     def _grade_all(self, record: dict[str, Any]) -> dict[str, str]:
         def grade_one(seat: Assignment) -> str:
             try:
-                self._bf(seat).grade()
+                self.api_for(seat).grade()
                 return ""
             except Exception as exc:
-                return _failure(exc)
+                return f"not graded: {_failure(exc)}"
 
-        return {k: v for k, v in _parallel(grade_one, self._running(record)).items() if v}
+        self.catalog  # noqa: B018 - loaded once here, not by every worker at once
+        return _parallel(grade_one, self._with(record, RUNNING))
+
+    def _reset_one(self, seat: Assignment) -> str:
+        try:
+            self.api_for(seat).reset()
+            return ""
+        except Exception as exc:
+            return f"reset failed ({_failure(exc)}): `lab exam end` retries, or `lab reset --cluster {seat.cluster}`"
 
     def end(self, name: str | None = None, keep: bool = False) -> Board:
-        """Grade everyone one last time, stop the clock and (unless KEEP) reset every cluster."""
+        """Grade everyone one last time, stop the clock and (unless KEEP) reset every cluster; again: resets only."""
         record = self._record(name)
-        if record["ended"] is not None:
-            raise BreakfixError(f"exam {record['name']} has ended already: `lab exam report {record['name']}`")
-        self.log(f"exam {record['name']}: final grading of every cluster...")
-        problems = self._grade_all(record)
-        self.store.update_exam(record["name"], ended=time.time())
-        if not keep:
-            self.log("resetting every cluster...")
+        name = record["name"]
+        to_reset = [] if keep else self._with(record, OPEN)
+        if record["ended"] is None:
+            self.log(f"exam {name}: final grading of every cluster...")
+            found = self._grade_all(record)
+            self.store.update_exam(name, ended=time.time())
+            self._problems(name, found)
+        elif not to_reset:
+            raise BreakfixError(f"exam {name} has ended already and left nothing to reset: `lab exam report {name}`")
+        if to_reset:
+            self.log(f"resetting {len(to_reset)} cluster(s)...")
+            self._problems(name, _parallel(self._reset_one, to_reset))
+        return self.board(name)
 
-            def reset_one(seat: Assignment) -> str:
-                try:
-                    self._bf(seat).reset()
-                    return ""
-                except Exception as exc:
-                    return f"reset failed ({_failure(exc)}): run `lab reset --cluster {seat.cluster}`"
-
-            problems.update({k: v for k, v in _parallel(reset_one, self._running(record)).items() if v})
-        return self.board(record["name"], problems)
-
-    def board(self, name: str, problems: dict[str, str] | None = None) -> Board:
-        """The exam's board from what the store holds."""
+    def board(self, name: str) -> Board:
+        """The exam's board from what the store holds (grades taken after the end do not count)."""
         record = self._record(name)
         sessions = self.store.exam_sessions(name)
         board = Board(name, record["started"], record["deadline"], record["ended"])
-        for seat in assignments(ExamFile.model_validate(record["spec"])):
-            row = Seat(seat.student, seat.cluster, seat.lab, detail=(problems or {}).get(seat.student, ""))
+        for seat in self._seats(record):
+            row = Seat(seat.student, seat.cluster, seat.lab, detail=record["problems"].get(seat.student, ""))
             session = sessions.get(seat.student)
             if session is not None:
-                self._fill(row, session, record["started"])
+                self._fill(row, session, record)
             board.seats.append(row)
         return board
 
-    def _fill(self, row: Seat, session: Session, started: float | None) -> None:
+    def _fill(self, row: Seat, session: Session, record: dict[str, Any]) -> None:
         row.state = session.status
-        grades = self.store.grades(session.id)
+        ended = record["ended"]
+        grades = [g for g in self.store.grades(session.id) if ended is None or g["at"] <= ended]
         if not grades:
             return
         last = grades[-1]
@@ -273,9 +348,10 @@ class ExamRunner:
         row.report = report
         row.passed = report.passed
         row.graded_at = last["at"]
-        row.score = Breakfix.final_score(report, session.hints_used)
+        row.late = record["deadline"] is not None and last["at"] > record["deadline"]
+        row.score = Breakfix.session_score(report, session)
         first_pass = next((g for g in grades if g["passed"]), None)
-        if first_pass is not None and started is not None:
-            row.solved_in = round(max(0.0, first_pass["at"] - started), 1)
+        if first_pass is not None and record["started"] is not None:
+            row.solved_in = round(max(0.0, first_pass["at"] - record["started"]), 1)
         if not row.detail and not report.passed:
             row.detail = "; ".join(f"{c.name}: {c.message}" for c in report.checks if not c.ok)

@@ -67,7 +67,11 @@ def test_labs_are_dealt_in_turn_unless_a_student_has_one() -> None:
         (with_students(name="Week 1"), "exam.yaml: name: String should match pattern"),
         (
             with_students(students=[{"name": "a", "cluster": "c1"}, {"name": "b", "cluster": "c1"}]),
-            "clusters: 'c1' appears twice",
+            "exam.yaml: students[1].cluster: 'c1' is already the cluster of students[0]",
+        ),
+        (
+            with_students(students=[{"name": "a", "cluster": "c1"}, {"name": "a", "cluster": "c2"}]),
+            "exam.yaml: students[1].name: 'a' is already students[0]",
         ),
         (with_students(students=[{"name": "a", "clustr": "c1"}]), "exam.yaml: students.0.cluster: Field required"),
     ],
@@ -181,6 +185,8 @@ def test_the_running_exam_is_the_default_over_a_newer_ended_one() -> None:
 def test_board_without_a_clock() -> None:
     board = Board("x", None, None, None, [Seat("a", "c", "lab")])
     assert board.time_left == "not started" and board.as_dict()["passed"] == 0
+    board.ended = 1.0
+    assert board.time_left == "ended"
 
 
 def test_the_documented_example_exam_loads_and_names_real_labs() -> None:
@@ -202,3 +208,11 @@ def test_watch_stops_by_itself_once_the_exam_has_ended(capsys: pytest.CaptureFix
     assert code == 0 and out.count("week-1: 1/3 fixed") == 1
     code, _, err = run(capsys, "exam", "status", "--watch", "1")
     assert code == 2 and "--watch" in err
+
+
+def test_exam_names_complete_in_the_shell() -> None:
+    from breakfix.cli.exam import _complete_exam
+
+    store = State()
+    _exam_with_grades(store)
+    assert _complete_exam("we") == ["week-1"] and _complete_exam("x") == []

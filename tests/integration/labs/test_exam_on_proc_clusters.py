@@ -86,8 +86,9 @@ def test_exam_for_a_class(capsys: pytest.CaptureFixture[str], proc_cluster_facto
     assert "| bob | bob | svc-wrong-selector | not fixed | 50% |" in text
     assert "| carol | carol | etcd-datadir | not started |" in text
     suites = {s.get("name"): s for s in ET.parse(junit).getroot()}
-    assert set(suites) == {"week-1.alice", "week-1.bob"}
+    assert set(suites) == {"week-1.alice", "week-1.bob", "week-1.carol"}
     assert suites["week-1.alice"].get("failures") == "0" and suites["week-1.bob"].get("failures") == "1"
+    assert suites["week-1.carol"].get("errors") == "1"  # never graded: it counts against her, with the reason
 
     # every cluster is as it was before the exam
     for name in ("alice", "bob"):
@@ -99,6 +100,7 @@ def test_exam_for_a_class(capsys: pytest.CaptureFixture[str], proc_cluster_facto
     # the report stays; the exam cannot end twice or start again
     code, out, _ = lab(capsys, "exam", "report", "week-1", "--json")
     assert code == 0 and json.loads(out)["passed"] == 1
+    assert "needs static-pods" in seats(json.loads(out))["carol"]["detail"]  # why she never started is kept
     code, _, err = lab(capsys, "exam", "end", "week-1")
     assert code == 1 and "has ended already" in err
     code, _, err = lab(capsys, "exam", "start", str(exam))
