@@ -90,6 +90,7 @@ def _show(board: Board, json_out: bool, report: Path | None = None, junit: Path 
                 s.lab,
                 _STATE_STYLE.get(s.state, s.state),
                 "-" if s.score is None else f"{s.score:g}%" + (" (late)" if s.late else ""),
+                s.checks,
                 s.detail,
             ]
             for s in board.seats
@@ -97,7 +98,7 @@ def _show(board: Board, json_out: bool, report: Path | None = None, junit: Path 
         passed = sum(1 for s in board.seats if s.passed)
         table(
             f"exam {board.name}: {passed}/{len(board.seats)} fixed; time left {board.time_left}",
-            ["STUDENT", "CLUSTER", "LAB", "STATE", "SCORE", "DETAIL"],
+            ["STUDENT", "CLUSTER", "LAB", "STATE", "SCORE", "CHECKS", "DETAIL"],
             rows,
         )
     if report is not None:

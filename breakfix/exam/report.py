@@ -21,8 +21,8 @@ def markdown(board: Board) -> str:
         f"Started {_when(board.started)}, deadline {_when(board.deadline)}, ended {_when(board.ended)}. "
         f"{passed} of {len(board.seats)} students fixed their cluster.",
         "",
-        "| Student | Cluster | Lab | Result | Score | Fixed after | Open checks |",
-        "|---|---|---|---|---|---|---|",
+        "| Student | Cluster | Lab | Result | Score | Checks | Fixed after | Open checks |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for s in board.seats:
         result = "fixed" if s.passed else ("not fixed" if s.passed is False else s.state)
@@ -31,5 +31,5 @@ def markdown(board: Board) -> str:
         score = f"{s.score:g}%" if s.score is not None else "-"
         solved = format_duration(s.solved_in) if s.solved_in is not None else "-"
         detail = s.detail.replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| {s.student} | {s.cluster} | {s.lab} | {result} | {score} | {solved} | {detail} |")
+        lines.append(f"| {s.student} | {s.cluster} | {s.lab} | {result} | {score} | {s.checks} | {solved} | {detail} |")
     return "\n".join(lines) + "\n"

@@ -51,6 +51,7 @@ class Seat:
     passed: bool | None = None
     graded_at: float | None = None
     late: bool = False
+    checks: str = "-"
     solved_in: float | None = None
     report: GradeReport | None = None
 
@@ -66,6 +67,7 @@ class Seat:
             "passed": self.passed,
             "graded_at": self.graded_at,
             "graded_after_deadline": self.late,
+            "checks_passed": self.checks,
             "solved_in_seconds": self.solved_in,
             "checks": [c.as_dict() for c in self.report.checks] if self.report else [],
         }
@@ -349,7 +351,9 @@ class ExamRunner:
         row.passed = report.passed
         row.graded_at = last["at"]
         row.late = record["deadline"] is not None and last["at"] > record["deadline"]
-        row.score = Breakfix.session_score(report, session)
+        # an unfixed lab scores 0: its guard checks (nothing redeployed, ...) pass on an untouched cluster too
+        row.score = Breakfix.session_score(report, session) if report.passed else 0.0
+        row.checks = f"{sum(1 for c in report.checks if c.ok)}/{len(report.checks)}"
         first_pass = next((g for g in grades if g["passed"]), None)
         if first_pass is not None and record["started"] is not None:
             row.solved_in = round(max(0.0, first_pass["at"] - record["started"]), 1)

@@ -124,7 +124,7 @@ def _exam_with_grades(store: State) -> None:
     ok = {**fail, "status": "pass", "message": "fine"}
     store.add_grade(alice.id, 0, 2, False, [fail])
     store.add_grade(alice.id, 2, 2, True, [ok])
-    store.add_grade(bob.id, 0, 2, False, [fail])
+    store.add_grade(bob.id, 1, 3, False, [fail, {**ok, "name": "untouched", "weight": 1}])  # a guard check passes
 
 
 def test_the_board_comes_from_the_grades_kept() -> None:
@@ -146,9 +146,9 @@ def test_report_markdown_escapes_table_cells() -> None:
     _exam_with_grades(store)
     text = markdown(ExamRunner(store).board("week-1"))
     assert "1 of 3 students fixed their cluster" in text
-    assert "| alice | c1 | svc-wrong-selector | fixed | 100% | 10m |  |" in text
-    assert "| bob | c2 | coredns-scaled-down | not fixed | 0% | - | routes: no endpoints \\| none |" in text
-    assert "| carol | c3 | etcd-datadir | not started | - | - |  |" in text
+    assert "| alice | c1 | svc-wrong-selector | fixed | 100% | 1/1 | 10m |  |" in text
+    assert "| bob | c2 | coredns-scaled-down | not fixed | 0% | 1/2 | - | routes: no endpoints \\| none |" in text
+    assert "| carol | c3 | etcd-datadir | not started | - | - | - |  |" in text
 
 
 def test_status_list_and_report_commands(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

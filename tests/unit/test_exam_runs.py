@@ -167,7 +167,7 @@ def test_a_grade_after_the_deadline_is_marked(exam_file: Path) -> None:
     FakeRunner(store, {"alice": ["grade:pass"]}).status(grade=True)
     seat = FakeRunner(store, {}).board("quiz").seats[0]
     assert seat.late and seat.as_dict()["graded_after_deadline"] is True
-    assert "| alice | c1 | svc-wrong-selector | fixed (graded after the deadline) | 100% |" in markdown(
+    assert "| alice | c1 | svc-wrong-selector | fixed (graded after the deadline) | 100% | 1/1 |" in markdown(
         FakeRunner(store, {}).board("quiz")
     )
 
