@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
+
 from breakers._manifests import dump_pod, load_pod, main_container, manifest_path, probes, set_flag_value
 from breakfix.changes import ChangeLog
 from breakfix.errors import StepError
 from breakfix.transport.node import Node
+
+RESTART_WAIT_S = 180  # longest wait for a process to appear or to go
 
 
 def set_flag(
@@ -66,3 +70,48 @@ def move_out(node: Node, changes: ChangeLog, manifest: str, to: str = "/etc/kube
     """Move a static pod manifest out of the manifests folder (the kubelet stops the pod)."""
     path = manifest_path(manifest)
     changes.move_file(node, path, f"{to.rstrip('/')}/{path.rsplit('/', 1)[-1]}")
+
+
+def _restart_script(path: str, process: str, after: str) -> str:
+    """Shell: wait for a process matching AFTER, move PATH out until PROCESS is gone, move it back."""
+    aside = f"/etc/kubernetes/{path.rsplit('/', 1)[-1]}.breakfix-restart"
+    wait_after = (
+        f"i=0; until pgrep -f -- {shlex.quote(after)} >/dev/null; do i=$((i+1)); "
+        f'[ "$i" -gt {RESTART_WAIT_S} ] && {{ echo "no process matches {after}" >&2; exit 1; }}; sleep 1; done; '
+        if after
+        else ""
+    )
+    gone = shlex.quote(f"^{process}( |$)")
+    return (
+        f"{wait_after}mv {shlex.quote(path)} {shlex.quote(aside)} && "
+        f'{{ i=0; while pgrep -f -- {gone} >/dev/null && [ "$i" -lt {RESTART_WAIT_S} ]; do i=$((i+1)); sleep 1; done; '
+        f"mv {shlex.quote(aside)} {shlex.quote(path)}; }}"
+    )
+
+
+def _process(node: Node, path: str) -> str:
+    """The program a static pod's main container runs (kube-apiserver, etcd, ...)."""
+    command = main_container(load_pod(node.read(path), path)).get("command") or []
+    if not command:
+        raise StepError(f"{path}: the main container has no command")
+    return str(command[0]).rsplit("/", 1)[-1]
+
+
+def restart(node: Node, changes: ChangeLog, manifest: str, after: str = "") -> None:
+    """Restart a static pod as an admin would: manifest out until its process is gone, then back.
+
+    AFTER (a regex for `pgrep -f`) first waits for another process, e.g. etcd on its real data dir.
+    """
+    path = manifest_path(manifest)
+    changes.keep_file(node, path)  # an interrupted restart cannot lose the manifest
+    node.check(_restart_script(path, _process(node, path), after), timeout=2 * RESTART_WAIT_S + 30)
+
+
+def restart_on_reset(node: Node, changes: ChangeLog, manifest: str, after: str = "") -> None:
+    """Changes nothing now; on reset, once the later changes are undone, restart the static pod (see restart).
+
+    For a break that swaps the store under a running kube-apiserver: its caches keep the swapped store.
+    """
+    path = manifest_path(manifest)
+    changes.keep_file(node, path)  # undone after the restart: the manifest is back even if the restart stops
+    changes.command(node, "true", _restart_script(path, _process(node, path), after), timeout=2 * RESTART_WAIT_S + 30)

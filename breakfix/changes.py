@@ -84,6 +84,14 @@ class ChangeLog:
         new = change(old)
         if new == old:
             return new
+        self._journal_file(node, path, old, stat)
+        if new is None:
+            node.remove(path)
+        else:
+            node.write(path, new, new_stat)
+        return new
+
+    def _journal_file(self, node: Node, path: str, old: bytes | None, stat: FileStat | None) -> None:
         self._journal(
             "file",
             {
@@ -97,11 +105,13 @@ class ChangeLog:
                 "gid": stat.gid if stat else None,
             },
         )
-        if new is None:
-            node.remove(path)
-        else:
-            node.write(path, new, new_stat)
-        return new
+
+    def keep_file(self, node: Node, path: str) -> None:
+        """Journal a file without changing it: reset puts it back as it is now, whatever happens to it."""
+        old = node.read(path)
+        if old is not None and len(old) > MAX_BACKUP:
+            raise StepError(f"{node.name}:{path} is too large to back up ({len(old)} bytes)")
+        self._journal_file(node, path, old, node.stat(path) if old is not None else None)
 
     def move_file(self, node: Node, path: str, to: str) -> None:
         """Move a file away, keeping its mode and owner (both places are journaled)."""
@@ -126,10 +136,10 @@ class ChangeLog:
         node.check("systemctl %s %s", action, unit)
 
     # commands -----------------------------------------------------------------
-    def command(self, node: Node, command: str, undo: str) -> str:
-        """Run a shell command whose inverse is the shell command UNDO."""
-        self._journal("command", {"node": node.name, "command": command, "undo": undo})
-        return node.check(command)
+    def command(self, node: Node, command: str, undo: str, timeout: float = 120) -> str:
+        """Run a shell command whose inverse is the shell command UNDO (each may take up to TIMEOUT seconds)."""
+        self._journal("command", {"node": node.name, "command": command, "undo": undo, "timeout": timeout})
+        return node.check(command, timeout=timeout)
 
     # Kubernetes objects ---------------------------------------------------------
     def _api(self, call: Callable[[], Any], wait: float = 180) -> Any:

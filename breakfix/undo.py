@@ -41,7 +41,7 @@ def _undo_unit(ctx: Context, rec: dict[str, Any]) -> None:
 
 
 def _undo_command(ctx: Context, rec: dict[str, Any]) -> None:
-    ctx.node(rec["node"]).check(rec["undo"])
+    ctx.node(rec["node"]).check(rec["undo"], timeout=rec.get("timeout", 120))
 
 
 def _undo_object(ctx: Context, rec: dict[str, Any]) -> None:

@@ -292,3 +292,38 @@ def test_api_refusals_keep_to_one_line() -> None:
         )
 
     assert _reason(Refusal()) == 'PersistentVolumeClaim "x" is invalid: spec is immutable'
+
+
+def test_restart_on_reset_changes_nothing_now_and_restarts_after_the_later_undos() -> None:
+    api = "/etc/kubernetes/manifests/kube-apiserver.yaml"
+    api_manifest = MANIFEST.replace(b"- etcd\n", b"- kube-apiserver\n", 1)
+    t = FakeTransport({PATH: MANIFEST, api: api_manifest})
+    t.expect(r"test -L .*")
+    t.expect(r"true")
+    ctx = make_ctx(t)
+    node = ctx.node("control-plane")
+    changes = ChangeLog(ctx, "break")
+    after = "^etcd .*--data-dir=/var/lib/etcd( |$)"
+    manifest.restart_on_reset(node, changes, "kube-apiserver", after=after)
+    manifest.set_flag(node, changes, "etcd", "--data-dir", "/var/lib/etcd-fresh")
+    entries = ctx.store.journal("test")
+    assert [e.kind for e in entries] == ["file", "command", "file"]
+    assert t.files[api] == api_manifest  # nothing changed yet
+    undo = entries[1].record["undo"]
+    assert entries[1].record["timeout"] > 2 * manifest.RESTART_WAIT_S
+    assert "pgrep -f -- '^etcd .*--data-dir=/var/lib/etcd( |$)'" in undo and "'^kube-apiserver( |$)'" in undo
+    assert f"mv {api} /etc/kubernetes/kube-apiserver.yaml.breakfix-restart" in undo
+
+    order: list[str] = []
+    t.expect(r".*pgrep -f.*")  # the restart script, run by reset
+    original_run = t.run
+
+    def run(command: str, timeout: float | None = None, stdin: bytes | None = None) -> Any:
+        if "pgrep" in command:
+            order.append("restart" if b"etcd-fresh" not in t.files[PATH] else "restart before etcd was put back")
+            t.files.pop(api)  # say the restart stopped half-way, with the manifest moved aside
+        return original_run(command, timeout, stdin)
+
+    t.run = run  # type: ignore[method-assign]
+    assert replay(ctx) == 3
+    assert order == ["restart"] and t.files[PATH] == MANIFEST and t.files[api] == api_manifest
