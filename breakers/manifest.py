@@ -10,6 +10,7 @@ from breakfix.errors import StepError
 from breakfix.transport.node import Node
 
 RESTART_WAIT_S = 180  # longest wait for a process to appear or to go
+RESTART_TIMEOUT_S = 2 * RESTART_WAIT_S + 30  # the whole restart: both waits and the moves
 
 
 def set_flag(
@@ -104,7 +105,7 @@ def restart(node: Node, changes: ChangeLog, manifest: str, after: str = "") -> N
     """
     path = manifest_path(manifest)
     changes.keep_file(node, path)  # an interrupted restart cannot lose the manifest
-    node.check(_restart_script(path, _process(node, path), after), timeout=2 * RESTART_WAIT_S + 30)
+    node.check(_restart_script(path, _process(node, path), after), timeout=RESTART_TIMEOUT_S)
 
 
 def restart_on_reset(node: Node, changes: ChangeLog, manifest: str, after: str = "") -> None:
@@ -114,4 +115,4 @@ def restart_on_reset(node: Node, changes: ChangeLog, manifest: str, after: str =
     """
     path = manifest_path(manifest)
     changes.keep_file(node, path)  # undone after the restart: the manifest is back even if the restart stops
-    changes.command(node, "true", _restart_script(path, _process(node, path), after), timeout=2 * RESTART_WAIT_S + 30)
+    changes.command(node, "true", _restart_script(path, _process(node, path), after), timeout=RESTART_TIMEOUT_S)

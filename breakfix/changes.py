@@ -77,10 +77,7 @@ class ChangeLog:
         """Rewrite a file through CHANGE(old) -> new (None deletes it); returns the new content."""
         if node.run("test -L %s", path).ok:
             raise StepError(f"{node.name}: {path} is a symbolic link; breakfix edits regular files only")
-        old = node.read(path)
-        if old is not None and len(old) > MAX_BACKUP:
-            raise StepError(f"{node.name}:{path} is too large to back up ({len(old)} bytes)")
-        stat = node.stat(path) if old is not None else None
+        old, stat = self._backup(node, path)
         new = change(old)
         if new == old:
             return new
@@ -90,6 +87,14 @@ class ChangeLog:
         else:
             node.write(path, new, new_stat)
         return new
+
+    @staticmethod
+    def _backup(node: Node, path: str) -> tuple[bytes | None, FileStat | None]:
+        """A file's content and stat as the journal keeps them (None when it does not exist)."""
+        old = node.read(path)
+        if old is not None and len(old) > MAX_BACKUP:
+            raise StepError(f"{node.name}:{path} is too large to back up ({len(old)} bytes)")
+        return old, node.stat(path) if old is not None else None
 
     def _journal_file(self, node: Node, path: str, old: bytes | None, stat: FileStat | None) -> None:
         self._journal(
@@ -108,10 +113,7 @@ class ChangeLog:
 
     def keep_file(self, node: Node, path: str) -> None:
         """Journal a file without changing it: reset puts it back as it is now, whatever happens to it."""
-        old = node.read(path)
-        if old is not None and len(old) > MAX_BACKUP:
-            raise StepError(f"{node.name}:{path} is too large to back up ({len(old)} bytes)")
-        self._journal_file(node, path, old, node.stat(path) if old is not None else None)
+        self._journal_file(node, path, *self._backup(node, path))
 
     def move_file(self, node: Node, path: str, to: str) -> None:
         """Move a file away, keeping its mode and owner (both places are journaled)."""

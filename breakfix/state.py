@@ -85,9 +85,6 @@ class State:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
-        columns = {r[1] for r in self._db.execute("PRAGMA table_info(exams)")}
-        if "problems" not in columns:  # stores made before exams kept their problems
-            self._db.execute("ALTER TABLE exams ADD COLUMN problems TEXT NOT NULL DEFAULT '{}'")
         self._lock = threading.RLock()
         self._writes = 0
 

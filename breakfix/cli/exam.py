@@ -95,9 +95,8 @@ def _show(board: Board, json_out: bool, report: Path | None = None, junit: Path 
             ]
             for s in board.seats
         ]
-        passed = sum(1 for s in board.seats if s.passed)
         table(
-            f"exam {board.name}: {passed}/{len(board.seats)} fixed; time left {board.time_left}",
+            f"exam {board.name}: {board.passed}/{len(board.seats)} fixed; time left {board.time_left}",
             ["STUDENT", "CLUSTER", "LAB", "STATE", "SCORE", "CHECKS", "DETAIL"],
             rows,
         )
@@ -144,7 +143,7 @@ def exam_status(
         while True:
             board = runner.status(name, grade)
             _show(board, json_out)
-            if board.ended is not None or all(s.passed for s in board.seats):
+            if board.ended is not None or board.passed == len(board.seats):
                 return
             time.sleep(watch)
     except KeyboardInterrupt:
@@ -186,11 +185,8 @@ def exam_list(json_out: JsonOpt = False) -> None:
     rows: list[dict[str, object]] = []
     for name in runner.store.exams():
         try:
-            b = runner.board(name)
-            rows.append(
-                {"exam": name, "students": len(b.seats), "passed": sum(1 for s in b.seats if s.passed),
-                 "time_left": b.time_left, "started": b.started, "ended": b.ended}
-            )  # fmt: skip
+            summary = runner.board(name).as_dict()
+            rows.append({**summary, "students": len(summary["students"])})
         except BreakfixError as exc:
             rows.append({"exam": name, "error": str(exc)})
     if json_out:

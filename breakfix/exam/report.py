@@ -14,12 +14,11 @@ def _when(at: float | None) -> str:
 
 def markdown(board: Board) -> str:
     """The board as a Markdown report."""
-    passed = sum(1 for s in board.seats if s.passed)
     lines = [
         f"# Exam {board.name}",
         "",
         f"Started {_when(board.started)}, deadline {_when(board.deadline)}, ended {_when(board.ended)}. "
-        f"{passed} of {len(board.seats)} students fixed their cluster.",
+        f"{board.passed} of {len(board.seats)} students fixed their cluster.",
         "",
         "| Student | Cluster | Lab | Result | Score | Checks | Fixed after | Open checks |",
         "|---|---|---|---|---|---|---|---|",

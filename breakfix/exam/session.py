@@ -84,6 +84,11 @@ class Board:
     seats: list[Seat] = field(default_factory=list)
 
     @property
+    def passed(self) -> int:
+        """How many students fixed their cluster."""
+        return sum(1 for s in self.seats if s.passed)
+
+    @property
     def time_left(self) -> str:
         """Time until the deadline, or how far past it."""
         if self.ended is not None:
@@ -101,7 +106,7 @@ class Board:
             "deadline": self.deadline,
             "ended": self.ended,
             "time_left": self.time_left,
-            "passed": sum(1 for s in self.seats if s.passed),
+            "passed": self.passed,
             "students": [s.as_dict() for s in self.seats],
         }
 
