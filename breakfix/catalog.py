@@ -25,6 +25,7 @@ class Lab:
     steps: dict[str, list[Step]]
     cheats: dict[str, list[Step]]
     solution_text: str
+    alternatives: dict[str, list[Step]] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -95,21 +96,31 @@ def load_lab(path: Path) -> Lab:
     data: dict[str, Any] = spec.model_dump(by_alias=True)
     steps = {section: _bind_steps(path, section, data[section]) for section in SECTIONS}
     cheats = {name: _bind_steps(path, f"cheats.{name}", s) for name, s in spec.cheats.items()}
-    _check_manifests(path, steps["setup"])
+    alternatives = {name: _bind_steps(path, f"alternatives.{name}", s) for name, s in spec.alternatives.items()}
+    clash = sorted(set(cheats) & set(alternatives))
+    if clash:
+        raise LabFileError(str(path), "alternatives", f"{', '.join(clash)} is also the name of a cheat")
+    for section, bound in [
+        *steps.items(),
+        *(("cheats." + n, s) for n, s in cheats.items()),
+        *(("alternatives." + n, s) for n, s in alternatives.items()),
+    ]:
+        _check_manifests(path, section, bound)
     solution = spec.solution
     if not solution:
         sol = path.parent / "solution.md"
         if not sol.is_file():
             raise LabFileError(str(path), "solution", "empty, and there is no solution.md beside the lab file")
         solution = sol.read_text()
-    return Lab(spec=spec, path=path, steps=steps, cheats=cheats, solution_text=solution)
+    return Lab(spec=spec, path=path, steps=steps, cheats=cheats, solution_text=solution, alternatives=alternatives)
 
 
-def _check_manifests(path: Path, setup: list[Step]) -> None:
-    for i, step in enumerate(setup):
+def _check_manifests(path: Path, section: str, steps: list[Step]) -> None:
+    """Every `apply:` file of a section exists beside lab.yaml (in any section, not only setup)."""
+    for i, step in enumerate(steps):
         rel = step.kwargs.get("file")
         if step.ref == "breakers.kube.apply_manifest" and isinstance(rel, str) and not (path.parent / rel).is_file():
-            raise LabFileError(str(path), f"setup[{i}] apply.file", f"{rel} does not exist beside lab.yaml")
+            raise LabFileError(str(path), f"{section}[{i}] apply.file", f"{rel} does not exist beside lab.yaml")
 
 
 def load_catalog(roots: list[Path] | None = None) -> Catalog:

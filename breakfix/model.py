@@ -45,6 +45,9 @@ class LabFile(BaseModel):
     solution: str = Field(default="", description="Walk-through; solution.md beside lab.yaml is used if empty.")
     solve: list[StepData] = Field(min_length=1, description="The reference fix: grade must pass after it.")
     cheats: dict[str, list[StepData]] = Field(default_factory=dict, description="Fixes that must NOT pass.")
+    alternatives: dict[str, list[StepData]] = Field(
+        default_factory=dict, description="Other valid fixes: grade must PASS after each, as after `solve`."
+    )
 
     @field_validator("setup", "break_", "confirm", "grade", "solve")
     @classmethod
@@ -54,13 +57,13 @@ class LabFile(BaseModel):
                 raise ValueError(f"step {i} must be one mapping `dotted.name: {{arguments}}`")
         return steps
 
-    @field_validator("cheats")
+    @field_validator("cheats", "alternatives")
     @classmethod
-    def _cheat_steps(cls, cheats: dict[str, list[StepData]]) -> dict[str, list[StepData]]:
-        for name, steps in cheats.items():
+    def _named_steps(cls, named: dict[str, list[StepData]]) -> dict[str, list[StepData]]:
+        for name, steps in named.items():
             if not steps:
-                raise ValueError(f"cheat {name!r} has no steps")
+                raise ValueError(f"{name!r} has no steps")
             for i, step in enumerate(steps):
                 if len(step) != 1:
-                    raise ValueError(f"cheat {name!r} step {i} must be one mapping `dotted.name: {{arguments}}`")
-        return cheats
+                    raise ValueError(f"{name!r} step {i} must be one mapping `dotted.name: {{arguments}}`")
+        return named

@@ -149,10 +149,11 @@ def verify(
     on_phase: Callable[[VerifyPhase], None] | None = None,
     cheat_window: float = 90,
 ) -> list[VerifyPhase]:
-    """Self-test a lab: break -> grade fails; each cheat fails; solve -> grade passes; reset -> clean.
+    """Self-test a lab: break -> grade fails; each cheat fails; each alternative and solve pass; reset -> clean.
 
     A cheat is graded for CHEAT_WINDOW seconds (it fails only if no grade in that time passes); the
-    reference fix gets SETTLE seconds to pass. A step that errors is reported as a failed phase."""
+    reference fix and each alternative (another valid fix, undone again before the next phase) get SETTLE
+    seconds to pass. A step that errors is reported as a failed phase."""
     phases: list[VerifyPhase] = []
 
     def note(phase: VerifyPhase) -> None:
@@ -194,6 +195,23 @@ def verify(
                 )
             except BreakfixError as exc:
                 note(VerifyPhase(f"cheat:{name}", False, f"the cheat could not be applied: {exc}"))
+            replay(ctx, after=mark)
+        for name, steps in lab.alternatives.items():
+            mark = ctx.store.journal_last_id(ctx.cluster.name)
+            try:
+                run_steps(ctx, steps, f"alternative:{name}")
+                checks = _grade_for(ctx, lab, settle)
+                ok = all(c.ok for c in checks)
+                note(
+                    VerifyPhase(
+                        f"alternative:{name}",
+                        ok,
+                        "the other valid fix passes" if ok else "the other valid fix FAILED grading",
+                        checks,
+                    )
+                )
+            except BreakfixError as exc:
+                note(VerifyPhase(f"alternative:{name}", False, f"the other valid fix could not be applied: {exc}"))
             replay(ctx, after=mark)
         try:
             run_steps(ctx, lab.steps["solve"], "solve")

@@ -111,6 +111,7 @@ def show(lab_id: LabArg, json_out: JsonOpt = False) -> None:
                 "hints": len(lab.spec.hints),
                 "checks": checks,
                 "cheats_tested": list(lab.cheats),
+                "alternatives_tested": list(lab.alternatives),
             }
         )
         return
@@ -277,7 +278,7 @@ def verify(
     cheat_window: Annotated[float, typer.Option(help="Seconds a cheat is graded for (it must fail throughout).")] = 90,
     json_out: JsonOpt = False,
 ) -> None:
-    """Self-test labs: break fails grading, cheats fail, the reference fix passes, reset is clean."""
+    """Self-test labs: break fails grading, cheats fail, the fix and its alternatives pass, reset is clean."""
     from breakfix.errors import UsageError
 
     bf = _bf()

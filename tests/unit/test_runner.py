@@ -10,7 +10,7 @@ import yaml
 from breakfix import runner
 from breakfix.catalog import load_lab
 from breakfix.clusters import MARKER_NAME, MARKER_NAMESPACE
-from breakfix.errors import BreakfixError, NotALabCluster, StepError
+from breakfix.errors import BreakfixError, LabFileError, NotALabCluster, StepError
 from tests.fakes import FakeKube, FakeTransport
 from tests.unit.test_changes import make_ctx
 
@@ -163,6 +163,55 @@ def test_verify_catches_a_broken_reference_fix(tmp_path: Path) -> None:
     ctx, t, _k = marked_ctx({"/etc/app.conf": b"good"})
     phases = {p.name: p for p in runner.verify(ctx, lab, settle=1)}
     assert not phases["solve"].ok and phases["reset"].ok and t.files["/etc/app.conf"] == b"good"
+
+
+def test_verify_runs_alternatives_and_undoes_each(tmp_path: Path) -> None:
+    """An alternative is another valid fix: it must pass, and is put back to broken before the next phase."""
+    lab = lab_from(
+        tmp_path,
+        solve=[{"tests.steps.file_is": {"path": "/etc/app.conf", "content": "bad"}}],  # proves the undo
+        alternatives={"by-hand": [{"tests.steps.write": {"path": "/etc/app.conf", "content": "good"}}]},
+    )
+    ctx, t, _k = marked_ctx({"/etc/app.conf": b"good"})
+    phases = runner.verify(ctx, lab, settle=1)
+    assert [(p.name, p.ok) for p in phases] == [
+        ("break", True),
+        ("grade-after-break", True),
+        ("cheat:wrong-value", True),
+        ("alternative:by-hand", True),
+        ("solve", False),  # the alternative was undone: the file is broken again, so a check-only solve fails
+        ("reset", True),
+    ]
+    assert t.files["/etc/app.conf"] == b"good"
+
+
+def test_verify_catches_an_alternative_that_fails(tmp_path: Path) -> None:
+    lab = lab_from(
+        tmp_path, alternatives={"half-fix": [{"tests.steps.write": {"path": "/etc/app.conf", "content": "meh"}}]}
+    )
+    ctx, _t, _k = marked_ctx({"/etc/app.conf": b"good"})
+    phases = {p.name: p for p in runner.verify(ctx, lab, settle=1)}
+    alt = phases["alternative:half-fix"]
+    assert not alt.ok and "FAILED" in alt.detail and not all(c.ok for c in alt.checks)
+    assert phases["solve"].ok and phases["reset"].ok
+
+
+def test_alternative_named_like_a_cheat_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(LabFileError, match="wrong-value is also the name of a cheat"):
+        lab_from(
+            tmp_path, alternatives={"wrong-value": [{"tests.steps.write": {"path": "/etc/app.conf", "content": "x"}}]}
+        )
+
+
+@pytest.mark.parametrize("section", ["break", "solve"])
+def test_missing_apply_file_is_refused_in_any_section(tmp_path: Path, section: str) -> None:
+    with pytest.raises(LabFileError, match=rf"{section}\[0\] apply.file.*nope.yaml does not exist"):
+        lab_from(tmp_path, **{section: [{"apply": {"file": "manifests/nope.yaml"}}]})
+
+
+def test_missing_apply_file_in_a_cheat_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(LabFileError, match=r"cheats.x\[0\] apply.file"):
+        lab_from(tmp_path, cheats={"x": [{"apply": {"file": "manifests/nope.yaml"}}]})
 
 
 def test_task_text_is_rendered(tmp_path: Path) -> None:

@@ -158,5 +158,8 @@ def test_verify(capsys: pytest.CaptureFixture[str], verifications: dict[str, Fut
     assert outcome.code == 0 and not failed, json.dumps(failed, indent=1)
     names = [p["phase"] for p in result["phases"]]
     assert names[:2] == ["break", "grade-after-break"] and names[-2:] == ["solve", "reset"]
-    assert names[2:-2] == [f"cheat:{name}" for name in load_catalog().get(lab_id).cheats]
+    lab = load_catalog().get(lab_id)
+    assert names[2:-2] == [f"cheat:{name}" for name in lab.cheats] + [
+        f"alternative:{name}" for name in lab.alternatives
+    ]
     assert outcome.health is None, f"after {lab_id} the cluster is not as it was: {outcome.health}"
