@@ -247,6 +247,27 @@ def untaint(changes: ChangeLog, kube: Kube, node_name: str, key: str) -> None:
     changes.patch_object("v1", "Node", node_name, None, {"spec": {"taints": kept or None}})
 
 
+def taint_workers(
+    changes: ChangeLog, kube: Kube, cluster: ClusterSpec, key: str, value: str = "", effect: str = "NoSchedule"
+) -> None:
+    """Add a taint to every worker node (undo puts each node's previous taints back)."""
+    for worker in _worker_names(cluster):
+        taint(changes, kube, worker, key, value, effect)
+
+
+def untaint_workers(changes: ChangeLog, kube: Kube, cluster: ClusterSpec, key: str) -> None:
+    """Remove every taint with KEY from every worker node."""
+    for worker in _worker_names(cluster):
+        untaint(changes, kube, worker, key)
+
+
+def _worker_names(cluster: ClusterSpec) -> list[str]:
+    names = [n.name for n in cluster.workers]
+    if not names:
+        raise StepError(f"cluster {cluster.name} has no worker nodes")
+    return names
+
+
 def wait_pods_gone(kube: Kube, namespace: str, selector: str, timeout: Seconds = 120.0) -> None:
     """Wait until no pod matches SELECTOR (changes nothing: a break waits for its effect)."""
     deadline = time.monotonic() + timeout

@@ -10,6 +10,7 @@ from typing import Any
 
 from breakfix.catalog import Lab
 from breakfix.clusters import check_marker
+from breakfix.collateral import BEFORE, STARTED, fingerprint, guard_checks, node_changes, restore
 from breakfix.context import Context
 from breakfix.durations import format_duration
 from breakfix.errors import BreakfixError, ClusterError, StepError, api_not_ready
@@ -75,6 +76,7 @@ def start(ctx: Context, lab: Lab, student: str | None = None, exam: str | None =
     ctx.session_id = session.id
     ctx.state.session_id = session.id
     try:
+        ctx.state.set(BEFORE, fingerprint(ctx.kube))
         run_steps(ctx, lab.steps["setup"], "setup")
         run_steps(ctx, lab.steps["break"], "break")
         ctx.log("confirming the fault is live...")
@@ -82,6 +84,7 @@ def start(ctx: Context, lab: Lab, student: str | None = None, exam: str | None =
         if not all(shown):
             bad = next(st for st, ok in zip(lab.steps["confirm"], shown, strict=True) if not ok)
             raise StepError(f"the fault did not show within {bad.within:.0f}s ({bad.title}); nothing was left broken")
+        ctx.state.set(STARTED, fingerprint(ctx.kube))
     except BaseException as exc:
         ctx.log(f"rolling back: {exc if str(exc) else type(exc).__name__}")
         try:
@@ -94,9 +97,15 @@ def start(ctx: Context, lab: Lab, student: str | None = None, exam: str | None =
     return store.session(session.id)
 
 
-def grade(ctx: Context, lab: Lab, session: Session | None, record: bool = True) -> GradeReport:
-    """Run the lab's checks concurrently and record the attempt."""
+def checks_of(ctx: Context, lab: Lab) -> list[CheckResult]:
+    """The lab's checks, run concurrently, then the engine's guard against collateral damage."""
     checks = run_checks(ctx, lab.steps["grade"])
+    return checks + guard_checks(ctx.kube, ctx.state.get(BEFORE), ctx.state.get(STARTED))
+
+
+def grade(ctx: Context, lab: Lab, session: Session | None, record: bool = True) -> GradeReport:
+    """Run the lab's checks and the collateral-damage guard, and record the attempt."""
+    checks = checks_of(ctx, lab)
     report = GradeReport(lab.id, checks)
     if session is not None and session.started:
         report.elapsed = round(time.time() - session.started, 1)
@@ -108,12 +117,26 @@ def grade(ctx: Context, lab: Lab, session: Session | None, record: bool = True) 
 
 
 def reset(ctx: Context) -> int:
-    """Undo everything the journal holds for the cluster and close its session."""
+    """Undo everything the journal holds, put nodes back as they were, and close the session.
+
+    What cannot be put back is named, one line each, in the error that ends the reset."""
     undone = replay(ctx)
+    left = put_back(ctx)
     session = ctx.store.active_session(ctx.cluster.name)
     if session is not None:
         ctx.store.update_session(session.id, status="closed", ended=time.time())
+    if left:
+        raise ClusterError("reset could not put everything back:\n  " + "\n  ".join(left))
     return undone
+
+
+def put_back(ctx: Context) -> list[str]:
+    """Restore what the student changed outside the journal (node labels, taints, cordons, admin bindings)."""
+    before = ctx.state.get(BEFORE)
+    if before is None:
+        return []
+    wait_for_api(ctx)
+    return restore(ctx.kube, before, ctx.log)
 
 
 @dataclass
@@ -134,7 +157,7 @@ def _grade_for(ctx: Context, lab: Lab, window: float) -> list[CheckResult]:
     """Grade repeatedly for up to WINDOW seconds and stop at the first full pass (a fix or cheat settling)."""
     deadline = time.monotonic() + window
     while True:
-        checks = run_checks(ctx, lab.steps["grade"])
+        checks = checks_of(ctx, lab)
         if all(c.ok for c in checks) or time.monotonic() >= deadline:
             return checks
         pending = next(c for c in checks if not c.ok)
@@ -228,10 +251,14 @@ def verify(
         records = ctx.store.journal(ctx.cluster.name, started_at)
         try:
             replay(ctx, after=started_at)
+            unrestored = put_back(ctx)
         finally:
             ctx.store.update_session(session.id, status="verified", ended=time.time())
     wait_for_api(ctx)
-    problems = verify_restored(ctx, records)
+    problems = verify_restored(ctx, records) + unrestored
+    before = ctx.state.get(BEFORE)
+    if before is not None:
+        problems += [f"not as before: {p}" for p in node_changes(before, before, fingerprint(ctx.kube))]
     left = ctx.store.journal(ctx.cluster.name, started_at)
     ok = not problems and not left
     note(VerifyPhase("reset", ok, "every change was put back" if ok else "; ".join(problems) or "journal not empty"))

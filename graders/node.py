@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from breakfix.collateral import MANAGED_TAINTS
 from breakfix.durations import Seconds
 from breakfix.errors import ClusterError
+from breakfix.inventory import ClusterSpec
 from breakfix.kube import Kube
 from breakfix.results import CheckResult, failed, passed
 from breakfix.transport.node import Node
@@ -49,25 +51,44 @@ def _node_taints(kube: Kube, name: str) -> list[dict[str, str]] | None:
 
 def schedulable(kube: Kube, node: Node) -> CheckResult:
     """The node takes new pods: not cordoned, no NoSchedule/NoExecute taint of its own."""
+    return _takes_pods(kube, node.name)
+
+
+def workers_schedulable(kube: Kube, cluster: ClusterSpec) -> CheckResult:
+    """Every worker node takes new pods: none cordoned, none with a NoSchedule/NoExecute taint of its own."""
+    results = [_takes_pods(kube, worker.name) for worker in cluster.workers]
+    bad = [r for r in results if not r.ok]
+    if not results:
+        return failed(f"cluster {cluster.name} has no worker nodes")
+    if bad:
+        return CheckResult(
+            "error" if any(r.status == "error" for r in bad) else "fail",
+            "; ".join(r.message for r in bad),
+            bad[0].hint,
+        )
+    return passed(f"every worker takes new pods ({', '.join(w.name for w in cluster.workers)})")
+
+
+def _takes_pods(kube: Kube, name: str) -> CheckResult:
     try:
-        obj = kube.get("v1", "Node", node.name)
+        obj = kube.get("v1", "Node", name)
     except ClusterError as exc:
-        return CheckResult("error", f"cannot read node {node.name}: {exc}")
+        return CheckResult("error", f"cannot read node {name}: {exc}")
     if obj is None:
-        return failed(f"node {node.name} is not registered")
+        return failed(f"node {name} is not registered")
     if obj.get("spec", {}).get("unschedulable"):
-        return failed(f"node {node.name} is cordoned", f"kubectl uncordon {node.name}")
-    blocking = [
+        return failed(f"node {name} is cordoned", "A cordoned node takes no new pods.")
+    blocking = [  # only the taints the node controller manages (not-ready, pressure, ...) come and go by themselves
         f"{t['key']}={t.get('value', '')}:{t['effect']}"
         for t in obj.get("spec", {}).get("taints") or []
-        if t.get("effect") in ("NoSchedule", "NoExecute") and not t["key"].startswith("node.kubernetes.io/")
+        if t.get("effect") in ("NoSchedule", "NoExecute") and t["key"] not in MANAGED_TAINTS
     ]
     if blocking:
         return failed(
-            f"node {node.name} repels new pods: {', '.join(blocking)}",
+            f"node {name} repels new pods: {', '.join(blocking)}",
             "A taint keeps away every pod without a matching toleration. Is it still needed?",
         )
-    return passed(f"node {node.name} takes new pods")
+    return passed(f"node {name} takes new pods")
 
 
 def keeps_taint(kube: Kube, node: Node, key: str) -> CheckResult:

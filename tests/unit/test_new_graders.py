@@ -18,9 +18,10 @@ from breakers import files
 from breakers import kube as kube_breakers
 from breakfix.changes import ChangeLog
 from breakfix.context import SessionState
-from breakfix.inventory import ClusterSpec
+from breakfix.inventory import ClusterSpec, NodeSpec
 from breakfix.state import State
 from breakfix.transport.node import Node
+from breakfix.transport.spec import TransportSpec
 from graders import node as node_graders
 from graders import probe, service, static_pod, systemd, workload
 from tests.fakes import FakeKube, FakeTransport, Unexpected
@@ -393,6 +394,9 @@ def test_schedulable_and_keeps_taint() -> None:
     w1 = a_node(FakeTransport())
     kube.create(tainted_node("w1", [{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]))
     assert node_graders.schedulable(kube, w1).ok  # the node controller's own taints are not a choice
+    renamed = {"key": "node.kubernetes.io/maintenance", "effect": "NoSchedule"}  # not the controller's: a choice
+    kube.replace(tainted_node("w1", [renamed]))
+    assert "node.kubernetes.io/maintenance=:NoSchedule" in node_graders.schedulable(kube, w1).message
     kube.replace(tainted_node("w1", [{"key": "maint", "value": "true", "effect": "NoSchedule"}]))
     result = node_graders.schedulable(kube, w1)
     assert result.status == "fail" and "maint=true:NoSchedule" in result.message
@@ -433,3 +437,32 @@ def test_memory_limited_wants_a_limit_within_bounds(resources: dict[str, Any] | 
     result = workload.memory_limited(kube, "cart", "store", at_most=2**30)
     assert result.ok is ok and says in result.message
     assert workload.memory_limited(FakeKube({"Deployment"}), "cart", "store").status == "fail"  # gone
+
+
+def two_worker_cluster() -> ClusterSpec:
+    nodes = tuple(
+        NodeSpec(n, r, TransportSpec("local"), None)
+        for n, r in [("cp1", "control-plane"), ("w1", "worker"), ("w2", "worker")]
+    )
+    return ClusterSpec("test", "inventory", Path("/dev/null"), nodes, None, None, frozenset())
+
+
+def test_every_worker_is_tainted_and_judged() -> None:
+    """With two workers the fault must show on both (else the pod just lands on the other one)."""
+    kube = FakeKube({"Node"})
+    for name in ("cp1", "w1", "w2"):
+        kube.create(tainted_node(name, []))
+    cluster = two_worker_cluster()
+    ctx = make_ctx(FakeTransport(), kube)
+    kube_breakers.taint_workers(ChangeLog(ctx, "break"), kube, cluster, "maint", "true")
+    assert kube.get("v1", "Node", "cp1")["spec"] == {}  # type: ignore[index]
+    for name in ("w1", "w2"):
+        assert kube.get("v1", "Node", name)["spec"]["taints"] == [
+            {"key": "maint", "effect": "NoSchedule", "value": "true"}
+        ]  # type: ignore[index]
+    kube_breakers.untaint_workers(ChangeLog(ctx, "solve"), kube, cluster, "maint")
+    kube_breakers.taint(ChangeLog(ctx, "cheat"), kube, "w2", "maint", "true")  # one worker left tainted
+    result = node_graders.workers_schedulable(kube, cluster)
+    assert result.status == "fail" and "w2 repels" in result.message and "w1" not in result.message
+    kube_breakers.untaint(ChangeLog(ctx, "solve"), kube, "w2", "maint")
+    assert node_graders.workers_schedulable(kube, cluster).ok

@@ -49,8 +49,23 @@ def lab_from(tmp_path: Path, **change: object):  # type: ignore[no-untyped-def]
     return load_lab(path)
 
 
+def node_obj(name: str, taints: list[dict[str, str]] | None = None, ready: bool = True) -> dict[str, object]:
+    """A Node as the API server returns it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "spec": {"taints": taints} if taints else {},
+        "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+    }
+
+
+CP_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
+
+
 def marked_ctx(files: dict[str, bytes]):  # type: ignore[no-untyped-def]
-    kube = FakeKube({"ConfigMap"})
+    kube = FakeKube({"ConfigMap", "Node", "ClusterRoleBinding"})
+    kube.create(node_obj("cp1", [CP_TAINT]))
     kube.create(
         {
             "apiVersion": "v1",
@@ -73,7 +88,8 @@ def test_start_grade_reset(tmp_path: Path) -> None:
     assert session.status == "active" and session.deadline == pytest.approx(session.started + 300)
     assert t.files["/etc/app.conf"] == b"bad"
     report = runner.grade(ctx, lab, session)
-    assert not report.passed and report.score == 1 and report.max_score == 3
+    # the lab's checks weigh 3, the engine's three guard checks 1 each; the guard passes on an untouched cluster
+    assert not report.passed and report.score == 1 + 3 and report.max_score == 3 + 3
     t.files["/etc/app.conf"] = b"good"  # the student's fix
     report = runner.grade(ctx, lab, ctx.store.session(session.id))
     assert report.passed and ctx.store.session(session.id).status == "solved"
@@ -212,6 +228,79 @@ def test_missing_apply_file_is_refused_in_any_section(tmp_path: Path, section: s
 def test_missing_apply_file_in_a_cheat_is_refused(tmp_path: Path) -> None:
     with pytest.raises(LabFileError, match=r"cheats.x\[0\] apply.file"):
         lab_from(tmp_path, cheats={"x": [{"apply": {"file": "manifests/nope.yaml"}}]})
+
+
+def test_guard_fails_a_fix_that_changes_nodes_and_reset_puts_them_back(tmp_path: Path) -> None:
+    """A label or a taint the student changed fails the engine's guard, whatever the lab checks; reset restores it."""
+    lab = lab_from(tmp_path)
+    ctx, t, kube = marked_ctx({"/etc/app.conf": b"good"})
+    session = runner.start(ctx, lab)
+    t.files["/etc/app.conf"] = b"good"
+    assert runner.grade(ctx, lab, session).passed
+    kube.patch(
+        "v1", "Node", "cp1", None, {"metadata": {"labels": {"breakfix.dev/parked": "true"}}, "spec": {"taints": None}}
+    )
+    report = runner.grade(ctx, lab, ctx.store.session(session.id))
+    guard = {c.name: c for c in report.checks if c.name.startswith("guard:")}
+    kept = guard["guard: nodes keep their labels and taints"]
+    assert not report.passed and not kept.ok
+    assert "cp1: label breakfix.dev/parked added" in kept.message
+    assert "taint node-role.kubernetes.io/control-plane:NoSchedule removed" in kept.message
+    assert guard["guard: nodes stay Ready"].ok and guard["guard: no new cluster-admins"].ok
+    runner.reset(ctx)
+    live = kube.get("v1", "Node", "cp1")
+    assert live is not None and "breakfix.dev/parked" not in live["metadata"]["labels"]
+    assert live["spec"]["taints"] == [CP_TAINT]
+
+
+def test_guard_counts_a_new_cluster_admin_and_reset_removes_it(tmp_path: Path) -> None:
+    lab = lab_from(tmp_path)
+    ctx, t, kube = marked_ctx({"/etc/app.conf": b"good"})
+    session = runner.start(ctx, lab)
+    t.files["/etc/app.conf"] = b"good"
+    kube.create(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "w1-admin"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        }
+    )
+    report = runner.grade(ctx, lab, session)
+    admins = next(c for c in report.checks if c.name == "guard: no new cluster-admins")
+    assert not report.passed and "w1-admin" in admins.message and report.score == report.max_score - 1
+    runner.reset(ctx)
+    assert kube.get("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "w1-admin") is None
+
+
+def test_labels_and_taints_the_lab_itself_set_are_fine(tmp_path: Path) -> None:
+    """The guard allows each node field as before the lab or as the lab left it, and nothing else."""
+    from breakfix.collateral import node_changes
+
+    def fp(labels: dict[str, str], taints: dict[str, str]) -> dict[str, object]:
+        return {"nodes": {"w1": {"labels": labels, "taints": taints, "cordoned": False, "ready": True}}, "admins": []}
+
+    before = fp({"a": "1"}, {})
+    started = fp({"a": "1", "lab": "x"}, {"breakfix.dev/maintenance:NoSchedule": "true"})
+    assert node_changes(before, started, started) == []
+    assert node_changes(before, started, before) == []  # the fix lifted what the lab put there
+    renamed = fp({"a": "1"}, {"node.kubernetes.io/maintenance:NoSchedule": "true"})
+    assert node_changes(before, started, renamed) == ["w1: taint node.kubernetes.io/maintenance:NoSchedule added"]
+    managed = fp({"a": "1"}, {})
+    managed_node = node_obj("w1", [{"key": "node.kubernetes.io/not-ready", "effect": "NoExecute"}])
+    from breakfix.collateral import _taints
+
+    assert _taints(managed_node) == {} and node_changes(before, started, managed) == []
+
+
+def test_reset_names_what_it_cannot_put_back(tmp_path: Path) -> None:
+    lab = lab_from(tmp_path)
+    ctx, t, kube = marked_ctx({"/etc/app.conf": b"good"})
+    runner.start(ctx, lab)
+    kube.delete("v1", "Node", "cp1")
+    with pytest.raises(BreakfixError, match="node cp1 is gone"):
+        runner.reset(ctx)
+    assert ctx.store.active_session("test") is None and t.files["/etc/app.conf"] == b"good"
 
 
 def test_task_text_is_rendered(tmp_path: Path) -> None:
