@@ -15,6 +15,7 @@ from typing import Any
 from breakfix.errors import BreakfixError
 from breakfix.kube import Kube
 from breakfix.results import CheckResult, failed, passed
+from breakfix.transport.node import Node
 
 Fingerprint = dict[str, Any]
 
@@ -196,3 +197,25 @@ def _node_patch(kube: Kube, name: str, was: dict[str, Any], now: dict[str, Any])
     if spec:
         patch["spec"] = spec
     return patch
+
+
+#: Node components that must run as their systemd unit, never started by hand beside it.
+UNIT_COMPONENTS = ("kubelet", "containerd")
+_STRAYS = (
+    'for name in %s; do for pid in $(pgrep -x "$name"); do '
+    'grep -q "/$name.service" /proc/$pid/cgroup 2>/dev/null || echo "$name $pid"; done; done'
+)
+
+
+def stray_processes(node: Node) -> list[str]:
+    """Components running on NODE outside their systemd unit (started by hand), one line each with a hint."""
+    out = node.check(_STRAYS % " ".join(UNIT_COMPONENTS), timeout=30)
+    lines = []
+    for line in out.splitlines():
+        name, _, pid = line.strip().partition(" ")
+        if name and pid:
+            lines.append(
+                f"{node.name}: {name} (pid {pid}) runs outside {name}.service (started by hand?): "
+                f"stop it with `kill {pid}`, then `systemctl restart {name}`"
+            )
+    return lines

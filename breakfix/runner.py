@@ -10,7 +10,7 @@ from typing import Any
 
 from breakfix.catalog import Lab
 from breakfix.clusters import check_marker
-from breakfix.collateral import BEFORE, STARTED, fingerprint, guard_checks, node_changes, restore
+from breakfix.collateral import BEFORE, STARTED, fingerprint, guard_checks, node_changes, restore, stray_processes
 from breakfix.context import Context
 from breakfix.durations import format_duration
 from breakfix.errors import BreakfixError, ClusterError, StepError, api_not_ready
@@ -131,12 +131,17 @@ def reset(ctx: Context) -> int:
 
 
 def put_back(ctx: Context) -> list[str]:
-    """Restore what the student changed outside the journal (node labels, taints, cordons, admin bindings)."""
+    """Restore what the student changed outside the journal (node labels, taints, cordons, admin bindings);
+    name what cannot be put back (a component started by hand beside its unit)."""
     before = ctx.state.get(BEFORE)
     if before is None:
         return []
     wait_for_api(ctx)
-    return restore(ctx.kube, before, ctx.log)
+    left = restore(ctx.kube, before, ctx.log)
+    if "systemd" in ctx.cluster.capabilities:
+        for node in ctx.nodes():
+            left += stray_processes(node)
+    return left
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -301,6 +302,17 @@ def test_reset_names_what_it_cannot_put_back(tmp_path: Path) -> None:
     with pytest.raises(BreakfixError, match="node cp1 is gone"):
         runner.reset(ctx)
     assert ctx.store.active_session("test") is None and t.files["/etc/app.conf"] == b"good"
+
+
+def test_reset_names_a_component_started_by_hand_and_exits_non_zero(tmp_path: Path) -> None:
+    lab = lab_from(tmp_path)
+    ctx, t, _kube = marked_ctx({"/etc/app.conf": b"good"})
+    ctx.cluster = dataclasses.replace(ctx.cluster, capabilities=frozenset({"systemd"}))
+    runner.start(ctx, lab)
+    t.expect(r".*pgrep -x.*", stdout="kubelet 4242\n")
+    with pytest.raises(BreakfixError, match=r"cp1: kubelet \(pid 4242\) runs outside kubelet.service"):
+        runner.reset(ctx)
+    assert t.files["/etc/app.conf"] == b"good" and ctx.store.journal("test") == []
 
 
 def test_task_text_is_rendered(tmp_path: Path) -> None:
