@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from breakfix import node_files
 from breakfix.catalog import Lab
 from breakfix.clusters import check_marker
 from breakfix.collateral import BEFORE, STARTED, fingerprint, guard_checks, node_changes, restore, stray_processes
@@ -76,7 +77,7 @@ def start(ctx: Context, lab: Lab, student: str | None = None, exam: str | None =
     ctx.session_id = session.id
     ctx.state.session_id = session.id
     try:
-        ctx.state.set(BEFORE, fingerprint(ctx.kube))
+        take_fingerprint(ctx)
         run_steps(ctx, lab.steps["setup"], "setup")
         run_steps(ctx, lab.steps["break"], "break")
         ctx.log("confirming the fault is live...")
@@ -130,6 +131,34 @@ def reset(ctx: Context) -> int:
     return undone
 
 
+FILES = "fingerprint.files"
+
+
+def _watches_files(ctx: Context) -> bool:
+    return "systemd" in ctx.cluster.capabilities
+
+
+def take_fingerprint(ctx: Context) -> None:
+    """Record the cluster as it is before a lab: nodes and admins from the API, each node's watched files."""
+    ctx.state.set(BEFORE, fingerprint(ctx.kube))
+    if _watches_files(ctx):
+        with ThreadPoolExecutor(max_workers=max(1, len(ctx.cluster.nodes))) as pool:
+            taken = dict(zip([n.name for n in ctx.nodes()], pool.map(node_files.take, ctx.nodes()), strict=True))
+        ctx.state.set(FILES, taken)
+
+
+def differences(ctx: Context) -> list[str]:
+    """What differs from the fingerprint taken before the lab (node labels, taints, files, units)."""
+    before = ctx.state.get(BEFORE)
+    if before is None:
+        return []
+    wait_for_api(ctx)
+    found = node_changes(before, before, fingerprint(ctx.kube))
+    for name, files in (ctx.state.get(FILES) or {}).items():
+        found += node_files.differences(ctx.node(name), files)
+    return found
+
+
 def put_back(ctx: Context) -> list[str]:
     """Restore what the student changed outside the journal (node labels, taints, cordons, admin bindings);
     name what cannot be put back (a component started by hand beside its unit)."""
@@ -138,7 +167,9 @@ def put_back(ctx: Context) -> list[str]:
         return []
     wait_for_api(ctx)
     left = restore(ctx.kube, before, ctx.log)
-    if "systemd" in ctx.cluster.capabilities:
+    for name, files in (ctx.state.get(FILES) or {}).items():
+        left += node_files.restore(ctx.node(name), files, ctx.log)
+    if _watches_files(ctx):
         for node in ctx.nodes():
             left += stray_processes(node)
     return left
@@ -256,14 +287,12 @@ def verify(
         records = ctx.store.journal(ctx.cluster.name, started_at)
         try:
             replay(ctx, after=started_at)
+            missed = differences(ctx)  # what the journal did not put back by itself
             unrestored = put_back(ctx)
         finally:
             ctx.store.update_session(session.id, status="verified", ended=time.time())
     wait_for_api(ctx)
-    problems = verify_restored(ctx, records) + unrestored
-    before = ctx.state.get(BEFORE)
-    if before is not None:
-        problems += [f"not as before: {p}" for p in node_changes(before, before, fingerprint(ctx.kube))]
+    problems = verify_restored(ctx, records) + unrestored + [f"the journal missed: {p}" for p in missed]
     left = ctx.store.journal(ctx.cluster.name, started_at)
     ok = not problems and not left
     note(VerifyPhase("reset", ok, "every change was put back" if ok else "; ".join(problems) or "journal not empty"))

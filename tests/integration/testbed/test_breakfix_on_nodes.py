@@ -69,3 +69,38 @@ def test_host_key_checking_is_on(ctx: Context, tmp_path: Path) -> None:
     node = Node("cp1", "control-plane", SSHTransport(spec.host, spec.port, spec.user, spec.key_file, str(empty)))
     with pytest.raises(NodeError, match="refusing to connect"):
         node.run("true")
+
+
+def test_node_files_fingerprint_finds_and_puts_back_what_the_student_changed(ctx: Context) -> None:
+    """Files changed, added and removed under the watched paths and a stopped unit are named, then put back."""
+    from breakfix import node_files
+
+    cp = ctx.node("control-plane")
+    cp.check("mkdir -p /etc/kubernetes/manifests /etc/cni/net.d")
+    cp.write(MANIFEST, KUBEADM_ETCD)
+    cp.check("chmod 600 %s && ln -sfn %s /etc/kubernetes/etcd-link", MANIFEST, MANIFEST)
+    cp.write("/etc/cni/net.d/10-bridge.conflist", '{"cniVersion": "1.0.0"}')
+    try:
+        before = node_files.take(cp)
+        assert before["files"][MANIFEST].startswith("F 600:0:0 ")
+        assert before["files"]["/etc/kubernetes/etcd-link"] == f"L {MANIFEST}"
+        assert before["units"]["containerd"] == ["enabled", "active"]
+        assert node_files.differences(cp, before) == []
+
+        cp.write(MANIFEST, KUBEADM_ETCD.replace("/var/lib/etcd", "/var/lib/etcd-fresh"))  # the student's work
+        cp.write("/etc/cni/net.d/99-second.conflist", "{}")
+        cp.remove("/etc/cni/net.d/10-bridge.conflist")
+        cp.check("ln -sfn /dev/null /etc/kubernetes/etcd-link && systemctl stop containerd")
+        assert node_files.differences(cp, before) == [
+            "cp1: /etc/cni/net.d/10-bridge.conflist was removed",
+            "cp1: /etc/cni/net.d/99-second.conflist was added",
+            "cp1: /etc/kubernetes/etcd-link was changed",
+            f"cp1: {MANIFEST} was changed",
+            "cp1: containerd is enabled/inactive, was enabled/active",
+        ]
+        said: list[str] = []
+        assert node_files.restore(cp, before, said.append) == []
+        assert node_files.differences(cp, before) == [] and len(said) == 5
+        assert cp.read_text(MANIFEST) == KUBEADM_ETCD and state_of(cp, MANIFEST).endswith("600 0:0\n")
+    finally:
+        cp.check("rm -f %s /etc/kubernetes/etcd-link /etc/cni/net.d/*.conflist; systemctl start containerd", MANIFEST)
