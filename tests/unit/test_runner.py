@@ -308,6 +308,8 @@ def test_reset_names_a_component_started_by_hand_and_exits_non_zero(tmp_path: Pa
     lab = lab_from(tmp_path)
     ctx, t, _kube = marked_ctx({"/etc/app.conf": b"good"})
     ctx.cluster = dataclasses.replace(ctx.cluster, capabilities=frozenset({"systemd"}))
+    t.expect(r"for p in /etc/kubernetes .*")  # the node-file fingerprint: none of the watched paths exist here
+    t.expect(r"for u in kubelet containerd; .*")
     runner.start(ctx, lab)
     t.expect(r".*pgrep -x.*", stdout="kubelet 4242\n")
     with pytest.raises(BreakfixError, match=r"cp1: kubelet \(pid 4242\) runs outside kubelet.service"):
