@@ -174,3 +174,20 @@ def test_schema_takes_durations_as_text_and_both_step_forms() -> None:
 
 def test_shipped_labs_and_schema_agree_with_the_loader() -> None:
     assert not load_catalog().errors
+
+
+@pytest.mark.parametrize(
+    "text", ["15m", "1h30m", "1h 30m", "500ms", "1.5s", "20 s", "90", "soon", "", "m", "15x", "-5s", "1h30"]
+)
+def test_schema_duration_pattern_agrees_with_the_loader(text: str) -> None:
+    import re
+
+    from breakfix.durations import parse_duration
+    from breakfix.model import DURATION_PATTERN
+
+    try:
+        parse_duration(text)
+        loads = True
+    except ValueError:
+        loads = False
+    assert bool(re.match(DURATION_PATTERN, text)) == loads
