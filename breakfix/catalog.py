@@ -10,10 +10,11 @@ from typing import Any
 from breakfix.errors import LabFileError, UnknownLabError
 from breakfix.model import LabFile, StepData
 from breakfix.paths import lab_roots
-from breakfix.steps import VARIABLES, Step, StepBindError, bind, template_vars
+from breakfix.steps import VARIABLES, Step, StepBindError, bind_data, step_ref, template_vars
 from breakfix.yamlfile import read_mapping, validate
 
 SECTIONS = ("setup", "break", "confirm", "grade", "solve")
+SECTION_FIELDS = {"break": "break_"}  # `break` is a Python keyword
 
 
 @dataclass
@@ -73,11 +74,10 @@ class Catalog:
 def _bind_steps(path: Path, section: str, steps: list[StepData]) -> list[Step]:
     bound = []
     for i, step in enumerate(steps):
-        ((ref, args),) = step.items()
         try:
-            bound.append(bind(ref, args, section))
+            bound.append(bind_data(step, section))
         except StepBindError as exc:
-            raise LabFileError(str(path), f"{section}[{i}] {ref}", str(exc)) from None
+            raise LabFileError(str(path), f"{section}[{i}] {step_ref(step)}", str(exc)) from None
     return bound
 
 
@@ -93,8 +93,9 @@ def load_lab(path: Path) -> Lab:
             "task",
             f"unknown variable(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(VARIABLES))}",
         )
-    data: dict[str, Any] = spec.model_dump(by_alias=True)
-    steps = {section: _bind_steps(path, section, data[section]) for section in SECTIONS}
+    steps = {
+        section: _bind_steps(path, section, getattr(spec, SECTION_FIELDS.get(section, section))) for section in SECTIONS
+    }
     cheats = {name: _bind_steps(path, f"cheats.{name}", s) for name, s in spec.cheats.items()}
     alternatives = {name: _bind_steps(path, f"alternatives.{name}", s) for name, s in spec.alternatives.items()}
     clash = sorted(set(cheats) & set(alternatives))

@@ -6,13 +6,12 @@ import base64
 import hashlib
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from breakfix.errors import BreakfixError, StepError, api_not_ready
-from breakfix.kube import Obj
+from breakfix.kube import Kube, Obj
 
 if TYPE_CHECKING:
-    from breakfix.context import Context
     from breakfix.transport.base import FileStat
     from breakfix.transport.node import Node
 
@@ -52,10 +51,55 @@ def _drop_none(value: Any) -> Any:
     return value
 
 
+class Journal(Protocol):
+    """Where journal entries are written (breakfix.state.State)."""
+
+    def journal_add(self, cluster: str, session: int | None, phase: str, kind: str, record: dict[str, Any]) -> int:
+        """Write an entry durably; returns its id."""
+        ...
+
+
+class Named(Protocol):
+    """Anything with a name (the cluster)."""
+
+    @property
+    def name(self) -> str:
+        """Its name."""
+        ...
+
+
+class ChangeTarget(Protocol):
+    """What a ChangeLog uses of the run-time context (breakfix.context.Context provides it)."""
+
+    @property
+    def store(self) -> Journal:
+        """The journal."""
+        ...
+
+    @property
+    def cluster(self) -> Named:
+        """The cluster the entries belong to."""
+        ...
+
+    @property
+    def session_id(self) -> int | None:
+        """The session the entries belong to."""
+        ...
+
+    @property
+    def kube(self) -> Kube:
+        """The API client."""
+        ...
+
+    def log(self, message: str) -> None:
+        """Print a progress line."""
+        ...
+
+
 class ChangeLog:
     """What breakers use to change a cluster; each method journals the undo first."""
 
-    def __init__(self, ctx: Context, phase: str) -> None:
+    def __init__(self, ctx: ChangeTarget, phase: str) -> None:
         self.ctx = ctx
         self.phase = phase
 

@@ -15,6 +15,7 @@ from pydantic import TypeAdapter
 from breakfix.changes import ChangeLog
 from breakfix.errors import ClusterError
 from breakfix.images import image_map
+from breakfix.injected import NOT_SETTABLE
 from breakfix.inventory import ClusterSpec
 from breakfix.kube import Kube, KubeClient
 from breakfix.state import State
@@ -129,22 +130,24 @@ class Context:
                     if hint is not None:
                         value = TypeAdapter(hint).validate_python(value)
                 kwargs[name] = self.node(value) if name == "node" else value
-            elif name == "nodes":
-                kwargs[name] = self.nodes()
-            elif name == "kube":
-                kwargs[name] = self.kube
-            elif name == "cluster":
-                kwargs[name] = self.cluster
-            elif name == "state":
-                kwargs[name] = self.state
-            elif name == "changes":
-                kwargs[name] = ChangeLog(self, phase or self.phase)
-            elif name == "lab_dir":
-                kwargs[name] = self.lab_dir
-            elif name == "images":
-                kwargs[name] = image_map(self.cluster)
-            elif name == "log":
-                kwargs[name] = self.log
+            elif name in PROVIDERS:
+                kwargs[name] = PROVIDERS[name](self, phase or self.phase)
             elif param.default is inspect.Parameter.empty and param.kind is not param.VAR_KEYWORD:
                 raise ClusterError(f"{step.ref}: no value for {name!r}")
         return step.fn(**kwargs)
+
+
+#: How each injected value (breakfix.injected) is made for a step run in PHASE; `node`, chosen in the lab,
+#: is opened from its role or name above.
+PROVIDERS: dict[str, Callable[[Context, str], Any]] = {
+    "nodes": lambda ctx, _phase: ctx.nodes(),
+    "kube": lambda ctx, _phase: ctx.kube,
+    "cluster": lambda ctx, _phase: ctx.cluster,
+    "state": lambda ctx, _phase: ctx.state,
+    "changes": lambda ctx, phase: ChangeLog(ctx, phase),
+    "lab_dir": lambda ctx, _phase: ctx.lab_dir,
+    "images": lambda ctx, _phase: image_map(ctx.cluster),
+    "log": lambda ctx, _phase: ctx.log,
+}
+if set(PROVIDERS) != NOT_SETTABLE:  # the registry and the providers must never drift apart
+    raise RuntimeError(f"breakfix.context provides {sorted(PROVIDERS)}, the registry names {sorted(NOT_SETTABLE)}")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, WithJsonSchema, field_validator
 
 from breakfix.durations import Seconds
 
@@ -20,7 +20,74 @@ Capability = Literal[
     "static-pods", "systemd", "real-clock", "swap", "multi-node", "netpol-cni", "cni", "cni-config-file"
 ]
 
-StepData = dict[str, dict[str, Any] | None]
+#: What a duration may look like in a lab file: 90 (seconds), 20s, 15m, 1h30m, 500ms.
+DURATION_PATTERN = r"^\s*(\d+(\.\d+)?\s*|(\d+(\.\d+)?\s*(ms|s|m|h)\s*)+)$"
+#: Seconds, written in a lab as a number or as text like 15m (the JSON Schema says both).
+Duration = Annotated[
+    Seconds,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": DURATION_PATTERN},
+            ],
+            "description": "seconds, or text like 20s, 15m, 1h30m",
+        }
+    ),
+]
+
+
+class LongStep(BaseModel):
+    """A step in the long form: the function's own arguments under `args`, breakfix's settings beside them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: str = Field(description="The breaker or grader, by dotted name (or a built-in alias).")
+    args: dict[str, Any] | None = Field(default=None, description="The function's own arguments.")
+    within: Duration | None = Field(
+        default=None, description="How long confirm retries the check until it shows the fault (default 2m)."
+    )
+    expect: Literal["pass", "fail"] | None = Field(
+        default=None, description="The result that shows the fault: pass (the default) or fail."
+    )
+    weight: int | None = Field(default=None, ge=0, description="The check's weight in the score (default 1).")
+    title: str | None = Field(
+        default=None, description="The check's name as shown (default: the function and its arguments)."
+    )
+
+    def settings(self) -> dict[str, Any]:
+        """breakfix's settings that the step sets (the engine keys)."""
+        return {k: v for k, v in self.model_dump(exclude={"step", "args"}).items() if v is not None}
+
+
+#: A step in the short form: `dotted.name: {arguments and breakfix's settings}`.
+ShortStep = Annotated[
+    dict[str, dict[str, Any] | None],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "minProperties": 1,
+            "maxProperties": 1,
+            "additionalProperties": {"anyOf": [{"type": "object"}, {"type": "null"}]},
+            "description": "dotted.name: {arguments}; breakfix's settings (within, expect, weight, title) "
+            "may sit beside the arguments when the function takes none of that name",
+        }
+    ),
+]
+
+
+def _step_form(value: Any) -> str:
+    """Which form a step is written in: a mapping with a `step` key is the long form."""
+    if isinstance(value, LongStep) or (isinstance(value, dict) and "step" in value):
+        return "long"
+    return "short"
+
+
+#: One step, in either form.
+StepData = Annotated[
+    Annotated[LongStep, Tag("long")] | Annotated[ShortStep, Tag("short")],
+    Discriminator(_step_form),
+]
 
 
 class LabFile(BaseModel):
@@ -32,7 +99,7 @@ class LabFile(BaseModel):
     title: str = Field(min_length=3)
     domain: Domain
     difficulty: Difficulty
-    time_limit: Seconds = Field(description="How long the student has, e.g. 15m.")
+    time_limit: Duration = Field(description="How long the student has, e.g. 15m.")
     summary: str = Field(default="", description="One line for `lab list --details`.")
     requires: list[Capability] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
@@ -53,8 +120,8 @@ class LabFile(BaseModel):
     @classmethod
     def _one_key_steps(cls, steps: list[StepData]) -> list[StepData]:
         for i, step in enumerate(steps):
-            if len(step) != 1:
-                raise ValueError(f"step {i} must be one mapping `dotted.name: {{arguments}}`")
+            if isinstance(step, dict) and len(step) != 1:
+                raise ValueError(f"step {i} must be one mapping `dotted.name: {{arguments}}` (or the long form)")
         return steps
 
     @field_validator("cheats", "alternatives")
@@ -64,6 +131,8 @@ class LabFile(BaseModel):
             if not steps:
                 raise ValueError(f"{name!r} has no steps")
             for i, step in enumerate(steps):
-                if len(step) != 1:
-                    raise ValueError(f"{name!r} step {i} must be one mapping `dotted.name: {{arguments}}`")
+                if isinstance(step, dict) and len(step) != 1:
+                    raise ValueError(
+                        f"{name!r} step {i} must be one mapping `dotted.name: {{arguments}}` (or the long form)"
+                    )
         return named

@@ -42,16 +42,16 @@ def _wait(what: float, probe: Any, poll: float = 1.0) -> Any:
 
 
 def new_pods_scheduled(
-    kube: Kube, images: dict[str, str], cluster: ClusterSpec, within: Seconds = 30.0, namespace: str = "default"
+    kube: Kube, images: dict[str, str], cluster: ClusterSpec, wait_for: Seconds = 30.0, namespace: str = "default"
 ) -> CheckResult:
-    """A new pod is assigned to a node within WITHIN seconds (the scheduler is working)."""
+    """A new pod is assigned to a node within WAIT_FOR seconds (the scheduler is working)."""
     name = f"breakfix-probe-{uuid.uuid4().hex[:8]}"
     pod = _probe_pod(name, namespace, "schedule", _pod_spec(images["pause"], cluster))
     try:
         kube.create(pod)
         try:
             node = _wait(
-                within, lambda: ((kube.get("v1", "Pod", name, namespace) or {}).get("spec") or {}).get("nodeName")
+                wait_for, lambda: ((kube.get("v1", "Pod", name, namespace) or {}).get("spec") or {}).get("nodeName")
             )
         finally:
             kube.delete("v1", "Pod", name, namespace)
@@ -60,15 +60,15 @@ def new_pods_scheduled(
     if node:
         return passed(f"a new pod was scheduled (to {node})")
     return failed(
-        f"a new pod got no node within {within:.0f}s",
+        f"a new pod got no node within {wait_for:.0f}s",
         "kubectl describe pod shows no Scheduled event: is kube-scheduler running? Read its log.",
     )
 
 
 def controllers_reconcile(
-    kube: Kube, images: dict[str, str], cluster: ClusterSpec, within: Seconds = 30.0, namespace: str = "default"
+    kube: Kube, images: dict[str, str], cluster: ClusterSpec, wait_for: Seconds = 30.0, namespace: str = "default"
 ) -> CheckResult:
-    """A new ReplicaSet gets its pod within WITHIN seconds (kube-controller-manager is working)."""
+    """A new ReplicaSet gets its pod within WAIT_FOR seconds (kube-controller-manager is working)."""
     name = f"breakfix-probe-{uuid.uuid4().hex[:8]}"
     labels = {PROBE_LABEL: "reconcile", "breakfix.dev/probe-id": name}
     rs = {
@@ -85,7 +85,7 @@ def controllers_reconcile(
     try:
         kube.create(rs)
         try:
-            pods = _wait(within, lambda: kube.list("v1", "Pod", namespace, label_selector=selector))
+            pods = _wait(wait_for, lambda: kube.list("v1", "Pod", namespace, label_selector=selector))
         finally:
             kube.delete("apps/v1", "ReplicaSet", name, namespace)
             for pod in kube.list("v1", "Pod", namespace, label_selector=selector):
@@ -95,7 +95,7 @@ def controllers_reconcile(
     if pods:
         return passed("a new ReplicaSet got its pod: the controllers are reconciling")
     return failed(
-        f"a new ReplicaSet got no pod within {within:.0f}s",
+        f"a new ReplicaSet got no pod within {wait_for:.0f}s",
         "Controllers create pods for ReplicaSets: is kube-controller-manager running? Read its log.",
     )
 
@@ -105,7 +105,7 @@ def dns_resolves(
     images: dict[str, str],
     cluster: ClusterSpec,
     name: str = "kubernetes.default.svc.cluster.local",
-    within: Seconds = 60.0,
+    wait_for: Seconds = 60.0,
     namespace: str = "default",
 ) -> CheckResult:
     """A new pod resolves NAME through the cluster's DNS (a throwaway pod runs nslookup)."""
@@ -122,7 +122,7 @@ def dns_resolves(
     try:
         kube.create(pod)
         try:
-            phase = _wait(within, finished, poll=2.0)
+            phase = _wait(wait_for, finished, poll=2.0)
         finally:
             kube.delete("v1", "Pod", pod_name, namespace)
     except BreakfixError as exc:
@@ -130,7 +130,7 @@ def dns_resolves(
     if phase == "Succeeded":
         return passed(f"a pod resolves {name}")
     if phase is None:
-        return failed(f"the DNS probe pod did not finish within {within:.0f}s", "Do new pods start at all?")
+        return failed(f"the DNS probe pod did not finish within {wait_for:.0f}s", "Do new pods start at all?")
     return failed(
         f"a pod cannot resolve {name}",
         "kubectl -n kube-system get pods,endpointslices -l k8s-app=kube-dns: who answers the kube-dns Service?",
@@ -157,7 +157,7 @@ def pod_network(
     images: dict[str, str],
     cluster: ClusterSpec,
     pod_node: str,
-    within: Seconds = 60.0,
+    wait_for: Seconds = 60.0,
     answer_within: Seconds = 15.0,
     namespace: str = "default",
 ) -> CheckResult:
@@ -175,7 +175,7 @@ def pod_network(
     try:
         kube.create(pod)
         try:
-            ip = _wait(within, address, poll=2.0)
+            ip = _wait(wait_for, address, poll=2.0)
             trouble = "" if ip else _pod_trouble(kube, name, namespace)
             answer = None if not ip else _wait(answer_within, lambda: _http_ok(node, ip), poll=3.0)
         finally:
@@ -184,7 +184,7 @@ def pod_network(
         return CheckResult("error", f"could not run the pod network probe: {exc}")
     if not ip:
         return failed(
-            f"a new pod on {pod_node} got no running container and address within {within:.0f}s"
+            f"a new pod on {pod_node} got no running container and address within {wait_for:.0f}s"
             + (f": {trouble}" if trouble else ""),
             f"Pods on {pod_node}: kubectl describe, read the Events. On the node: ls /etc/cni/net.d; "
             "journalctl -u containerd",

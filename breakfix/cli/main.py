@@ -14,6 +14,7 @@ import typer
 from breakfix import __version__
 from breakfix.cli.exam import exam_app
 from breakfix.cli.output import STATUS_STYLE, emit_json, say, table
+from breakfix.cli.steps import steps_command
 
 if TYPE_CHECKING:
     from breakfix.api import Breakfix
@@ -29,6 +30,7 @@ app = typer.Typer(
 cluster_app = typer.Typer(help="Lab clusters: register, choose, inspect.", no_args_is_help=True)
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(exam_app, name="exam")
+app.command("steps")(steps_command)
 
 _options: dict[str, str | None] = {"cluster": None}
 

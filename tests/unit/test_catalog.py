@@ -13,7 +13,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from breakfix.catalog import lab_roots, load_catalog, load_lab
+from breakfix.catalog import Lab, lab_roots, load_catalog, load_lab
+from breakfix.durations import parse_duration
 from breakfix.errors import LabFileError, UnknownLabError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -177,9 +178,45 @@ yaml_values = st.recursive(
 def test_mutated_labs_fail_cleanly(tmp_path: Path, key: str, value: object) -> None:
     path = write_lab(tmp_path, {**GOOD, key: value})
     try:
-        load_lab(path)
+        lab = load_lab(path)
     except LabFileError as err:
         assert err.path == str(path)
+        return
+    assert_loaded_as_written(lab, key, value)
+
+
+def assert_loaded_as_written(lab: Lab, key: str, value: object) -> None:
+    """A mutated lab that loads holds what was written under KEY: nothing dropped, coerced or defaulted."""
+    if key == "time_limit":
+        assert lab.spec.time_limit == parse_duration(value)
+    elif key in ("setup", "break", "confirm", "grade", "solve"):
+        assert isinstance(value, list) and len(lab.steps[key]) == len(value)
+    elif key == "cheats":
+        assert isinstance(value, dict) and {n: len(s) for n, s in lab.cheats.items()} == {
+            n: len(s) for n, s in value.items()
+        }
+    else:
+        assert lab.spec.model_dump(by_alias=True)[key] == value, key
+    for step in [s for section in lab.steps.values() for s in section]:
+        assert callable(step.fn) and step.ref.startswith(("breakers.", "graders."))
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("hints", ["one", "two"]),
+        ("time_limit", "1h30m"),
+        ("time_limit", 90),
+        ("title", "Other title"),
+        ("requires", ["swap"]),
+        ("setup", []),
+        ("cheats", {}),
+        ("solution", "Write it again."),
+    ],
+)
+def test_mutations_that_load_are_kept(tmp_path: Path, key: str, value: object) -> None:
+    """The values the property test may produce and that load: each is checked, none passes unseen."""
+    assert_loaded_as_written(load_lab(write_lab(tmp_path, {**GOOD, key: value})), key, value)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -188,3 +225,71 @@ def test_garbage_files_fail_cleanly(tmp_path: Path, text: str) -> None:
     path = write_lab(tmp_path, text)
     with pytest.raises(LabFileError):
         load_lab(path)
+
+
+# engine keys and the long form in lab files ---------------------------------------------------------------------
+PROBE_CONFIRM = {"step": "graders.probe.new_pods_scheduled", "args": {"wait_for": "15s"}}
+
+
+def test_long_form_in_every_section(tmp_path: Path) -> None:
+    lab = load_lab(
+        write_lab(
+            tmp_path,
+            {
+                **GOOD,
+                "confirm": [{**PROBE_CONFIRM, "within": "2m", "expect": "fail", "title": "no scheduling"}],
+                "grade": [{"step": "graders.api.reachable", "weight": 3, "title": "the API answers"}],
+                "cheats": {"c": [{"step": "breakers.files.write", "args": {"path": "/tmp/x", "content": "meh"}}]},
+                "alternatives": {"a": [{"step": "breakers.files.write", "args": {"path": "/tmp/x", "content": "ok"}}]},
+            },
+        )
+    )
+    confirm = lab.steps["confirm"][0]
+    assert confirm.kwargs == {"wait_for": 15.0} and confirm.within == 120 and confirm.expect == "fail"
+    assert confirm.title == "no scheduling"
+    assert (lab.steps["grade"][0].weight, lab.steps["grade"][0].title) == (3, "the API answers")
+    assert lab.cheats["c"][0].kwargs["content"] == "meh" and lab.alternatives["a"][0].kwargs["content"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "message"),
+    [
+        ({"confirm": [{**PROBE_CONFIRM, "weight": 2}]}, "confirm[0] graders.probe.new_pods_scheduled", "weight: not"),
+        ({"break": [{"step": "breakers.files.write", "args": {"path": "/x"}}]}, "break[0] breakers.files.write", ""),
+        ({"confirm": [{**PROBE_CONFIRM, "within": "later"}]}, "confirm.0.long.within", "not a duration"),
+        ({"confirm": [{**PROBE_CONFIRM, "colour": "red"}]}, "confirm.0.long.colour", "Extra inputs"),
+        ({"cheats": {"x": [{"step": "graders.api.nope"}]}}, "cheats.x[0] graders.api.nope", "has no function"),
+        (
+            {"alternatives": {"x": [{"step": "breakers.files.write", "title": "t"}]}},
+            "alternatives.x[0] breakers.files.write",
+            "title: not a setting of alternatives.x steps",
+        ),
+    ],
+)
+def test_long_form_errors_name_file_step_and_key(
+    tmp_path: Path, change: dict[str, object], key: str, message: str
+) -> None:
+    path = write_lab(tmp_path, {**GOOD, **change})
+    with pytest.raises(LabFileError) as err:
+        load_lab(path)
+    assert (err.value.path, err.value.key) == (str(path), key)
+    assert message in err.value.problem
+
+
+def test_engine_key_that_is_also_an_argument_is_refused_with_file_step_and_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BREAKFIX_STEP_MODULES", "tests.unit.step_fixtures")
+    path = write_lab(tmp_path, {**GOOD, "confirm": [{"tests.unit.step_fixtures.waits": {"within": "15s"}}]})
+    with pytest.raises(LabFileError) as err:
+        load_lab(path)
+    assert err.value.key == "confirm[0] tests.unit.step_fixtures.waits"
+    assert err.value.problem.startswith("within: ") and "long form" in err.value.problem
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("lab_id", ["scheduler-kubeconfig", "controller-manager-kubeconfig"])
+def test_kubeconfig_labs_probe_briefly_and_retry_for_two_minutes(lab_id: str) -> None:
+    """The probe gets its own 15 s; confirm retries it for 2 minutes (the probe used to run its 30 s default)."""
+    (confirm,) = load_catalog().get(lab_id).steps["confirm"]
+    assert confirm.kwargs["wait_for"] == 15.0 and confirm.within == 120.0 and confirm.expect == "fail"

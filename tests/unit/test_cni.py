@@ -115,7 +115,7 @@ def test_pod_network_probe_calls_a_pod_on_the_node_from_another_and_cleans_up() 
     kube = Recording(network=True)
     client = FakeTransport()
     client.expect(CURL, stdout="200")
-    result = probe.pod_network(kube, Node("cp1", "control-plane", client), IMAGES, CLUSTER, "w1", within=1)
+    result = probe.pod_network(kube, Node("cp1", "control-plane", client), IMAGES, CLUSTER, "w1", wait_for=1)
     assert result.ok and "10.244.1.7" in result.message
     assert seen[0]["spec"]["nodeName"] == "w1" and seen[0]["spec"]["containers"][0]["image"] == IMAGES["web"]
     assert not kube.objects
@@ -123,7 +123,7 @@ def test_pod_network_probe_calls_a_pod_on_the_node_from_another_and_cleans_up() 
 
 def test_pod_network_probe_says_why_the_pod_got_no_address() -> None:
     kube = Kubelet(network=False)
-    result = probe.pod_network(kube, Node("cp1", "control-plane", FakeTransport()), IMAGES, CLUSTER, "w1", within=0.3)
+    result = probe.pod_network(kube, Node("cp1", "control-plane", FakeTransport()), IMAGES, CLUSTER, "w1", wait_for=0.3)
     assert result.status == "fail" and "cni plugin not initialized" in result.message
     assert not [key for key in kube.objects if key[1] == "Pod"]
 
@@ -132,7 +132,7 @@ def test_pod_network_probe_fails_when_the_address_does_not_answer() -> None:
     client = FakeTransport()
     client.expect(CURL, rc=7, stdout="000", stderr="curl: (7) Failed to connect")
     node = Node("cp1", "control-plane", client)
-    result = probe.pod_network(Kubelet(network=True), node, IMAGES, CLUSTER, "w1", within=1, answer_within=0)
+    result = probe.pod_network(Kubelet(network=True), node, IMAGES, CLUSTER, "w1", wait_for=1, answer_within=0)
     assert result.status == "fail" and "cannot reach it" in result.message and "pod range" in result.hint
 
 

@@ -287,24 +287,24 @@ class ActingKube(FakeKube):
 
 def test_scheduling_probe_passes_only_when_a_node_is_assigned_and_cleans_up() -> None:
     kube = ActingKube(scheduler=True, controllers=False)
-    assert probe.new_pods_scheduled(kube, IMAGES, CLUSTER, within=1).ok
+    assert probe.new_pods_scheduled(kube, IMAGES, CLUSTER, wait_for=1).ok
     stopped = ActingKube(scheduler=False, controllers=False)
-    result = probe.new_pods_scheduled(stopped, IMAGES, CLUSTER, within=0.3)
+    result = probe.new_pods_scheduled(stopped, IMAGES, CLUSTER, wait_for=0.3)
     assert result.status == "fail" and "got no node" in result.message
     assert not kube.objects and not stopped.objects  # the probe pods were deleted
 
 
 def test_controller_probe_needs_a_pod_for_the_replicaset_and_cleans_up() -> None:
-    assert probe.controllers_reconcile(ActingKube(False, True), IMAGES, CLUSTER, within=1).ok
+    assert probe.controllers_reconcile(ActingKube(False, True), IMAGES, CLUSTER, wait_for=1).ok
     idle = ActingKube(False, False)
-    assert probe.controllers_reconcile(idle, IMAGES, CLUSTER, within=0.3).status == "fail"
+    assert probe.controllers_reconcile(idle, IMAGES, CLUSTER, wait_for=0.3).status == "fail"
     assert not idle.objects
 
 
 @pytest.mark.parametrize(("phase", "status"), [("Succeeded", "pass"), ("Failed", "fail")])
 def test_dns_probe_reads_the_pods_outcome(phase: str, status: str) -> None:
     kube = ActingKube(True, True, dns=phase)
-    result = probe.dns_resolves(kube, IMAGES, CLUSTER, within=1)
+    result = probe.dns_resolves(kube, IMAGES, CLUSTER, wait_for=1)
     assert result.status == status and not kube.objects
 
 
@@ -316,7 +316,7 @@ def test_probe_pods_use_the_clusters_images_and_pull_policy() -> None:
             seen.append(obj)
             return super().create(obj)
 
-    probe.dns_resolves(Recording(True, True), IMAGES, CLUSTER, within=1)
+    probe.dns_resolves(Recording(True, True), IMAGES, CLUSTER, wait_for=1)
     container = seen[0]["spec"]["containers"][0]
     assert container["image"] == IMAGES["shell"] and container["imagePullPolicy"] == "Never"
     assert container["command"] == ["nslookup", "kubernetes.default.svc.cluster.local"]

@@ -136,19 +136,21 @@ def test_fault_not_shown_rolls_back(tmp_path: Path) -> None:
     assert ctx.store.journal("test") == [] and ctx.store.active_session("test") is None
 
 
-def test_ctrl_c_during_break_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_after_the_break_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lab = lab_from(tmp_path)
     ctx, t, _k = marked_ctx({"/etc/app.conf": b"good"})
-    from breakfix import grading
+    seen: list[tuple[bytes, int]] = []
 
-    def interrupted(*_a: object, **_k: object) -> None:
+    def interrupted(*_a: object, **_k: object) -> None:  # Ctrl-C while confirm waits, the fault in place
+        seen.append((t.files["/etc/app.conf"], len(ctx.store.journal("test"))))
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runner, "wait_for", interrupted)
-    assert grading  # the runner imported wait_for by name; we replaced it there
+    monkeypatch.setattr(runner, "wait_for", interrupted)  # the name the runner calls
     with pytest.raises(KeyboardInterrupt):
         runner.start(ctx, lab)
+    assert seen == [(b"bad", 2)]  # interrupted after setup and break were journaled and made
     assert t.files["/etc/app.conf"] == b"good" and ctx.store.journal("test") == []
+    assert ctx.store.active_session("test") is None
 
 
 def test_verify_passes_a_good_lab(tmp_path: Path) -> None:
