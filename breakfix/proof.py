@@ -228,8 +228,10 @@ def git_commit(folder: Path) -> str | None:
     return head if done.returncode == 0 and head else None
 
 
-def record_verify(bf: Breakfix, lab_id: str, phases: Sequence[VerifyPhase], duration: float) -> str:
-    """Record a green `lab verify` of LAB_ID in its folder; returns one line saying what was done."""
+def record_verify(
+    bf: Breakfix, lab_id: str, phases: Sequence[VerifyPhase], duration: float, digest: str | None = None
+) -> str:
+    """Record a green `lab verify` of LAB_ID (of content DIGEST, taken before it ran); returns one line saying so."""
     from breakfix import __version__
 
     if not phases or not all(p.ok for p in phases):
@@ -243,7 +245,7 @@ def record_verify(bf: Breakfix, lab_id: str, phases: Sequence[VerifyPhase], dura
         kubernetes = "unknown"
     record = Record(
         lab=lab.id,
-        content_hash=content_hash(lab),
+        content_hash=digest or content_hash(lab),
         verified_at=now_utc(),
         duration_seconds=duration,
         provider=spec.provider,

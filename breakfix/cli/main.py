@@ -294,6 +294,10 @@ def verify(
         ids = [lab.id for lab in bf.catalog.labs.values() if set(lab.spec.requires) <= caps]
     else:
         ids = [bf.lab(lab_id or "").id]
+    if record:  # the content as loaded now, before the verify: an edit made meanwhile is not proven
+        from breakfix.proof import content_hash, record_verify
+
+        digests = {lid: content_hash(bf.lab(lid)) for lid in ids}
     results = {}
     ok_all = True
     for lid in ids:
@@ -306,9 +310,7 @@ def verify(
         ok_all &= ok
         results[lid] = {"ok": ok, "phases": [p.as_dict() for p in phases]}
         if record:
-            from breakfix.proof import record_verify
-
-            results[lid]["record"] = record_verify(bf, lid, phases, time.monotonic() - began)
+            results[lid]["record"] = record_verify(bf, lid, phases, time.monotonic() - began, digests[lid])
             say(f"  {results[lid]['record']}")
     if json_out:
         emit_json(results)

@@ -153,7 +153,11 @@ class FakeBreakfix:
 
     def verify(self, lab_id: str, *_a: object, on_phase: Any = None) -> list[VerifyPhase]:
         self.verified.append(lab_id)
+        if self.during is not None:
+            self.during()
         return self.phases
+
+    during: Any = None
 
 
 GREEN = [VerifyPhase("break", True, ""), VerifyPhase("grade-after-break", True, ""), VerifyPhase("reset", True, "")]
@@ -187,6 +191,20 @@ def test_lab_verify_records_only_when_asked_and_green(
     monkeypatch.setattr(proof.os, "access", lambda path, mode: False)
     assert main(["verify", "demo", "--record"]) == 0
     assert "not recorded: " in capsys.readouterr().err
+
+
+def test_the_record_proves_the_content_as_it_was_when_verify_began(
+    demo: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab_dir = demo[0]
+    lab = load_lab(lab_dir / "lab.yaml")
+    before = content_hash(lab)
+    fake = FakeBreakfix(lab, GREEN)
+    fake.during = lambda: (lab_dir / "solution.md").write_text("edited while verify ran\n")
+    monkeypatch.setattr("breakfix.cli.main._bf", lambda: fake)
+    assert main(["verify", "demo", "--record"]) == 0
+    record = proof.read_record(lab_dir)
+    assert record is not None and record.content_hash == before != content_hash(lab)
 
 
 def test_git_commit_of_a_checkout() -> None:
