@@ -36,7 +36,7 @@ from breakfix.errors import BreakfixError
 from breakfix.inventory import load_inventory
 from breakfix.kube import KubeClient
 from breakfix.paths import cache_dir
-from tests.testbed.kubeadm.cluster import CAPABILITIES, KubeadmCluster, bring_up
+from tests.testbed.kubeadm.cluster import CAPABILITIES, KubeadmCluster, bring_up, diagnose_cluster
 
 LANES = max(1, int(os.environ.get("BREAKFIX_VERIFY_LANES", "2")))
 CATALOG = load_catalog()
@@ -82,8 +82,10 @@ def healthy(cluster: Any, timeout: float = 420) -> str | None:
             )
         except BreakfixError as exc:  # down, or up with the wrong state (a 403 for the admin is a broken cluster)
             problem = str(exc)
-        if problem is None or time.monotonic() > deadline:
-            return problem
+        if problem is None:
+            return None
+        if time.monotonic() > deadline:
+            return f"{problem}\n{diagnose_cluster(cluster)}"  # which pods, their events and last log lines
         time.sleep(5)
 
 
