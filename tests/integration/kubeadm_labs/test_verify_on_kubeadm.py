@@ -209,6 +209,10 @@ def test_verify(capsys: pytest.CaptureFixture[str], request: pytest.FixtureReque
         f"alternative:{name}" for name in lab.alternatives
     ]
     assert outcome.health is None, f"after {lab_id} the cluster is not as it was: {outcome.health}"
-    proof.note_rotation(MEMO, lab_id, HASHES[lab_id])
+    try:
+        proof.note_rotation(MEMO, lab_id, HASHES[lab_id])
+    except OSError as exc:  # a read-only cache only stops the rotation from moving on between runs
+        with capsys.disabled():
+            print(f"[lane {outcome.lane}] {lab_id}: this run is not remembered in {MEMO}: {exc}")
     if RECORD:
         assert result.get("record", "").startswith("recorded "), result.get("record")
