@@ -279,8 +279,13 @@ def verify(
     settle: Annotated[float, typer.Option(help="Seconds to wait for a fix to settle.")] = 300,
     cheat_window: Annotated[float, typer.Option(help="Seconds a cheat is graded for (it must fail throughout).")] = 90,
     json_out: JsonOpt = False,
+    record: Annotated[
+        bool, typer.Option("--record", help="Write labs/<id>/verified.json for each lab that passes (commit it).")
+    ] = False,
 ) -> None:
     """Self-test labs: break fails grading, cheats fail, the fix and its alternatives pass, reset is clean."""
+    import time
+
     from breakfix.errors import UsageError
 
     bf = _bf()
@@ -291,16 +296,24 @@ def verify(
         ids = [lab.id for lab in bf.catalog.labs.values() if set(lab.spec.requires) <= caps]
     else:
         ids = [bf.lab(lab_id or "").id]
+    if record:  # the content as loaded now, before the verify: an edit made meanwhile is not proven
+        from breakfix.proof import content_hash, record_verify
+
+        digests = {lid: content_hash(bf.lab(lid)) for lid in ids}
     results = {}
     ok_all = True
     for lid in ids:
         say(f"verify {lid}:")
+        began = time.monotonic()
         phases = bf.verify(
             lid, settle, cheat_window, on_phase=lambda p: say(f"  {'ok ' if p.ok else 'BAD'} {p.name}: {p.detail}")
         )
         ok = all(p.ok for p in phases)
         ok_all &= ok
         results[lid] = {"ok": ok, "phases": [p.as_dict() for p in phases]}
+        if record:
+            results[lid]["record"] = record_verify(bf, lid, phases, time.monotonic() - began, digests[lid])
+            say(f"  {results[lid]['record']}")
     if json_out:
         emit_json(results)
     else:

@@ -1,10 +1,17 @@
 """`lab verify` on real kubeadm clusters: break -> grade fails, cheats fail, the fix passes, reset is clean.
 
+Which labs a run verifies is planned by `breakfix.proof.select` (docs/writing-labs.md, "How labs are
+proven"): every lab whose record (labs/<id>/verified.json) is missing or older than its content, then
+the labs with the oldest proof that fit BREAKFIX_VERIFY_BUDGET (minutes per lane, 15 by default);
+the others are skipped with their reason. BREAKFIX_VERIFY_LABS=a,b verifies just those labs,
+BREAKFIX_VERIFY_ALL=1 every lab, and BREAKFIX_VERIFY_RECORD=1 has `lab verify --record` write the
+records of the labs that pass (commit them).
+
 Most of a verification is waiting (for a fault to show, a cheat window to pass, a fix to settle), so the
-labs are shared out between lanes that run side by side: the session's kubeadm cluster and
-BREAKFIX_VERIFY_LANES - 1 more (2 lanes by default). Each lane runs its labs one after another with
-the `lab` command, in a state folder of its own, and checks after each one that its cluster is as
-healthy as before; each test waits for its lab's outcome.
+labs are shared out between lanes that run side by side: the session's kubeadm cluster and up to
+BREAKFIX_VERIFY_LANES - 1 more (2 lanes by default; a lane with no lab starts no cluster). Each lane runs
+its labs one after another with the `lab` command, in a state folder of its own, and checks after each one
+that its cluster is as healthy as before; each test waits for its lab's outcome.
 """
 
 from __future__ import annotations
@@ -23,20 +30,30 @@ from typing import Any
 
 import pytest
 
+from breakfix import proof
 from breakfix.catalog import load_catalog
 from breakfix.errors import BreakfixError
 from breakfix.inventory import load_inventory
 from breakfix.kube import KubeClient
-from tests.testbed.kubeadm.cluster import CAPABILITIES, KubeadmCluster, start_kubeadm_cluster
+from breakfix.paths import cache_dir
+from tests.testbed.kubeadm.cluster import CAPABILITIES, KubeadmCluster, bring_up, diagnose_cluster
 
 LANES = max(1, int(os.environ.get("BREAKFIX_VERIFY_LANES", "2")))
-CAN_RUN = sorted(lab.id for lab in load_catalog().labs.values() if set(lab.spec.requires) <= set(CAPABILITIES))
-# BREAKFIX_VERIFY_LABS=a,b narrows a run to some labs (while writing them); CI verifies them all
+CATALOG = load_catalog()
+CAN_RUN = sorted(lab.id for lab in CATALOG.labs.values() if set(lab.spec.requires) <= set(CAPABILITIES))
+# BREAKFIX_VERIFY_LABS=a,b narrows a run to some labs (while writing them)
 ONLY = {name for name in os.environ.get("BREAKFIX_VERIFY_LABS", "").split(",") if name}
-RUNNABLE = [lab_id for lab_id in CAN_RUN if not ONLY or lab_id in ONLY]
-# The labs that restart the API server take longest: deal them out first, one per lane in turn.
-SLOW_FIRST = sorted(
-    RUNNABLE, key=lambda lab_id: (lab_id not in {"apiserver-advertise-address", "etcd-datadir"}, lab_id)
+RECORD = os.environ.get("BREAKFIX_VERIFY_RECORD") == "1"
+# this machine's green runs, so that the rotation moves on between runs even where no record is committed
+MEMO = cache_dir() / "verify-rotation.json"
+CANDIDATES = proof.candidates([CATALOG.labs[lab_id] for lab_id in CAN_RUN], proof.read_rotation(MEMO))
+HASHES = {c.lab: c.content_hash for c in CANDIDATES}
+PLAN = proof.select(
+    CANDIDATES,
+    lanes=LANES,
+    budget=proof.budget_seconds(os.environ.get("BREAKFIX_VERIFY_BUDGET")),
+    named=ONLY,
+    verify_all=os.environ.get("BREAKFIX_VERIFY_ALL") == "1",
 )
 
 
@@ -65,8 +82,10 @@ def healthy(cluster: Any, timeout: float = 420) -> str | None:
             )
         except BreakfixError as exc:  # down, or up with the wrong state (a 403 for the admin is a broken cluster)
             problem = str(exc)
-        if problem is None or time.monotonic() > deadline:
-            return problem
+        if problem is None:
+            return None
+        if time.monotonic() > deadline:
+            return f"{problem}\n{diagnose_cluster(cluster)}"  # which pods, their events and last log lines
         time.sleep(5)
 
 
@@ -89,14 +108,20 @@ def lab_cli(state: Path, *args: str, timeout: float = 3600) -> subprocess.Comple
 
 
 def run_lane(
-    lane: int, cluster: KubeadmCluster, state: Path, labs: list[str], results: dict[str, Future[Outcome]]
+    lane: int, cluster: KubeadmCluster | str, state: Path, labs: list[str], results: dict[str, Future[Outcome]]
 ) -> None:
     """Adopt the lane's cluster, then verify its labs one by one, each followed by a health check.
 
+    CLUSTER is why the lane has none when its bring-up failed: each of its labs then fails with that.
     Once a lab leaves the cluster unhealthy, the lane's later labs are not run: their tests say which lab
     broke the lane rather than failing for a fault that is not theirs."""
+    if isinstance(cluster, str):
+        for lab_id in labs:
+            results[lab_id].set_result(Outcome(-1, "", cluster, None, lane))
+        return
     adopted = lab_cli(state, "cluster", "adopt", str(cluster.inventory), "--yes")
     broken_by: str | None = None
+    record = ["--record"] if RECORD else []
     for lab_id in labs:
         if adopted.returncode != 0:
             results[lab_id].set_result(Outcome(adopted.returncode, "", adopted.stderr, None, lane))
@@ -106,7 +131,7 @@ def run_lane(
             results[lab_id].set_result(Outcome(-1, "", why, None, lane))
             continue
         try:
-            done = lab_cli(state, "verify", lab_id, "--json", "--settle", "300", "--cheat-window", "45")
+            done = lab_cli(state, "verify", lab_id, "--json", "--settle", "300", "--cheat-window", "45", *record)
             outcome = Outcome(done.returncode, done.stdout, done.stderr, healthy(cluster), lane)
             broken_by = lab_id if outcome.health is not None else None
             results[lab_id].set_result(outcome)
@@ -114,21 +139,27 @@ def run_lane(
             results[lab_id].set_exception(exc)
 
 
+def extra_lane(lane: int) -> KubeadmCluster | str:
+    """Bring up one more lane's cluster (retried once on fresh nodes), or say why it did not come up."""
+    try:
+        return bring_up(workers=1)
+    except Exception as exc:  # the lane's labs fail with this; the other lanes go on
+        return f"lane {lane}'s cluster did not come up, so its labs were not verified: {exc}"
+
+
 @pytest.fixture(scope="module")
 def verifications(
     kubeadm_cluster: KubeadmCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Future[Outcome]]]:
-    """Start every lane; yields a future outcome per lab."""
-    extra = [start_kubeadm_cluster(workers=1) for _ in range(LANES - 1)]
-    clusters = [kubeadm_cluster, *extra]
-    results: dict[str, Future[Outcome]] = {lab_id: Future() for lab_id in RUNNABLE}
+    """Start the lanes the plan fills; yields a future outcome per lab to verify."""
+    lanes = [labs for labs in PLAN.lanes if labs]  # filled from the first lane on: a prefix
+    clusters: list[KubeadmCluster | str] = [kubeadm_cluster, *(extra_lane(i) for i in range(1, len(lanes)))]
+    results: dict[str, Future[Outcome]] = {lab_id: Future() for labs in lanes for lab_id in labs}
     threads = [
         threading.Thread(
-            target=run_lane,
-            args=(i, cluster, tmp_path_factory.mktemp(f"lane{i}"), SLOW_FIRST[i :: len(clusters)], results),
-            daemon=True,
+            target=run_lane, args=(i, cluster, tmp_path_factory.mktemp(f"lane{i}"), labs, results), daemon=True
         )
-        for i, cluster in enumerate(clusters)
+        for i, (cluster, labs) in enumerate(zip(clusters, lanes, strict=True))
     ]
     for thread in threads:
         thread.start()
@@ -137,29 +168,51 @@ def verifications(
     finally:
         for thread in threads:
             thread.join(timeout=3600)
-        for cluster in extra:
-            cluster.stop()
+        for cluster in clusters[1:]:
+            if not isinstance(cluster, str):
+                cluster.stop()
 
 
 def test_every_lab_that_needs_no_vm_is_verified_here() -> None:
     """Only labs that need a real clock, swap or a NetworkPolicy CNI (a VM) may be left out."""
-    left_out = {lab.id: lab.spec.requires for lab in load_catalog().labs.values() if lab.id not in CAN_RUN}
+    left_out = {lab.id: lab.spec.requires for lab in CATALOG.labs.values() if lab.id not in CAN_RUN}
     assert all(set(req) & {"real-clock", "swap", "netpol-cni"} for req in left_out.values()), left_out
 
 
-@pytest.mark.parametrize("lab_id", RUNNABLE)
-def test_verify(capsys: pytest.CaptureFixture[str], verifications: dict[str, Future[Outcome]], lab_id: str) -> None:
+def test_selection(capsys: pytest.CaptureFixture[str]) -> None:
+    """The CI log shows which labs this run verifies and why, and which it skips and why."""
+    with capsys.disabled():
+        print("\n" + "\n".join(PLAN.lines()))
+    unknown = sorted(ONLY - set(CAN_RUN))
+    assert not unknown, f"BREAKFIX_VERIFY_LABS names labs that cannot run on the kubeadm test bed: {unknown}"
+    stale = [c.lab for c in CANDIDATES if c.record is None or c.record.content_hash != c.content_hash]
+    assert all(PLAN.choice(lab_id).verify for lab_id in stale if not ONLY or lab_id in ONLY)
+
+
+@pytest.mark.parametrize("lab_id", [c.lab for c in PLAN.choices])
+def test_verify(capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest, lab_id: str) -> None:
+    choice = PLAN.choice(lab_id)
+    if not choice.verify:
+        pytest.skip(f"{lab_id}: {choice.reason}")
+    verifications: dict[str, Future[Outcome]] = request.getfixturevalue("verifications")
     outcome = verifications[lab_id].result(timeout=3600)
     with capsys.disabled():
-        print(f"\n[lane {outcome.lane}] {outcome.err}")  # verify's progress, for the CI log
-    assert outcome.out, f"lab verify exited {outcome.code} without a report: {outcome.err[-3000:]}"
+        print(f"\n[lane {outcome.lane}] {lab_id}: verified because {choice.reason}\n{outcome.err}")
+    assert outcome.out, f"lab verify exited {outcome.code} without a report: {outcome.err[-6000:]}"
     result = json.loads(outcome.out)[lab_id]
     failed = [p for p in result["phases"] if not p["ok"]]
     assert outcome.code == 0 and not failed, json.dumps(failed, indent=1)
     names = [p["phase"] for p in result["phases"]]
     assert names[:2] == ["break", "grade-after-break"] and names[-2:] == ["solve", "reset"]
-    lab = load_catalog().get(lab_id)
+    lab = CATALOG.get(lab_id)
     assert names[2:-2] == [f"cheat:{name}" for name in lab.cheats] + [
         f"alternative:{name}" for name in lab.alternatives
     ]
     assert outcome.health is None, f"after {lab_id} the cluster is not as it was: {outcome.health}"
+    try:
+        proof.note_rotation(MEMO, lab_id, HASHES[lab_id])
+    except OSError as exc:  # a read-only cache only stops the rotation from moving on between runs
+        with capsys.disabled():
+            print(f"[lane {outcome.lane}] {lab_id}: this run is not remembered in {MEMO}: {exc}")
+    if RECORD:
+        assert result.get("record", "").startswith("recorded "), result.get("record")

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -320,7 +321,24 @@ def wait_ready(cluster: KubeadmCluster, timeout: float = READY_TIMEOUT) -> None:
         except (KubeadmError, subprocess.TimeoutExpired, json.JSONDecodeError) as exc:
             last = str(exc)
         time.sleep(2)
-    raise KubeadmError(f"cluster not ready after {timeout:.0f}s: {last}")
+    raise KubeadmError(f"cluster not ready after {timeout:.0f}s: {last}\n{diagnose_cluster(cluster)}")
+
+
+def diagnose_cluster(cluster: KubeadmCluster) -> str:
+    """Which nodes and kube-system pods are not Ready, with their events and last log lines (for an error)."""
+    from tests.testbed.kubeadm.diagnose import diagnose
+
+    def node_exec(name: str, command: Sequence[str]) -> str:
+        try:
+            container = cluster.run.node(name).container
+            return dockercli.docker("exec", container, *command, check=False, timeout=30)
+        except Exception as exc:  # the node container itself is gone or hangs
+            return f"(docker exec on {name} failed: {exc})"
+
+    try:
+        return diagnose(cluster.kubectl, node_exec, [n.name for n in cluster.run.nodes])
+    except Exception as exc:  # the diagnosis must never hide the failure it explains
+        return f"(no diagnosis: {type(exc).__name__}: {exc})"
 
 
 def start_kubeadm_cluster(
@@ -371,6 +389,35 @@ def start_kubeadm_cluster(
             run.teardown()
             remove_cgroups(run.run_id)
         raise
+
+
+BRINGUP_ATTEMPTS = int(os.environ.get("BREAKFIX_KUBEADM_ATTEMPTS", "2"))
+
+
+def bring_up(
+    workers: int = 1,
+    attempts: int = BRINGUP_ATTEMPTS,
+    start: Callable[..., KubeadmCluster] | None = None,
+    log: Callable[[str], None] = _log,
+) -> KubeadmCluster:
+    """Start a cluster; when its bring-up fails, say why and start a fresh one (ATTEMPTS in all), else raise.
+
+    start_kubeadm_cluster removes a cluster that did not come up (unless BREAKFIX_TESTBED_KEEP_FAILED=1),
+    so each attempt begins from new nodes. Missing artifacts are not retried: nothing would change."""
+    absent = artifacts_ready() if start is None else []
+    if absent:
+        raise KubeadmError(
+            f"artifacts not built: {', '.join(absent)} (python -m tests.testbed.artifacts {' '.join(absent)})"
+        )
+    failures: list[str] = []
+    for attempt in range(1, max(1, attempts) + 1):
+        try:
+            return (start or start_kubeadm_cluster)(workers=workers)
+        except Exception as exc:  # a node that did not boot, Ansible, a pod never Ready: try once more
+            failures.append(f"attempt {attempt}: {type(exc).__name__}: {exc}")
+            if attempt < attempts:
+                log(f"bring-up attempt {attempt} of {attempts} failed; starting a fresh cluster. Why:\n{exc}")
+    raise KubeadmError(f"the kubeadm cluster did not come up in {len(failures)} attempts:\n" + "\n".join(failures))
 
 
 def load_cluster(run_id: str) -> KubeadmCluster:

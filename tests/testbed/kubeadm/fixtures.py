@@ -10,7 +10,7 @@ import pytest
 
 from tests.testbed import cleanup
 from tests.testbed.fixtures import KEEP_ENV, _truthy, require_docker, unavailable
-from tests.testbed.kubeadm.cluster import KubeadmCluster, ansible_path, start_kubeadm_cluster
+from tests.testbed.kubeadm.cluster import KubeadmCluster, ansible_path, bring_up
 from tests.testbed.kubeadm.images import artifacts_ready, busybox_cached
 
 
@@ -42,7 +42,7 @@ def kubeadm_cluster() -> Iterator[KubeadmCluster]:
     """Start cp1 + w1 with kubeadm, containerd and the bridge CNI for the session; tear down at the end."""
     require_kubeadm_testbed()
     cleanup.remove_stale()
-    cluster = start_kubeadm_cluster(workers=1)
+    cluster = bring_up(workers=1)  # a failed bring-up says why, then is tried once more on fresh nodes
     try:
         yield cluster
     finally:
