@@ -228,12 +228,24 @@ def kubeconfig(cn: str) -> bytes:
 SCHEDULER = "/etc/kubernetes/manifests/kube-scheduler.yaml"
 
 
-def scheduler_manifest(path: str) -> bytes:
+def scheduler_manifest(path: str, mount_path: str = "/etc/kubernetes/scheduler.conf") -> bytes:
+    """kube-scheduler as kubeadm writes it: its kubeconfig is a hostPath file mounted at MOUNT_PATH."""
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "kube-scheduler"},
-        "spec": {"containers": [{"name": "kube-scheduler", "command": ["kube-scheduler", f"--kubeconfig={path}"]}]},
+        "spec": {
+            "containers": [
+                {
+                    "name": "kube-scheduler",
+                    "command": ["kube-scheduler", f"--kubeconfig={path}"],
+                    "volumeMounts": [{"mountPath": mount_path, "name": "kubeconfig", "readOnly": True}],
+                }
+            ],
+            "volumes": [
+                {"hostPath": {"path": "/etc/kubernetes/scheduler.conf", "type": "FileOrCreate"}, "name": "kubeconfig"}
+            ],
+        },
     }
     return yaml.safe_dump(pod).encode()
 
@@ -253,6 +265,61 @@ def test_kubeconfig_user_checks_the_file_and_the_certificates_name() -> None:
     t.files[SCHEDULER] = scheduler_manifest("/etc/kubernetes/scheduler.kubeconfig")
     result = static_pod.kubeconfig_user(node, "kube-scheduler", "system:kube-scheduler")
     assert result.status == "fail" and "no such file" in result.message
+
+
+def test_kubeconfig_user_looks_through_the_pods_mounts() -> None:
+    other = "/etc/kubernetes/scheduler.kubeconfig"
+    t = FakeTransport(
+        {
+            SCHEDULER: scheduler_manifest(other, mount_path=other),  # the right file, mounted at another path
+            "/etc/kubernetes/scheduler.conf": kubeconfig("system:kube-scheduler"),
+        }
+    )
+    node = Node("cp1", "control-plane", t, "10.0.0.2")
+    assert static_pod.kubeconfig_user(node, "kube-scheduler", "system:kube-scheduler").ok
+    t.files[other] = kubeconfig("kubernetes-admin")  # a file on the host at the flag's path is not what the pod sees
+    assert static_pod.kubeconfig_user(node, "kube-scheduler", "system:kube-scheduler").ok
+    t.files[SCHEDULER] = scheduler_manifest(other)  # on the host, but never mounted into the pod
+    result = static_pod.kubeconfig_user(node, "kube-scheduler", "system:kube-scheduler")
+    assert result.status == "fail" and "no volume" in result.message
+
+
+@pytest.mark.parametrize(
+    ("path", "host"),
+    [
+        ("/etc/kubernetes/controller-manager.conf", "/etc/kubernetes/controller-manager.conf"),
+        ("/etc/kubernetes/pki/ca.crt", "/etc/kubernetes/pki/ca.crt"),
+        ("/etc/kubernetes/pki/etcd/ca.crt", "/srv/etcd-pki/ca.crt"),  # the deeper mount wins
+        ("/etc/kubernetes/pki/../admin.conf", None),  # normalised: /etc/kubernetes is not mounted
+        ("/cfg/kc", "/etc/kubernetes/controller-manager.conf"),
+        ("/sub/kubeconfig", "/etc/kubernetes/cm/kubeconfig"),  # subPath
+        ("/usr/bin/kube-controller-manager", None),  # in the image
+        ("/etc/kubernetes/pkix", None),  # a sibling, not under /etc/kubernetes/pki
+    ],
+)
+def test_host_path_follows_hostpath_mounts(path: str, host: str | None) -> None:
+    pod = {
+        "spec": {
+            "volumes": [
+                {"name": "kubeconfig", "hostPath": {"path": "/etc/kubernetes/controller-manager.conf"}},
+                {"name": "k8s-certs", "hostPath": {"path": "/etc/kubernetes/pki"}},
+                {"name": "etcd-certs", "hostPath": {"path": "/srv/etcd-pki"}},
+                {"name": "dir", "hostPath": {"path": "/etc/kubernetes"}},
+                {"name": "empty", "emptyDir": {}},
+            ]
+        }
+    }
+    container = {
+        "volumeMounts": [
+            {"name": "kubeconfig", "mountPath": "/etc/kubernetes/controller-manager.conf"},
+            {"name": "kubeconfig", "mountPath": "/cfg/kc"},
+            {"name": "k8s-certs", "mountPath": "/etc/kubernetes/pki"},
+            {"name": "etcd-certs", "mountPath": "/etc/kubernetes/pki/etcd/"},
+            {"name": "dir", "mountPath": "/sub/kubeconfig", "subPath": "cm/kubeconfig"},
+            {"name": "empty", "mountPath": "/usr/bin"},
+        ]
+    }
+    assert static_pod.host_path(pod, container, path) == host
 
 
 # probes that watch the control plane act ----------------------------------------------
