@@ -18,6 +18,7 @@ from breakers import files
 from breakers import kube as kube_breakers
 from breakfix.changes import ChangeLog
 from breakfix.context import SessionState
+from breakfix.errors import StepError
 from breakfix.inventory import ClusterSpec
 from breakfix.state import State
 from breakfix.transport.node import Node
@@ -500,3 +501,21 @@ def test_memory_limited_wants_a_limit_within_bounds(resources: dict[str, Any] | 
     result = workload.memory_limited(kube, "cart", "store", at_most=2**30)
     assert result.ok is ok and says in result.message
     assert workload.memory_limited(FakeKube({"Deployment"}), "cart", "store").status == "fail"  # gone
+
+
+def test_add_mount_mounts_a_volume_once_more_and_the_kubeconfig_check_follows_it() -> None:
+    from breakers import manifest
+
+    other = "/etc/kubernetes/scheduler.kubeconfig"
+    t = FakeTransport(
+        {SCHEDULER: scheduler_manifest(other), "/etc/kubernetes/scheduler.conf": kubeconfig("system:kube-scheduler")}
+    )
+    ctx = make_ctx(t)
+    node = ctx.node("cp1")
+    assert not static_pod.kubeconfig_user(node, "kube-scheduler", "system:kube-scheduler").ok
+    manifest.add_mount(node, ChangeLog(ctx, "alternative"), "kube-scheduler", "kubeconfig", other)
+    mounts = yaml.safe_load(t.files[SCHEDULER])["spec"]["containers"][0]["volumeMounts"]
+    assert [m["mountPath"] for m in mounts] == ["/etc/kubernetes/scheduler.conf", other]
+    assert static_pod.kubeconfig_user(node, "kube-scheduler", "system:kube-scheduler").ok
+    with pytest.raises(StepError, match="no volume named"):
+        manifest.add_mount(node, ChangeLog(ctx, "alternative"), "kube-scheduler", "nope", other)
