@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 from typing import Any
+from urllib.parse import urlparse
 
 import yaml
 
@@ -169,3 +170,57 @@ def kubeconfig_user(
         return failed(str(exc))
     result = judge_identity(found, f"{flag}={path}", user, groups or [])
     return passed(f"{manifest} uses {path} as {found}") if result.ok else result
+
+
+def _is_local_host(host: str, addresses: set[str]) -> bool:
+    return host == "localhost" or host == "::1" or host.startswith("127.") or host in addresses
+
+
+def servers_answer_locally(
+    node: Node,
+    manifest: str,
+    flag: str,
+    ca_flag: str,
+    cert_flag: str,
+    key_flag: str,
+    health_path: str = "/health",
+    urls: str | None = None,
+) -> CheckResult:
+    """Every server a static pod is told to use is on this node, over https, and answers the pod's own credentials.
+
+    URLS (comma-separated) are tried instead of the flag's, with the same credentials.
+    """
+    pod = _pod(node, manifest)
+    container = main_container(pod)
+    listed = urls if urls is not None else get_flag(container, flag)
+    if not listed:
+        return failed(f"{flag} is not set in {manifest}")
+    files: dict[str, str] = {}
+    for name in (ca_flag, cert_flag, key_flag):
+        value = get_flag(container, name)
+        on_host = host_path(pod, container, value) if value else None
+        if on_host is None:
+            return failed(f"{name} in {manifest} names no file the pod mounts from {node.name}")
+        files[name] = on_host
+    addresses = _node_addresses(node)
+    bad: list[str] = []
+    for url in (u.strip() for u in listed.split(",") if u.strip()):
+        parsed = urlparse(url)
+        if parsed.scheme != "https":
+            bad.append(f"{url} is not https")
+            continue
+        if not _is_local_host(parsed.hostname or "", addresses):
+            bad.append(f"{url} is not on {node.name}")
+            continue
+        answer = node.run(
+            "curl -fsS --max-time 5 --cacert %s --cert %s --key %s %s",
+            files[ca_flag], files[cert_flag], files[key_flag], url.rstrip("/") + health_path,
+            timeout=30,
+        )  # fmt: skip
+        if not answer.ok:
+            why = (answer.stderr or answer.stdout).strip().splitlines()
+            bad.append(f"{url} does not answer ({why[-1] if why else f'curl exited {answer.rc}'})")
+    if bad:
+        source = "" if urls is not None else f" ({flag} of {manifest})"
+        return failed("; ".join(bad) + source, f"`ss -lntp` on {node.name} shows who listens where.")
+    return passed(f"{listed}: each answers on {node.name} over https")
