@@ -151,7 +151,8 @@ def host_path(pod: dict[str, Any], container: dict[str, Any], path: str) -> str 
 def kubeconfig_user(
     node: Node, manifest: str, user: str, flag: str = "--kubeconfig", groups: list[str] | None = None
 ) -> CheckResult:
-    """The component's kubeconfig, as its container sees it, authenticates as the component's own user."""
+    """The component's kubeconfig authenticates as the component's own user."""
+    # the flag names a path inside the container: look it up through the pod's hostPath mounts
     pod = _pod(node, manifest)
     container = main_container(pod)
     path = get_flag(container, flag)
