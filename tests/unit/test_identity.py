@@ -146,3 +146,22 @@ def test_copy_from_copies_another_nodes_file_and_journals_the_overwritten_one() 
     assert base64.b64decode(entry.record["content"]) == b"mine"
     with pytest.raises(StepError, match="no node"):
         files.copy_from(w1, ChangeLog(ctx, "cheat"), [w1], "control-plane", "/a", "/b")
+
+
+def test_a_client_certificate_file_is_found_through_the_same_path_mapping() -> None:
+    cert, _ = cert_and_key("system:kube-scheduler")
+    t = FakeTransport(
+        {"/srv/sched.conf": kubeconfig({"client-certificate": "/pod/pki/sched.crt"}), "/srv/pki/sched.crt": cert}
+    )
+    node = Node("cp1", "control-plane", t)
+
+    def on_host(path: str) -> str | None:
+        return {"/pod/sched.conf": "/srv/sched.conf", "/pod/pki/sched.crt": "/srv/pki/sched.crt"}.get(path)
+
+    assert identity.kubeconfig_identity(node, "/pod/sched.conf", on_host) == identity.Identity(
+        "system:kube-scheduler", ()
+    )
+    with pytest.raises(StepError, match="not on cp1"):
+        identity.kubeconfig_identity(
+            node, "/pod/sched.conf", lambda p: "/srv/sched.conf" if p.endswith(".conf") else None
+        )
