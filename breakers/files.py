@@ -52,3 +52,15 @@ def copy(node: Node, changes: ChangeLog, path: str, to: str) -> None:
     if data is None:
         raise StepError(f"{node.name}: {path} does not exist")
     changes.edit_file(node, to, lambda _old: data)
+
+
+def copy_from(node: Node, changes: ChangeLog, nodes: list[Node], source: str, path: str, to: str) -> None:
+    """Copy a file from another node (SOURCE: a node name or role) over a file on this node (journaled)."""
+    role = {"controlplane": "control-plane"}.get(source, source)
+    origin = next((n for n in nodes if n.name == source), None) or next((n for n in nodes if n.role == role), None)
+    if origin is None:
+        raise StepError(f"no node {source!r} to copy {path} from")
+    data = origin.read(path)
+    if data is None:
+        raise StepError(f"{origin.name}: {path} does not exist")
+    changes.edit_file(node, to, lambda _old: data)

@@ -116,3 +116,20 @@ def restart_on_reset(node: Node, changes: ChangeLog, manifest: str, after: str =
     path = manifest_path(manifest)
     changes.keep_file(node, path)  # undone after the restart: the manifest is back even if the restart stops
     changes.command(node, "true", _restart_script(path, _process(node, path), after), timeout=RESTART_TIMEOUT_S)
+
+
+def add_mount(
+    node: Node, changes: ChangeLog, manifest: str, volume: str, mount_path: str, container: str | None = None
+) -> None:
+    """Mount one of a static pod's volumes at one more path in its container (read-only)."""
+    file = manifest_path(manifest)
+
+    def edit(old: bytes | None) -> bytes:
+        pod = load_pod(old, file)
+        if not any(v.get("name") == volume for v in pod.get("spec", {}).get("volumes") or []):
+            raise StepError(f"{file}: no volume named {volume!r}")
+        target = main_container(pod, container)
+        target.setdefault("volumeMounts", []).append({"mountPath": mount_path, "name": volume, "readOnly": True})
+        return dump_pod(pod)
+
+    changes.edit_file(node, file, edit)

@@ -3,14 +3,44 @@
 from __future__ import annotations
 
 import datetime
+import ipaddress
+import shlex
+from typing import TYPE_CHECKING
 
+from breakfix.certs import cert_names, names_key
 from breakfix.changes import ChangeLog
+from breakfix.context import SessionState
 from breakfix.errors import StepError
 from breakfix.transport.node import Node
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 APISERVER_CERT = "/etc/kubernetes/pki/apiserver.crt"
 CA_CERT = "/etc/kubernetes/pki/ca.crt"
 CA_KEY = "/etc/kubernetes/pki/ca.key"
+KUBEADM_RENEW_TIMEOUT_S = 180  # kubeadm first tries to read its configuration from a cluster that may not answer
+
+
+def _san(name: str) -> x509.GeneralName:
+    from cryptography import x509
+
+    kind, _, value = name.partition(":") if name.startswith(("DNS:", "IP:")) else ("", "", name)
+    if kind == "IP" or (not kind and _is_ip(value)):
+        return x509.IPAddress(ipaddress.ip_address(value))
+    return x509.DNSName(value)
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _key_of(cert: str) -> str:
+    return cert.removesuffix(".crt") + ".key"
 
 
 def _reissue(
@@ -22,8 +52,13 @@ def _reissue(
     starts: datetime.timedelta,
     lasts: datetime.timedelta,
     self_signed_key: bool = False,
+    names: list[str] | None = None,
 ) -> None:
-    """Write CERT again with the same subject, public key and extensions, valid from now+STARTS for LASTS."""
+    """Write CERT again with the same subject, public key and extensions, valid from now+STARTS for LASTS.
+
+    NAMES, when given, replace its subject alternative names. Its key file is journaled too: a renewal
+    by hand (kubeadm certs renew) writes a new key, and reset must put back a matching pair.
+    """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -50,12 +85,29 @@ def _reissue(
         .not_valid_before(now + starts)
         .not_valid_after(now + starts + lasts)
     )
+    skip = {x509.oid.ExtensionOID.AUTHORITY_KEY_IDENTIFIER}
+    if names is not None:
+        skip.add(x509.oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+        builder = builder.add_extension(x509.SubjectAlternativeName([_san(n) for n in names]), critical=False)
     for ext in current.extensions:
-        if ext.oid != x509.oid.ExtensionOID.AUTHORITY_KEY_IDENTIFIER:
+        if ext.oid not in skip:
             builder = builder.add_extension(ext.value, ext.critical)
     aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key())
     new = builder.add_extension(aki, critical=False).sign(key, hashes.SHA256())
+    if node.exists(_key_of(cert)):
+        changes.keep_file(node, _key_of(cert))
     changes.write_file(node, cert, new.public_bytes(serialization.Encoding.PEM))
+
+
+def remember_names(node: Node, state: SessionState, cert: str = APISERVER_CERT) -> None:
+    """Note the names (SANs) a certificate carries now, so that a check can require them later."""
+    from cryptography import x509
+
+    try:
+        current = x509.load_pem_x509_certificate(node.read_text(cert).encode())
+    except ValueError as exc:
+        raise StepError(f"{node.name}: cannot read {cert}: {exc}") from None
+    state.set(names_key(cert), cert_names(current))
 
 
 def expire_cert(
@@ -74,12 +126,19 @@ def expire_cert(
 
 
 def renew_cert(
-    node: Node, changes: ChangeLog, cert: str = APISERVER_CERT, ca_cert: str = CA_CERT, ca_key: str = CA_KEY
+    node: Node,
+    changes: ChangeLog,
+    cert: str = APISERVER_CERT,
+    ca_cert: str = CA_CERT,
+    ca_key: str = CA_KEY,
+    days: int = 365,
+    names: list[str] | None = None,
 ) -> None:
-    """Re-issue a certificate for a year from now, signed by its CA (what `kubeadm certs renew` does)."""
+    """Re-issue a certificate for DAYS from now, signed by its CA; NAMES (DNS:x, IP:y) replace its SANs."""
     _reissue(
-        node, changes, cert, ca_cert, ca_key, starts=-datetime.timedelta(minutes=5), lasts=datetime.timedelta(days=365)
-    )
+        node, changes, cert, ca_cert, ca_key,
+        starts=-datetime.timedelta(minutes=5), lasts=datetime.timedelta(days=days, minutes=5), names=names,
+    )  # fmt: skip
 
 
 def self_sign_cert(
@@ -90,3 +149,10 @@ def self_sign_cert(
         node, changes, cert, ca_cert, ca_key,
         starts=-datetime.timedelta(minutes=5), lasts=datetime.timedelta(days=365), self_signed_key=True,
     )  # fmt: skip
+
+
+def kubeadm_renew(node: Node, changes: ChangeLog, name: str = "apiserver", cert: str = APISERVER_CERT) -> None:
+    """Renew a kubeadm certificate as an admin would: `kubeadm certs renew NAME` (a new key: both are journaled)."""
+    for path in (cert, _key_of(cert)):
+        changes.keep_file(node, path)
+    node.check(f"kubeadm certs renew {shlex.quote(name)}", timeout=KUBEADM_RENEW_TIMEOUT_S)

@@ -22,7 +22,7 @@ def start(node: Node, changes: ChangeLog, unit: str) -> None:
 
 
 def restart(node: Node, changes: ChangeLog, unit: str) -> None:
-    """Restart a unit (used by reference fixes)."""
+    """Restart a unit so that it reads its configuration again (reset restarts it once more, after its own undos)."""
     changes.unit(node, unit, "restart")
 
 

@@ -178,7 +178,8 @@ class ChangeLog:
         active = node.run("systemctl is-active --quiet %s", unit).ok
         enabled = node.run("systemctl is-enabled --quiet %s", unit).ok
         masked = node.run("systemctl is-enabled %s", unit).stdout.strip() == "masked"
-        self._journal("unit", {"node": node.name, "unit": unit, "active": active, "enabled": enabled, "masked": masked})
+        record = {"node": node.name, "unit": unit, "active": active, "enabled": enabled, "masked": masked}
+        self._journal("unit", {**record, "action": action})  # a restart is undone by a restart: see undo.replay
         node.check("systemctl %s %s", action, unit)
 
     # commands -----------------------------------------------------------------

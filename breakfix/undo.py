@@ -40,6 +40,17 @@ def _undo_unit(ctx: Context, rec: dict[str, Any]) -> None:
     node.check("systemctl %s %s", "start" if rec["active"] else "stop", unit)
 
 
+def restarts_on_undo(entry: JournalEntry) -> bool:
+    """Whether undoing ENTRY restarts its unit: it restarted a running one, which then read its files anew."""
+    rec = entry.record
+    return entry.kind == "unit" and rec.get("action") == "restart" and rec["active"] and not rec.get("masked")
+
+
+def _restart_unit(ctx: Context, rec: dict[str, Any]) -> None:
+    # restart only: a restart changed neither enablement nor masking, and the older undos set whether it runs
+    ctx.node(rec["node"]).check("systemctl try-restart %s", rec["unit"])
+
+
 def _undo_command(ctx: Context, rec: dict[str, Any]) -> None:
     ctx.node(rec["node"]).check(rec["undo"], timeout=rec.get("timeout", 120))
 
@@ -107,19 +118,48 @@ def undo_entry(ctx: Context, entry: JournalEntry, api_wait: float = 240) -> None
 
 
 def replay(ctx: Context, after: int = 0) -> int:
-    """Undo every journal entry newer than AFTER, newest first; stops at the first failure."""
+    """Undo every journal entry newer than AFTER, newest first; stops at the first failure.
+
+    A journaled restart of a running unit is replayed as a restart once every older change is undone, so
+    that the unit reads its files as they were (they are put back after it in the journal's order); the
+    entry stays in the journal until then, so an interrupted reset restarts it the next time.
+    """
     entries = ctx.store.journal(ctx.cluster.name, after)
-    for done, entry in enumerate(reversed(entries)):
-        try:
-            undo_entry(ctx, entry)
-        except BreakfixError as exc:
-            # stop here: undoing older entries first would leave this newer change in place afterwards
-            raise BreakfixError(
-                f"could not undo {entry.kind} {describe(entry)}: {exc}; {done} of {len(entries)} changes were "
-                "undone and the journal keeps the rest: fix the cause and run `lab reset` again"
-            ) from None
+    restarts: dict[tuple[str, str], list[JournalEntry]] = {}
+    done = 0
+    for entry in reversed(entries):
+        if restarts_on_undo(entry):
+            restarts.setdefault((entry.record["node"], entry.record["unit"]), []).append(entry)
+            continue
+        _undo_or_stop(ctx, entry, done, len(entries))
         ctx.store.journal_drop(entry.id)
+        done += 1
+    for pending in restarts.values():
+        _undo_or_stop(ctx, pending[-1], done, len(entries), handler=_restart_unit)
+        for entry in pending:
+            ctx.store.journal_drop(entry.id)
+            done += 1
     return len(entries)
+
+
+def _undo_or_stop(
+    ctx: Context,
+    entry: JournalEntry,
+    done: int,
+    total: int,
+    handler: Callable[[Context, dict[str, Any]], None] | None = None,
+) -> None:
+    try:
+        if handler is None:
+            undo_entry(ctx, entry)
+        else:
+            handler(ctx, entry.record)
+    except BreakfixError as exc:
+        # stop here: undoing older entries first would leave this newer change in place afterwards
+        raise BreakfixError(
+            f"could not undo {entry.kind} {describe(entry)}: {exc}; {done} of {total} changes were "
+            "undone and the journal keeps the rest: fix the cause and run `lab reset` again"
+        ) from None
 
 
 def describe(entry: JournalEntry) -> str:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from breakfix.collateral import MANAGED_TAINTS
 from breakfix.durations import Seconds
-from breakfix.errors import ClusterError
+from breakfix.errors import ClusterError, StepError
 from breakfix.inventory import ClusterSpec
 from breakfix.kube import Kube
 from breakfix.results import CheckResult, failed, passed
 from breakfix.transport.node import Node
 from graders._steady import Sample, holds
+from graders.identity import judge_identity, kubeconfig_identity
 
 
 def _ready_condition(kube: Kube, name: str) -> dict[str, str] | None:
@@ -105,3 +106,27 @@ def keeps_taint(kube: Kube, node: Node, key: str) -> CheckResult:
         f"node {node.name} lost its {key} taint: workloads can land there now",
         "Make room where the workload belongs instead of opening the control plane.",
     )
+
+
+KUBELET_KUBECONFIG = "/etc/kubernetes/kubelet.conf"
+
+
+def _kubelet_kubeconfig(node: Node) -> str:
+    """The --kubeconfig of the running kubelet (kubeadm's path when it runs without one or not at all)."""
+    argv = node.run("ps -o args= -C kubelet", timeout=30).stdout.split()
+    for i, arg in enumerate(argv):
+        if arg.startswith("--kubeconfig="):
+            return arg.partition("=")[2]
+        if arg == "--kubeconfig" and i + 1 < len(argv):
+            return argv[i + 1]
+    return KUBELET_KUBECONFIG
+
+
+def kubelet_identity(node: Node) -> CheckResult:
+    """The node's kubelet authenticates as this node itself (its own user, in the nodes' group)."""
+    path = _kubelet_kubeconfig(node)
+    try:
+        found = kubeconfig_identity(node, path)
+    except StepError as exc:
+        return failed(str(exc), "The kubelet's credentials come from the kubeconfig kubeadm wrote for it.")
+    return judge_identity(found, f"the kubelet's {path}", f"system:node:{node.name}", ["system:nodes"])

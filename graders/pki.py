@@ -10,6 +10,8 @@ from urllib.parse import urlparse
 
 import yaml
 
+from breakfix.certs import cert_names, names_key
+from breakfix.context import SessionState
 from breakfix.inventory import ClusterSpec
 from breakfix.results import CheckResult, failed, passed
 
@@ -33,9 +35,24 @@ def _api_endpoint(cluster: ClusterSpec) -> tuple[str, int, bytes]:
     return url.hostname or "", url.port or 443, ca
 
 
-def serving_cert_valid(cluster: ClusterSpec, min_days: int = 30, timeout: float = 10.0) -> CheckResult:
-    """The API server serves a certificate its clients trust (the cluster CA's, not expired) for MIN_DAYS more."""
+def serving_cert_valid(
+    cluster: ClusterSpec,
+    state: SessionState | None = None,
+    min_days: int = 30,
+    names_of: str | None = None,
+    timeout: float = 10.0,
+) -> CheckResult:
+    """The API server serves a certificate its clients trust (the cluster CA's) for MIN_DAYS more, under every name.
+
+    NAMES_OF: a certificate whose names (SANs) breakers.pki.remember_names noted; the served one must carry them all.
+    """
     from cryptography import x509
+
+    wanted: list[str] | None = None
+    if names_of is not None:
+        wanted = state.get(names_key(names_of)) if state is not None else None
+        if wanted is None:
+            return CheckResult("error", f"the names of {names_of} were not noted when the lab started")
 
     try:
         host, port, ca = _api_endpoint(cluster)
@@ -64,5 +81,11 @@ def serving_cert_valid(cluster: ClusterSpec, min_days: int = 30, timeout: float 
         return failed(
             f"the API server's certificate expires in {left.days} days (on {cert.not_valid_after_utc:%Y-%m-%d})",
             "Renew it for the usual term: kubeadm certs renew apiserver.",
+        )
+    lost = sorted(set(wanted or []) - set(cert_names(cert)))
+    if lost:
+        return failed(
+            f"the API server's certificate no longer names {', '.join(lost)}: clients that use those names reject it",
+            "A renewed certificate keeps the names (SANs) of the one it replaces.",
         )
     return passed(f"the API server serves a trusted certificate, valid until {cert.not_valid_after_utc:%Y-%m-%d}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
+from urllib.parse import urlparse
 
 import yaml
 
@@ -13,6 +15,7 @@ from breakfix.kube import Kube
 from breakfix.results import CheckResult, failed, passed
 from breakfix.transport.node import Node
 from graders._steady import Sample, holds
+from graders.identity import judge_identity, kubeconfig_identity
 
 
 def _mirror_pod(kube: Kube, component: str, node: Node) -> dict[str, Any] | None:
@@ -57,7 +60,7 @@ def stable(kube: Kube, node: Node, component: str, stable_for: Seconds = 20.0, p
     return holds(sample, stable_for, poll, restarted)
 
 
-def _container(node: Node, manifest: str) -> dict[str, Any]:
+def _pod(node: Node, manifest: str) -> dict[str, Any]:
     path = manifest_path(manifest)
     try:
         pod = yaml.safe_load(node.read_text(path))
@@ -65,7 +68,11 @@ def _container(node: Node, manifest: str) -> dict[str, Any]:
         raise StepError(f"{path} on {node.name} is not valid YAML: {exc}") from None
     if not isinstance(pod, dict) or pod.get("kind") != "Pod":
         raise StepError(f"{path} on {node.name} is not a Pod manifest")
-    return main_container(pod)
+    return pod
+
+
+def _container(node: Node, manifest: str) -> dict[str, Any]:
+    return main_container(_pod(node, manifest))
 
 
 def _node_addresses(node: Node) -> set[str]:
@@ -117,46 +124,104 @@ def flag_equals(node: Node, manifest: str, flag: str, value: str) -> CheckResult
     return failed(f"{flag} is {actual!r} in {manifest}, expected {value!r}")
 
 
-def _client_cert_subject(node: Node, kubeconfig_path: str) -> str:
-    """The Common Name of the client certificate a kubeconfig on NODE authenticates with."""
-    import base64
+def host_path(pod: dict[str, Any], container: dict[str, Any], path: str) -> str | None:
+    """Where a path inside a static pod's container lives on the node, through its hostPath mounts.
 
-    from cryptography import x509
-    from cryptography.x509.oid import NameOID
-
-    try:
-        config = yaml.safe_load(node.read_text(kubeconfig_path)) or {}
-    except yaml.YAMLError as exc:
-        raise StepError(f"{kubeconfig_path} on {node.name} is not valid YAML: {exc}") from None
-    contexts = {c.get("name"): c.get("context") or {} for c in config.get("contexts") or []}
-    users = {u.get("name"): u.get("user") or {} for u in config.get("users") or []}
-    context = contexts.get(config.get("current-context"), {})
-    user = users.get(context.get("user"), {})
-    if user.get("client-certificate-data"):
-        pem = base64.b64decode(user["client-certificate-data"])
-    elif user.get("client-certificate"):
-        pem = node.read_text(user["client-certificate"]).encode()
-    else:
-        return ""
-    cert = x509.load_pem_x509_certificate(pem)
-    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(names[0].value) if names else ""
+    None when no hostPath volume covers it (it would be in the image, not on the node).
+    """
+    volumes = {v.get("name"): v for v in (pod.get("spec") or {}).get("volumes") or []}
+    path = posixpath.normpath(path)
+    best: tuple[int, str] | None = None
+    for mount in container.get("volumeMounts") or []:
+        source = (volumes.get(mount.get("name")) or {}).get("hostPath") or {}
+        target = posixpath.normpath(str(mount.get("mountPath") or ""))
+        if not source.get("path") or not target.startswith("/"):
+            continue
+        if path != target and not path.startswith(target.rstrip("/") + "/"):
+            continue
+        base = str(source["path"])
+        if mount.get("subPath"):
+            base = posixpath.join(base, str(mount["subPath"]))
+        rest = path[len(target) :].lstrip("/")
+        if best is None or len(target) > best[0]:  # the deepest mount hides the ones above it
+            best = (len(target), posixpath.join(base, rest) if rest else base)
+    return best[1] if best else None
 
 
-def kubeconfig_user(node: Node, manifest: str, user: str, flag: str = "--kubeconfig") -> CheckResult:
-    """The component's kubeconfig exists and authenticates as the component's own user."""
-    path = get_flag(_container(node, manifest), flag)
+def kubeconfig_user(
+    node: Node, manifest: str, user: str, flag: str = "--kubeconfig", groups: list[str] | None = None
+) -> CheckResult:
+    """The component's kubeconfig authenticates as the component's own user."""
+    # the flag names a path inside the container: look it up through the pod's hostPath mounts
+    pod = _pod(node, manifest)
+    container = main_container(pod)
+    path = get_flag(container, flag)
     if not path:
         return failed(f"{flag} is not set in {manifest}")
-    if not node.exists(path):
+    on_host = host_path(pod, container, path)
+    if on_host is None or not node.exists(on_host):
+        where = "it is on no volume the pod mounts from" if on_host is None else f"no {on_host} on {node.name}"
         return failed(
-            f"{flag}={path} in {manifest}: no such file on {node.name}",
-            "ls /etc/kubernetes/*.conf: kubeadm writes one kubeconfig per component.",
+            f"{flag}={path} in {manifest}: the container has no such file ({where})",
+            "ls /etc/kubernetes/*.conf: kubeadm writes one kubeconfig per component; the pod sees only what it mounts.",
         )
-    subject = _client_cert_subject(node, path)
-    if subject != user:
-        return failed(
-            f"{flag}={path} authenticates as {subject or 'nobody (no client certificate)'}, not {user}",
-            "Each component has its own kubeconfig and identity; borrowing admin's hides who does what.",
-        )
-    return passed(f"{manifest} uses {path} as {user}")
+    try:
+        found = kubeconfig_identity(node, path, lambda p: host_path(pod, container, p))
+    except StepError as exc:
+        return failed(str(exc))
+    result = judge_identity(found, f"{flag}={path}", user, groups or [])
+    return passed(f"{manifest} uses {path} as {found}") if result.ok else result
+
+
+def _is_local_host(host: str, addresses: set[str]) -> bool:
+    return host == "localhost" or host == "::1" or host.startswith("127.") or host in addresses
+
+
+def servers_answer_locally(
+    node: Node,
+    manifest: str,
+    flag: str,
+    ca_flag: str,
+    cert_flag: str,
+    key_flag: str,
+    health_path: str = "/health",
+    urls: str | None = None,
+) -> CheckResult:
+    """Every server a static pod is told to use is on this node, over https, and answers the pod's own credentials.
+
+    URLS (comma-separated) are tried instead of the flag's, with the same credentials.
+    """
+    pod = _pod(node, manifest)
+    container = main_container(pod)
+    listed = urls if urls is not None else get_flag(container, flag)
+    if not listed:
+        return failed(f"{flag} is not set in {manifest}")
+    files: dict[str, str] = {}
+    for name in (ca_flag, cert_flag, key_flag):
+        value = get_flag(container, name)
+        on_host = host_path(pod, container, value) if value else None
+        if on_host is None:
+            return failed(f"{name} in {manifest} names no file the pod mounts from {node.name}")
+        files[name] = on_host
+    addresses = _node_addresses(node)
+    bad: list[str] = []
+    for url in (u.strip() for u in listed.split(",") if u.strip()):
+        parsed = urlparse(url)
+        if parsed.scheme != "https":
+            bad.append(f"{url} is not https")
+            continue
+        if not _is_local_host(parsed.hostname or "", addresses):
+            bad.append(f"{url} is not on {node.name}")
+            continue
+        answer = node.run(
+            "curl -fsS --max-time 5 --cacert %s --cert %s --key %s %s",
+            files[ca_flag], files[cert_flag], files[key_flag], url.rstrip("/") + health_path,
+            timeout=30,
+        )  # fmt: skip
+        if not answer.ok:
+            why = (answer.stderr or answer.stdout).strip().splitlines()
+            bad.append(f"{url} does not answer ({why[-1] if why else f'curl exited {answer.rc}'})")
+    if bad:
+        source = "" if urls is not None else f" ({flag} of {manifest})"
+        return failed("; ".join(bad) + source)
+    return passed(f"{listed}: each answers on {node.name} over https")

@@ -18,6 +18,7 @@ from breakers import files
 from breakers import kube as kube_breakers
 from breakfix.changes import ChangeLog
 from breakfix.context import SessionState
+from breakfix.errors import StepError
 from breakfix.inventory import ClusterSpec, NodeSpec
 from breakfix.state import State
 from breakfix.transport.node import Node
@@ -229,12 +230,24 @@ def kubeconfig(cn: str) -> bytes:
 SCHEDULER = "/etc/kubernetes/manifests/kube-scheduler.yaml"
 
 
-def scheduler_manifest(path: str) -> bytes:
+def scheduler_manifest(path: str, mount_path: str = "/etc/kubernetes/scheduler.conf") -> bytes:
+    """kube-scheduler as kubeadm writes it: its kubeconfig is a hostPath file mounted at MOUNT_PATH."""
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "kube-scheduler"},
-        "spec": {"containers": [{"name": "kube-scheduler", "command": ["kube-scheduler", f"--kubeconfig={path}"]}]},
+        "spec": {
+            "containers": [
+                {
+                    "name": "kube-scheduler",
+                    "command": ["kube-scheduler", f"--kubeconfig={path}"],
+                    "volumeMounts": [{"mountPath": mount_path, "name": "kubeconfig", "readOnly": True}],
+                }
+            ],
+            "volumes": [
+                {"hostPath": {"path": "/etc/kubernetes/scheduler.conf", "type": "FileOrCreate"}, "name": "kubeconfig"}
+            ],
+        },
     }
     return yaml.safe_dump(pod).encode()
 
@@ -254,6 +267,61 @@ def test_kubeconfig_user_checks_the_file_and_the_certificates_name() -> None:
     t.files[SCHEDULER] = scheduler_manifest("/etc/kubernetes/scheduler.kubeconfig")
     result = static_pod.kubeconfig_user(node, "kube-scheduler", "system:kube-scheduler")
     assert result.status == "fail" and "no such file" in result.message
+
+
+def test_kubeconfig_user_looks_through_the_pods_mounts() -> None:
+    other = "/etc/kubernetes/scheduler.kubeconfig"
+    t = FakeTransport(
+        {
+            SCHEDULER: scheduler_manifest(other, mount_path=other),  # the right file, mounted at another path
+            "/etc/kubernetes/scheduler.conf": kubeconfig("system:kube-scheduler"),
+        }
+    )
+    node = Node("cp1", "control-plane", t, "10.0.0.2")
+    assert static_pod.kubeconfig_user(node, "kube-scheduler", "system:kube-scheduler").ok
+    t.files[other] = kubeconfig("kubernetes-admin")  # a file on the host at the flag's path is not what the pod sees
+    assert static_pod.kubeconfig_user(node, "kube-scheduler", "system:kube-scheduler").ok
+    t.files[SCHEDULER] = scheduler_manifest(other)  # on the host, but never mounted into the pod
+    result = static_pod.kubeconfig_user(node, "kube-scheduler", "system:kube-scheduler")
+    assert result.status == "fail" and "no volume" in result.message
+
+
+@pytest.mark.parametrize(
+    ("path", "host"),
+    [
+        ("/etc/kubernetes/controller-manager.conf", "/etc/kubernetes/controller-manager.conf"),
+        ("/etc/kubernetes/pki/ca.crt", "/etc/kubernetes/pki/ca.crt"),
+        ("/etc/kubernetes/pki/etcd/ca.crt", "/srv/etcd-pki/ca.crt"),  # the deeper mount wins
+        ("/etc/kubernetes/pki/../admin.conf", None),  # normalised: /etc/kubernetes is not mounted
+        ("/cfg/kc", "/etc/kubernetes/controller-manager.conf"),
+        ("/sub/kubeconfig", "/etc/kubernetes/cm/kubeconfig"),  # subPath
+        ("/usr/bin/kube-controller-manager", None),  # in the image
+        ("/etc/kubernetes/pkix", None),  # a sibling, not under /etc/kubernetes/pki
+    ],
+)
+def test_host_path_follows_hostpath_mounts(path: str, host: str | None) -> None:
+    pod = {
+        "spec": {
+            "volumes": [
+                {"name": "kubeconfig", "hostPath": {"path": "/etc/kubernetes/controller-manager.conf"}},
+                {"name": "k8s-certs", "hostPath": {"path": "/etc/kubernetes/pki"}},
+                {"name": "etcd-certs", "hostPath": {"path": "/srv/etcd-pki"}},
+                {"name": "dir", "hostPath": {"path": "/etc/kubernetes"}},
+                {"name": "empty", "emptyDir": {}},
+            ]
+        }
+    }
+    container = {
+        "volumeMounts": [
+            {"name": "kubeconfig", "mountPath": "/etc/kubernetes/controller-manager.conf"},
+            {"name": "kubeconfig", "mountPath": "/cfg/kc"},
+            {"name": "k8s-certs", "mountPath": "/etc/kubernetes/pki"},
+            {"name": "etcd-certs", "mountPath": "/etc/kubernetes/pki/etcd/"},
+            {"name": "dir", "mountPath": "/sub/kubeconfig", "subPath": "cm/kubeconfig"},
+            {"name": "empty", "mountPath": "/usr/bin"},
+        ]
+    }
+    assert static_pod.host_path(pod, container, path) == host
 
 
 # probes that watch the control plane act ----------------------------------------------
@@ -466,3 +534,21 @@ def test_every_worker_is_tainted_and_judged() -> None:
     assert result.status == "fail" and "w2 repels" in result.message and "w1" not in result.message
     kube_breakers.untaint(ChangeLog(ctx, "solve"), kube, "w2", "maint")
     assert node_graders.workers_schedulable(kube, cluster).ok
+
+
+def test_add_mount_mounts_a_volume_once_more_and_the_kubeconfig_check_follows_it() -> None:
+    from breakers import manifest
+
+    other = "/etc/kubernetes/scheduler.kubeconfig"
+    t = FakeTransport(
+        {SCHEDULER: scheduler_manifest(other), "/etc/kubernetes/scheduler.conf": kubeconfig("system:kube-scheduler")}
+    )
+    ctx = make_ctx(t)
+    node = ctx.node("cp1")
+    assert not static_pod.kubeconfig_user(node, "kube-scheduler", "system:kube-scheduler").ok
+    manifest.add_mount(node, ChangeLog(ctx, "alternative"), "kube-scheduler", "kubeconfig", other)
+    mounts = yaml.safe_load(t.files[SCHEDULER])["spec"]["containers"][0]["volumeMounts"]
+    assert [m["mountPath"] for m in mounts] == ["/etc/kubernetes/scheduler.conf", other]
+    assert static_pod.kubeconfig_user(node, "kube-scheduler", "system:kube-scheduler").ok
+    with pytest.raises(StepError, match="no volume named"):
+        manifest.add_mount(node, ChangeLog(ctx, "alternative"), "kube-scheduler", "nope", other)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import re
 import socket
 import ssl
 import threading
@@ -19,7 +20,11 @@ from cryptography.x509.oid import NameOID
 
 from breakers import pki
 from breakfix.changes import ChangeLog
+from breakfix.context import SessionState
 from breakfix.inventory import ClusterSpec
+from breakfix.results import CheckResult
+from breakfix.transport.base import CommandResult
+from breakfix.undo import replay
 from graders.pki import serving_cert_valid
 from tests.fakes import FakeTransport
 from tests.unit.test_changes import make_ctx
@@ -191,3 +196,70 @@ def test_serving_cert_valid_is_an_error_when_nothing_listens(pki_files: dict[str
         port = probe.getsockname()[1]
     result = serving_cert_valid(cluster_for(port, pki_files[pki.CA_CERT], tmp_path))
     assert result.status == "error" and "cannot reach" in result.message
+
+
+KEY = "/etc/kubernetes/pki/apiserver.key"
+
+
+def served_result(
+    pki_files: dict[str, bytes], tmp_path: Path, cert: bytes, state: SessionState, **kwargs: object
+) -> CheckResult:
+    server = serve(cert, pki_files[KEY], tmp_path)
+    port = next(server)
+    try:
+        return serving_cert_valid(cluster_for(port, pki_files[pki.CA_CERT], tmp_path), state, **kwargs)  # type: ignore[arg-type]
+    finally:
+        next(server, None)
+
+
+def test_a_renewal_must_last_a_year_and_keep_the_names_noted_at_setup(
+    pki_files: dict[str, bytes], tmp_path: Path
+) -> None:
+    t = FakeTransport(pki_files)
+    ctx = make_ctx(t)
+    node = ctx.node("cp1")
+    pki.remember_names(node, ctx.state)
+    assert ctx.state.get(pki.names_key(pki.APISERVER_CERT)) == ["DNS:kubernetes"]
+    want = {"min_days": 360, "names_of": pki.APISERVER_CERT}
+
+    pki.renew_cert(node, ChangeLog(ctx, "solve"))
+    result = served_result(pki_files, tmp_path, t.files[pki.APISERVER_CERT], ctx.state, **want)
+    assert result.ok, result.message
+
+    pki.renew_cert(node, ChangeLog(ctx, "cheat"), days=31)
+    result = served_result(pki_files, tmp_path, t.files[pki.APISERVER_CERT], ctx.state, **want)
+    assert result.status == "fail" and "expires in 30 days" in result.message, result.message
+
+    pki.renew_cert(node, ChangeLog(ctx, "cheat"), names=["DNS:other", "10.0.0.2"])
+    renamed = x509.load_pem_x509_certificate(t.files[pki.APISERVER_CERT])
+    assert pki.cert_names(renamed) == ["DNS:other", "IP:10.0.0.2"]
+    result = served_result(pki_files, tmp_path, t.files[pki.APISERVER_CERT], ctx.state, **want)
+    assert result.status == "fail" and "no longer names DNS:kubernetes" in result.message, result.message
+
+    unnoted = served_result(pki_files, tmp_path, pki_files[pki.APISERVER_CERT], SessionState(ctx.store, None), **want)
+    assert unnoted.status == "error"
+
+
+def test_reset_puts_back_the_key_that_a_renewal_by_hand_replaced(pki_files: dict[str, bytes]) -> None:
+    t = FakeTransport(pki_files)
+    ctx = make_ctx(t)
+    pki.expire_cert(ctx.node("cp1"), ChangeLog(ctx, "break"))
+    t.files[KEY] = b"a new key, as kubeadm certs renew writes"  # the student's fix, not journaled
+    t.files[pki.APISERVER_CERT] = b"a new certificate"
+    replay(ctx)
+    assert t.files[KEY] == pki_files[KEY] and t.files[pki.APISERVER_CERT] == pki_files[pki.APISERVER_CERT]
+
+
+def test_kubeadm_renew_journals_certificate_and_key_before_it_runs(pki_files: dict[str, bytes]) -> None:
+    t = FakeTransport(pki_files)
+
+    def renew(_line: str) -> CommandResult:
+        t.files[KEY], t.files[pki.APISERVER_CERT] = b"new key", b"new cert"
+        return CommandResult(0, "certificate for serving the Kubernetes API renewed", "")
+
+    t.scripts.append((re.compile(r"kubeadm certs renew apiserver"), renew))
+    ctx = make_ctx(t)
+    pki.kubeadm_renew(ctx.node("cp1"), ChangeLog(ctx, "alternative"))
+    assert t.files[KEY] == b"new key"
+    replay(ctx)
+    assert t.files[KEY] == pki_files[KEY] and t.files[pki.APISERVER_CERT] == pki_files[pki.APISERVER_CERT]
