@@ -33,6 +33,7 @@ MANAGED_TAINTS = frozenset(
     )
 )
 BEFORE, STARTED = "fingerprint.before", "fingerprint.started"
+SYSTEM_NAMESPACE = "kube-system"
 ADMIN_ROLE = "cluster-admin"
 
 
@@ -51,7 +52,7 @@ def _ready(node: dict[str, Any]) -> bool:
 
 
 def fingerprint(kube: Kube) -> Fingerprint:
-    """Each node's labels, taints, cordon and readiness, and who is bound to cluster-admin."""
+    """Each node's labels, taints, cordon and readiness, who is bound to cluster-admin, kube-system's workloads."""
     nodes = {
         n["metadata"]["name"]: {
             "labels": dict(n["metadata"].get("labels") or {}),
@@ -66,7 +67,33 @@ def fingerprint(kube: Kube) -> Fingerprint:
         for b in kube.list("rbac.authorization.k8s.io/v1", "ClusterRoleBinding")
         if (b.get("roleRef") or {}).get("name") == ADMIN_ROLE
     )
-    return {"nodes": nodes, "admins": admins}
+    return {"nodes": nodes, "admins": admins, "system": system_workloads(kube)}
+
+
+def system_workloads(kube: Kube) -> dict[str, list[int]]:
+    """kube-system's Deployments and DaemonSets as "Kind/name" -> [pods wanted, pods available]."""
+    found: dict[str, list[int]] = {}
+    for dep in kube.list("apps/v1", "Deployment", SYSTEM_NAMESPACE):
+        status = dep.get("status") or {}
+        wanted = (dep.get("spec") or {}).get("replicas", 1)
+        found[f"Deployment/{dep['metadata']['name']}"] = [int(wanted), int(status.get("availableReplicas") or 0)]
+    for ds in kube.list("apps/v1", "DaemonSet", SYSTEM_NAMESPACE):
+        status = ds.get("status") or {}
+        wanted = int(status.get("desiredNumberScheduled") or 0)
+        found[f"DaemonSet/{ds['metadata']['name']}"] = [wanted, int(status.get("numberAvailable") or 0)]
+    return found
+
+
+def system_shortfalls(before: Fingerprint, now: Fingerprint) -> list[str]:
+    """kube-system workloads that were fully available before the lab and now run fewer pods than they did."""
+    short = []
+    for name, (wanted, available) in sorted((before.get("system") or {}).items()):
+        if available < wanted or wanted == 0:
+            continue  # not healthy before the lab: not this lab's damage
+        now_wanted, now_available = (now.get("system") or {}).get(name, [0, 0])
+        if now_available < wanted:
+            short.append(f"{name} {now_available}/{max(wanted, now_wanted)} available (was {available}/{wanted})")
+    return short
 
 
 def _drift(before: dict[str, Any], started: dict[str, Any], now: dict[str, Any]) -> list[str]:
@@ -98,7 +125,8 @@ def _what(was: dict[str, Any], now: dict[str, Any], key: str) -> str:
 
 
 def guard(before: Fingerprint, started: Fingerprint, now: Fingerprint) -> list[CheckResult]:
-    """The collateral-damage checks every lab's grade gets: nodes Ready, nodes as they were, no new admins."""
+    """The collateral-damage checks every lab's grade gets: nodes Ready, nodes as they were, no new admins,
+    kube-system's workloads as available as before the lab."""
     down = sorted(n for n, was in before["nodes"].items() if was["ready"] and not now["nodes"].get(n, {}).get("ready"))
     ready = (
         failed(f"node(s) no longer Ready: {', '.join(down)}", "A fix must not take another node down.")
@@ -123,13 +151,23 @@ def guard(before: Fingerprint, started: Fingerprint, now: Fingerprint) -> list[C
         if new
         else passed("no new cluster-admin bindings")
     )
+    short = system_shortfalls(before, now)
+    system = (
+        failed(
+            f"kube-system runs fewer pods than before the lab: {'; '.join(short)}",
+            "The cluster's own components must keep running: `kubectl -n kube-system get deploy,ds`.",
+        )
+        if short
+        else passed("kube-system's workloads run as before the lab")
+    )
     for check, title in (
         (ready, "nodes stay Ready"),
         (kept, "nodes keep their labels and taints"),
         (admins, "no new cluster-admins"),
+        (system, "kube-system keeps running"),
     ):
         check.name = f"guard: {title}"
-    return [ready, kept, admins]
+    return [ready, kept, admins, system]
 
 
 def guard_checks(kube: Kube, before: Fingerprint | None, started: Fingerprint | None) -> list[CheckResult]:

@@ -65,7 +65,7 @@ CP_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedul
 
 
 def marked_ctx(files: dict[str, bytes]):  # type: ignore[no-untyped-def]
-    kube = FakeKube({"ConfigMap", "Node", "ClusterRoleBinding"})
+    kube = FakeKube({"ConfigMap", "Node", "ClusterRoleBinding", "Deployment", "DaemonSet"})
     kube.create(node_obj("cp1", [CP_TAINT]))
     kube.create(
         {
@@ -89,8 +89,8 @@ def test_start_grade_reset(tmp_path: Path) -> None:
     assert session.status == "active" and session.deadline == pytest.approx(session.started + 300)
     assert t.files["/etc/app.conf"] == b"bad"
     report = runner.grade(ctx, lab, session)
-    # the lab's checks weigh 3, the engine's three guard checks 1 each; the guard passes on an untouched cluster
-    assert not report.passed and report.score == 1 + 3 and report.max_score == 3 + 3
+    # the lab's checks weigh 3, the engine's four guard checks 1 each; the guard passes on an untouched cluster
+    assert not report.passed and report.score == 1 + 4 and report.max_score == 3 + 4
     t.files["/etc/app.conf"] = b"good"  # the student's fix
     report = runner.grade(ctx, lab, ctx.store.session(session.id))
     assert report.passed and ctx.store.session(session.id).status == "solved"
@@ -272,6 +272,7 @@ def test_guard_counts_a_new_cluster_admin_and_reset_removes_it(tmp_path: Path) -
     report = runner.grade(ctx, lab, session)
     admins = next(c for c in report.checks if c.name == "guard: no new cluster-admins")
     assert not report.passed and "w1-admin" in admins.message and report.score == report.max_score - 1
+    assert next(c for c in report.checks if c.name == "guard: kube-system keeps running").ok
     runner.reset(ctx)
     assert kube.get("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "w1-admin") is None
 
@@ -281,7 +282,11 @@ def test_labels_and_taints_the_lab_itself_set_are_fine(tmp_path: Path) -> None:
     from breakfix.collateral import node_changes
 
     def fp(labels: dict[str, str], taints: dict[str, str]) -> dict[str, object]:
-        return {"nodes": {"w1": {"labels": labels, "taints": taints, "cordoned": False, "ready": True}}, "admins": []}
+        return {
+            "nodes": {"w1": {"labels": labels, "taints": taints, "cordoned": False, "ready": True}},
+            "admins": [],
+            "system": {},
+        }
 
     before = fp({"a": "1"}, {})
     started = fp({"a": "1", "lab": "x"}, {"breakfix.dev/maintenance:NoSchedule": "true"})
@@ -294,6 +299,43 @@ def test_labels_and_taints_the_lab_itself_set_are_fine(tmp_path: Path) -> None:
     from breakfix.collateral import _taints
 
     assert _taints(managed_node) == {} and node_changes(before, started, managed) == []
+
+
+def test_guard_fails_when_kube_system_runs_fewer_pods_than_before(tmp_path: Path) -> None:
+    """Scaling CoreDNS down or parking kube-proxy is damage, whatever the lab's own checks say."""
+    lab = lab_from(tmp_path)
+    ctx, t, kube = marked_ctx({"/etc/app.conf": b"good"})
+    kube.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "coredns", "namespace": "kube-system"},
+                 "spec": {"replicas": 2}, "status": {"availableReplicas": 2}})  # fmt: skip
+    kube.create({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+                 "status": {"desiredNumberScheduled": 2, "numberAvailable": 2}})  # fmt: skip
+    kube.create(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "broken", "namespace": "kube-system"},
+            "spec": {"replicas": 1},
+            "status": {},
+        }
+    )  # fmt: skip  (not running before the lab: not judged)
+    session = runner.start(ctx, lab)
+    t.files["/etc/app.conf"] = b"good"
+    assert runner.grade(ctx, lab, session).passed
+    kube.patch(
+        "apps/v1", "Deployment", "coredns", "kube-system", {"spec": {"replicas": 0}, "status": {"availableReplicas": 0}}
+    )
+    kube.patch(
+        "apps/v1",
+        "DaemonSet",
+        "kube-proxy",
+        "kube-system",
+        {"status": {"desiredNumberScheduled": 0, "numberAvailable": 0}},
+    )
+    report = runner.grade(ctx, lab, ctx.store.session(session.id))
+    system = next(c for c in report.checks if c.name == "guard: kube-system keeps running")
+    assert not report.passed and not system.ok
+    assert "Deployment/coredns 0/2 available (was 2/2)" in system.message
+    assert "DaemonSet/kube-proxy 0/2 available (was 2/2)" in system.message and "broken" not in system.message
 
 
 def test_reset_names_what_it_cannot_put_back(tmp_path: Path) -> None:
