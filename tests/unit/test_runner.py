@@ -305,9 +305,10 @@ def test_guard_fails_when_kube_system_runs_fewer_pods_than_before(tmp_path: Path
     """Scaling CoreDNS down or parking kube-proxy is damage, whatever the lab's own checks say."""
     lab = lab_from(tmp_path)
     ctx, t, kube = marked_ctx({"/etc/app.conf": b"good"})
-    kube.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "coredns", "namespace": "kube-system"},
+    system = {"namespace": "kube-system"}
+    kube.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "coredns", **system},
                  "spec": {"replicas": 2}, "status": {"availableReplicas": 2}})  # fmt: skip
-    kube.create({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+    kube.create({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "kube-proxy", **system},
                  "status": {"desiredNumberScheduled": 2, "numberAvailable": 2}})  # fmt: skip
     kube.create(
         {
