@@ -58,7 +58,7 @@ def test_student_cycle(capsys: pytest.CaptureFixture[str], cluster: Any, tmp_pat
     code, out, _ = lab(capsys, "grade", "--json", "--junit", str(junit))
     report = json.loads(out)
     assert code == 1 and not report["passed"]
-    assert [c["status"] for c in report["checks"]] == ["fail", "pass", "pass"] + ["pass"] * 3  # + the engine's guard
+    assert [c["status"] for c in report["checks"]] == ["fail", "pass", "pass"] + ["pass"] * 4  # + the engine's guard
     assert "no endpoints" in report["checks"][0]["message"]
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None and suite.get("failures") == "1"
@@ -90,7 +90,7 @@ def test_student_cycle(capsys: pytest.CaptureFixture[str], cluster: Any, tmp_pat
     )
     code, out, _ = lab(capsys, "grade", "--json")
     report = json.loads(out)
-    assert code == 0 and report["passed"] and report["score"] == report["max_score"] == 4 + 3
+    assert code == 0 and report["passed"] and report["score"] == report["max_score"] == 4 + 4
     assert report["score_percent"] == 90.0  # one hint taken
 
     code, out, _ = lab(capsys, "reset")
