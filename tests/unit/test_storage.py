@@ -51,3 +51,23 @@ def test_pvc_bound_says_which_class_it_waits_for() -> None:
     stored = kube.objects[("v1", "PersistentVolumeClaim", "billing", "invoices")]
     stored.update(spec={"volumeName": "pv1"}, status={"phase": "Bound"})  # what the volume controller does
     assert storage.pvc_bound(kube, "invoices", "billing").ok
+
+
+def test_the_older_default_annotation_counts_and_is_unset_too() -> None:
+    kube = FakeKube({"StorageClass"})
+    kube.create(sc("standard", None))
+    kube.objects[(SC, "StorageClass", None, "standard")]["metadata"]["annotations"] = {
+        storage_breakers.BETA_DEFAULT_CLASS: "true"
+    }
+    kube.create(sc("local", "true"))
+    assert "2 StorageClasses claim to be the default" in storage.one_default_class(kube).message
+    ctx = make_ctx(FakeTransport(), kube)
+    storage_breakers.unset_default_classes(ChangeLog(ctx, "break"), kube)
+    assert storage.one_default_class(kube).status == "fail"
+    assert len(ctx.store.journal("test")) == 2
+    # Kubernetes reads either annotation: "true" in the older one makes the class the default
+    storage_breakers.set_default_class(ChangeLog(ctx, "fix"), "local", beta=True)
+    annotations = kube.get(SC, "StorageClass", "local")["metadata"]["annotations"]  # type: ignore[index]
+    assert annotations == {storage.DEFAULT_CLASS: "false", storage_breakers.BETA_DEFAULT_CLASS: "true"}
+    result = storage.one_default_class(kube)
+    assert result.ok and "local" in result.message
