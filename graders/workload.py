@@ -291,7 +291,7 @@ def _rolled_out(obj: dict[str, Any]) -> bool:
 def memory_limited(
     kube: Kube, name: str, namespace: str = "default", kind: str = "Deployment", at_most: Bytes | None = None
 ) -> CheckResult:
-    """Every running container keeps a memory limit that protects its node (raising it is a fix, dropping it not)."""
+    """Every running container has a memory limit, and one that its node can actually enforce."""
     obj = _workload(kube, kind, name, namespace)
     if isinstance(obj, CheckResult):
         return obj
@@ -348,7 +348,7 @@ def app_unchanged(
     kind: str = "Deployment",
     allow: list[str] | None = None,
 ) -> CheckResult:
-    """The app's containers are the ones the lab deployed (image, command, environment, ...), apart from ALLOW."""
+    """The app's containers are as the lab deployed them (image, command, environment, ...) but for ALLOW's fields."""
     seen = state.get(f"remember:{kind}:{namespace}/{name}")
     if seen is None or seen.get("pod_template") is None:
         return CheckResult("error", f"{kind} {namespace}/{name}'s pod template was not recorded at setup")
