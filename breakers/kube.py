@@ -60,6 +60,14 @@ def remember(
     obj = kube.get(api_version, kind, name, namespace)
     if obj is None:
         raise StepError(f"{kind} {namespace}/{name} does not exist")
+    labels = (obj["spec"].get("selector") or {}).get("matchLabels") or {}
+    image_ids: dict[str, set[str]] = {}
+    if labels:  # the images that ran, by digest: a fix may pin the same one with image@sha256:...
+        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        for pod in kube.list("v1", "Pod", namespace, label_selector=selector):
+            for status in (pod.get("status") or {}).get("containerStatuses") or []:
+                if status.get("imageID"):
+                    image_ids.setdefault(status["name"], set()).add(status["imageID"])
     state.set(
         f"remember:{kind}:{namespace}/{name}",
         {
@@ -67,6 +75,7 @@ def remember(
             "template": template_hash(obj),
             "replicas": obj["spec"].get("replicas"),
             "pod_template": obj["spec"].get("template"),  # what the app was, for graders that compare parts of it
+            "image_ids": {c: sorted(ids) for c, ids in image_ids.items()},
         },
     )
 

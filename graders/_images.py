@@ -45,6 +45,23 @@ def familiar(ref: str) -> str:
     return full
 
 
+def repository(ref: str) -> str:
+    """The qualified repository a reference names, without tag or digest."""
+    registry, path, _tag, _digest = _split(qualified(ref))
+    return f"{registry}/{path}"
+
+
+def digest(ref: str) -> str:
+    """The digest a reference pins (`sha256:...`), or ''."""
+    return _split(ref)[3]
+
+
+def pinned_to(ref: str, image_ids: list[str]) -> bool:
+    """Whether REF pins by digest one of the images that ran (container statuses' imageID: repo@digest or digest)."""
+    pinned = digest(ref)
+    return bool(pinned) and any(i.rpartition("@")[2] == pinned for i in image_ids)
+
+
 def same_image(a: str, b: str) -> bool:
     """Whether two references name the same image (spelling of the registry and default tag aside)."""
     return qualified(a) == qualified(b)

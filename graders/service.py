@@ -11,7 +11,7 @@ from breakfix.errors import ClusterError
 from breakfix.kube import Kube
 from breakfix.results import CheckResult, failed, passed
 from breakfix.transport.node import Node
-from graders._images import qualified
+from graders._images import pinned_to, qualified, repository
 
 
 def _selector_string(match_labels: dict[str, str]) -> str:
@@ -138,19 +138,34 @@ def template_hash(obj: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _one_spelling(template: Any) -> Any:
-    """A pod template with every container's image written one way (runtimes read them alike)."""
+def _one_spelling(template: Any, before: Any = None, image_ids: dict[str, list[str]] | None = None) -> Any:
+    """A pod template with every container's image written one way (runtimes read them alike).
+
+    With BEFORE (the recorded template) and IMAGE_IDS (what its containers ran), an image pinned by the
+    digest of the one that ran, from the same repository, is written as BEFORE's image."""
     out = json.loads(json.dumps(template or {}))
     for key in ("initContainers", "containers"):
+        was = {c.get("name"): c.get("image") for c in ((before or {}).get("spec") or {}).get(key) or []}
         for c in (out.get("spec") or {}).get(key) or []:
-            if isinstance(c.get("image"), str):
-                c["image"] = qualified(c["image"])
+            if not isinstance(c.get("image"), str):
+                continue
+            old = was.get(c.get("name"))
+            if (
+                isinstance(old, str)
+                and repository(c["image"]) == repository(old)
+                and pinned_to(c["image"], (image_ids or {}).get(c.get("name"), []))
+            ):
+                c["image"] = old
+            c["image"] = qualified(c["image"])
     return out
 
 
 def _same_template(template: Any, seen: dict[str, Any]) -> bool:
     """Whether a template is the recorded one, images compared as the runtime reads them."""
-    return "pod_template" in seen and _one_spelling(template) == _one_spelling(seen["pod_template"])
+    if "pod_template" not in seen:
+        return False
+    now = _one_spelling(template, seen["pod_template"], seen.get("image_ids"))
+    return bool(now == _one_spelling(seen["pod_template"]))
 
 
 def not_redeployed(

@@ -8,7 +8,7 @@ from breakers import kube as kube_breakers
 from breakfix.changes import ChangeLog
 from breakfix.context import SessionState
 from breakfix.state import State
-from graders._images import familiar, qualified, same_image
+from graders._images import digest, familiar, pinned_to, qualified, repository, same_image
 from graders.service import not_redeployed
 from tests.fakes import FakeKube, FakeTransport
 from tests.unit.test_changes import make_ctx
@@ -68,7 +68,7 @@ def deployment(image: str) -> dict[str, object]:
     ],
 )
 def test_the_same_image_written_another_way_is_untouched(mapped: str, spelling: str, written: str) -> None:
-    kube = FakeKube({"Deployment"})
+    kube = FakeKube({"Deployment", "Pod"})
     kube.create(deployment(mapped))
     state = SessionState(State(), None)
     kube_breakers.remember(kube, state, "Deployment", "api", "orders")
@@ -83,7 +83,7 @@ def test_the_same_image_written_another_way_is_untouched(mapped: str, spelling: 
 
 
 def test_another_image_or_tag_is_still_a_change() -> None:
-    kube = FakeKube({"Deployment"})
+    kube = FakeKube({"Deployment", "Pod"})
     kube.create(deployment("docker.io/library/nginx:1.27.3"))
     state = SessionState(State(), None)
     kube_breakers.remember(kube, state, "Deployment", "api", "orders")
@@ -91,3 +91,34 @@ def test_another_image_or_tag_is_still_a_change() -> None:
         kube.replace(deployment(image))
         result = not_redeployed(kube, state, "api", "orders")
         assert not result.ok and "pod template was changed" in result.message, image
+
+
+DIGEST = "sha256:" + "a" * 64
+
+
+def test_digests_and_repositories() -> None:
+    assert digest(f"nginx@{DIGEST}") == DIGEST and digest("nginx:1.27") == ""
+    assert repository(f"nginx:1.27@{DIGEST}") == "docker.io/library/nginx"
+    assert repository("localhost:5000/web:1") == "localhost:5000/web"
+    assert pinned_to(f"nginx@{DIGEST}", [f"docker.io/library/nginx@{DIGEST}"])
+    assert pinned_to(f"nginx@{DIGEST}", [DIGEST])  # a runtime may report the bare digest
+    assert not pinned_to(f"nginx@{DIGEST}", ["docker.io/library/nginx@sha256:" + "b" * 64])
+    assert not pinned_to("nginx:1.27", [DIGEST])
+
+
+def test_pinning_the_digest_that_ran_at_setup_is_the_same_image() -> None:
+    kube = FakeKube({"Deployment", "Pod"})
+    kube.create(deployment("docker.io/library/nginx:1.27.3"))
+    ran = {"name": "web", "imageID": f"docker.io/library/nginx@{DIGEST}"}
+    kube.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "api-1", "namespace": "orders",
+                 "labels": {"app": "api"}}, "status": {"containerStatuses": [ran]}})  # fmt: skip
+    state = SessionState(State(), None)
+    kube_breakers.remember(kube, state, "Deployment", "api", "orders")
+    assert state.get("remember:Deployment:orders/api")["image_ids"] == {"web": [ran["imageID"]]}
+    kube.replace(deployment(f"nginx@{DIGEST}"))
+    assert not_redeployed(kube, state, "api", "orders").ok
+    kube.replace(deployment(f"nginx:1.27.3@{DIGEST}"))
+    assert not_redeployed(kube, state, "api", "orders").ok
+    for other in ("nginx@sha256:" + "b" * 64, f"evil.example/nginx@{DIGEST}"):  # another image, another repository
+        kube.replace(deployment(other))
+        assert not not_redeployed(kube, state, "api", "orders").ok, other

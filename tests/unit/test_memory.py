@@ -105,7 +105,7 @@ def remembered(kube: FakeKube) -> SessionState:
 
 
 def test_app_unchanged_lets_resources_change_but_not_the_app() -> None:
-    kube = FakeKube({"Deployment"})
+    kube = FakeKube({"Deployment", "Pod"})
     kube.create(reporter(copy.deepcopy(AS_DEPLOYED)))
     state = remembered(kube)
     assert workload.app_unchanged(kube, state, "reporter", "reports").ok
@@ -128,6 +128,6 @@ def test_app_unchanged_lets_resources_change_but_not_the_app() -> None:
 
 
 def test_app_unchanged_needs_the_setup_record() -> None:
-    kube = FakeKube({"Deployment"})
+    kube = FakeKube({"Deployment", "Pod"})
     kube.create(reporter(copy.deepcopy(AS_DEPLOYED)))
     assert workload.app_unchanged(kube, SessionState(State(), None), "reporter", "reports").status == "error"

@@ -37,7 +37,7 @@ def cart(container: dict[str, Any]) -> dict[str, Any]:
 
 def judge(liveness: dict[str, Any] | None, **changes: Any) -> tuple[bool, str]:
     """Deploy the app, remember it as setup does, give it LIVENESS (and other CHANGES), grade its probes."""
-    kube = FakeKube({"Deployment"})
+    kube = FakeKube({"Deployment", "Pod"})
     kube.create(cart(copy.deepcopy(AS_DEPLOYED)))
     state = SessionState(State(), None)
     kube_breakers.remember(kube, state, "Deployment", "cart", "store")
@@ -110,7 +110,7 @@ def test_readiness_probes_are_judged_too() -> None:
 
 
 def test_only_the_probes_the_app_had_are_required() -> None:
-    kube = FakeKube({"Deployment"})
+    kube = FakeKube({"Deployment", "Pod"})
     kube.create(cart({"name": "web", "image": "x", "ports": [{"containerPort": 80}]}))
     state = SessionState(State(), None)
     kube_breakers.remember(kube, state, "Deployment", "cart", "store")
