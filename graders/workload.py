@@ -191,7 +191,7 @@ def _exec_problem(command: list[str], served: set[int]) -> str | None:
 def _probe_problem(
     probe: dict[str, Any], container: dict[str, Any], served: set[int], react_within: float
 ) -> str | None:
-    """Why a probe would not notice a dead app (soon enough), or None when it is effective."""
+    """Why a probe cannot tell a working app from a dead one (soon enough), or None when it is effective."""
     handler = probe.get("tcpSocket") or probe.get("httpGet") or probe.get("grpc")
     if handler is not None:
         if handler.get("host"):
@@ -246,7 +246,7 @@ def probes_kept(
                 continue
             why = _probe_problem(c[probe], c, served, react_within)
             if why:
-                problems.append(f"{c['name']}'s {probe} would not notice a dead app: {why}")
+                problems.append(f"{c['name']}'s {probe} does not really test the app: {why}")
     if problems:
         return failed(
             f"{kind} {name}: {'; '.join(problems)}",
