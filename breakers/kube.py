@@ -136,7 +136,7 @@ def endpoints_by_hand(
                         "endpointslice.kubernetes.io/managed-by": "breakfix.dev",
                     },
                 },
-                "addressType": "IPv4",
+                "addressType": "IPv6" if ":" in ips[0] else "IPv4",
                 "endpoints": [{"addresses": [ip], "conditions": {"ready": True}} for ip in ips],
                 "ports": ports,
             }
@@ -144,7 +144,7 @@ def endpoints_by_hand(
         return
     changes.patch_object("v1", "Service", service, namespace, {"spec": {"selector": None}})
     subset_ports = [{k: v for k, v in p.items() if v or k != "name"} for p in ports]  # no empty names
-    changes.apply_object(  # a replace: the controller's labels (skip-mirror) go, so the endpoints get mirrored
+    changes.apply_object(  # a replace: the controller's labels (skip-mirror, managed-by) go, so they get mirrored
         {
             "apiVersion": "v1",
             "kind": "Endpoints",
