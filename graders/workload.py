@@ -348,7 +348,7 @@ def app_unchanged(
     kind: str = "Deployment",
     allow: list[str] | None = None,
 ) -> CheckResult:
-    """The app's containers are as the lab deployed them (image, command, environment, ...) but for ALLOW's fields."""
+    """The app's containers are as the lab deployed them (image, command, environment...) in all but a few fields."""
     seen = state.get(f"remember:{kind}:{namespace}/{name}")
     if seen is None or seen.get("pod_template") is None:
         return CheckResult("error", f"{kind} {namespace}/{name}'s pod template was not recorded at setup")
