@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -16,7 +16,8 @@ from breakfix.errors import ClusterError, StepError
 from breakfix.images import image_map, resolve_images
 from breakfix.inventory import ClusterSpec
 from breakfix.kube import Kube, gone_within
-from graders.service import template_hash
+from graders._images import familiar, qualified
+from graders.service import ready_pod_ips, template_hash
 
 
 def create_sentinel(
@@ -59,9 +60,23 @@ def remember(
     obj = kube.get(api_version, kind, name, namespace)
     if obj is None:
         raise StepError(f"{kind} {namespace}/{name} does not exist")
+    labels = (obj["spec"].get("selector") or {}).get("matchLabels") or {}
+    image_ids: dict[str, set[str]] = {}
+    if labels:  # the images that ran, by digest: a fix may pin the same one with image@sha256:...
+        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        for pod in kube.list("v1", "Pod", namespace, label_selector=selector):
+            for status in (pod.get("status") or {}).get("containerStatuses") or []:
+                if status.get("imageID"):
+                    image_ids.setdefault(status["name"], set()).add(status["imageID"])
     state.set(
         f"remember:{kind}:{namespace}/{name}",
-        {"uid": obj["metadata"]["uid"], "template": template_hash(obj), "replicas": obj["spec"].get("replicas")},
+        {
+            "uid": obj["metadata"]["uid"],
+            "template": template_hash(obj),
+            "replicas": obj["spec"].get("replicas"),
+            "pod_template": obj["spec"].get("template"),  # what the app was, for graders that compare parts of it
+            "image_ids": {c: sorted(ids) for c, ids in image_ids.items()},
+        },
     )
 
 
@@ -81,6 +96,62 @@ def set_selector(changes: ChangeLog, service: str, selector: dict[str, str], nam
     """Replace a Service's selector."""
     changes.patch_object("v1", "Service", service, namespace, {"spec": {"selector": None}})
     changes.patch_object("v1", "Service", service, namespace, {"spec": {"selector": selector}})
+
+
+def endpoints_by_hand(
+    changes: ChangeLog,
+    kube: Kube,
+    service: str,
+    pods: dict[str, str],
+    namespace: str = "default",
+    port: int | None = None,
+    slice_only: bool = False,
+) -> None:
+    """Route a Service to the ready pods matching PODS with endpoints written by hand (a known shortcut).
+
+    By default the Service loses its selector and its Endpoints are replaced (the EndpointSlice mirroring
+    controller then publishes them); SLICE_ONLY keeps the selector and adds an EndpointSlice of its own.
+    PORT is the pods' port the endpoints name (default: each Service port's numeric targetPort)."""
+    svc = kube.get("v1", "Service", service, namespace)
+    if svc is None:
+        raise StepError(f"Service {namespace}/{service} does not exist")
+    ips = sorted(ready_pod_ips(kube, pods, namespace))
+    if not ips:
+        raise StepError(f"no ready pod in {namespace} matches {pods}")
+    ports = []
+    for p in svc["spec"].get("ports") or []:
+        target = p.get("targetPort", p["port"])
+        number = port if port is not None else target if isinstance(target, int) else p["port"]
+        ports.append({"name": p.get("name") or "", "port": number, "protocol": p.get("protocol") or "TCP"})
+    if slice_only:
+        changes.create_object(
+            {
+                "apiVersion": "discovery.k8s.io/v1",
+                "kind": "EndpointSlice",
+                "metadata": {
+                    "name": f"{service}-by-hand",
+                    "namespace": namespace,
+                    "labels": {
+                        "kubernetes.io/service-name": service,
+                        "endpointslice.kubernetes.io/managed-by": "breakfix.dev",
+                    },
+                },
+                "addressType": "IPv6" if ":" in ips[0] else "IPv4",
+                "endpoints": [{"addresses": [ip], "conditions": {"ready": True}} for ip in ips],
+                "ports": ports,
+            }
+        )
+        return
+    changes.patch_object("v1", "Service", service, namespace, {"spec": {"selector": None}})
+    subset_ports = [{k: v for k, v in p.items() if v or k != "name"} for p in ports]  # no empty names
+    changes.apply_object(  # a replace: the controller's labels (skip-mirror, managed-by) go, so they get mirrored
+        {
+            "apiVersion": "v1",
+            "kind": "Endpoints",
+            "metadata": {"name": service, "namespace": namespace},
+            "subsets": [{"addresses": [{"ip": ip} for ip in ips], "ports": subset_ports}],
+        }
+    )
 
 
 def scale(changes: ChangeLog, kind: str, name: str, replicas: int, namespace: str = "default") -> None:
@@ -217,11 +288,16 @@ def set_image(
     typo: str = "",
     namespace: str = "default",
     kind: str = "Deployment",
+    spelling: Literal["as-mapped", "familiar", "qualified"] = "as-mapped",
 ) -> None:
-    """Set a container's image to the cluster's image for ROLE, with TYPO appended to its tag (a wrong tag)."""
+    """Set a container's image to the cluster's image for ROLE, with TYPO appended to its tag (a wrong tag).
+
+    SPELLING writes the same image another way: `familiar` (nginx:1.27) or `qualified` (docker.io/library/...)."""
     if role not in images:
         raise StepError(f"no image for role {role!r} (known: {', '.join(sorted(images))})")
-    image = images[role] + typo
+    image = {"as-mapped": images[role], "familiar": familiar(images[role]), "qualified": qualified(images[role])}[
+        spelling
+    ] + typo
     edit_container(changes, kube, name, container, {"image": image}, namespace, kind)
 
 

@@ -11,6 +11,7 @@ from breakfix.errors import ClusterError
 from breakfix.kube import Kube
 from breakfix.results import CheckResult, failed, passed
 from breakfix.transport.node import Node
+from graders._images import pinned_to, qualified, repository
 
 
 def _selector_string(match_labels: dict[str, str]) -> str:
@@ -23,9 +24,15 @@ def _pods(kube: Kube, match_labels: dict[str, str], namespace: str) -> list[dict
     return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
 
-def _ready_pod_ips(kube: Kube, deployment: dict[str, Any], namespace: str) -> set[str]:
+#: The label the EndpointSlice controller puts on the slices it keeps in step with a Service's selector.
+MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
+SLICE_CONTROLLER = "endpointslice-controller.k8s.io"
+
+
+def ready_pod_ips(kube: Kube, match_labels: dict[str, str], namespace: str) -> set[str]:
+    """The addresses of the live, Ready pods matching labels."""
     ips = set()
-    for pod in _pods(kube, deployment["spec"]["selector"].get("matchLabels") or {}, namespace):
+    for pod in _pods(kube, match_labels, namespace):
         status = pod.get("status") or {}
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
         if ready and status.get("podIP"):
@@ -33,11 +40,17 @@ def _ready_pod_ips(kube: Kube, deployment: dict[str, Any], namespace: str) -> se
     return ips
 
 
-def endpoint_ips(kube: Kube, service: str, namespace: str) -> set[str]:
-    """The ready addresses in a Service's EndpointSlices."""
-    slices = kube.list(
+def _slices(kube: Kube, service: str, namespace: str) -> list[dict[str, Any]]:
+    return kube.list(
         "discovery.k8s.io/v1", "EndpointSlice", namespace, label_selector=f"kubernetes.io/service-name={service}"
     )
+
+
+def endpoint_ips(kube: Kube, service: str, namespace: str, managed_only: bool = False) -> set[str]:
+    """The ready addresses in a Service's EndpointSlices (MANAGED_ONLY: those the controller keeps)."""
+    slices = _slices(kube, service, namespace)
+    if managed_only:
+        slices = [s for s in slices if (s["metadata"].get("labels") or {}).get(MANAGED_BY) == SLICE_CONTROLLER]
     return {
         addr
         for s in slices
@@ -48,7 +61,7 @@ def endpoint_ips(kube: Kube, service: str, namespace: str) -> set[str]:
 
 
 def endpoints_match(kube: Kube, service: str, deployment: str, namespace: str = "default") -> CheckResult:
-    """The Service sends traffic to exactly the ready pods of the Deployment, and to some."""
+    """The Service's own selector sends traffic to exactly the ready pods of the Deployment, and to some."""
     svc = kube.get("v1", "Service", service, namespace)
     if svc is None:
         return failed(f"Service {namespace}/{service} does not exist")
@@ -56,39 +69,52 @@ def endpoints_match(kube: Kube, service: str, deployment: str, namespace: str = 
     if dep is None:
         return failed(f"Deployment {namespace}/{deployment} does not exist")
     selector = (svc.get("spec") or {}).get("selector") or {}
-    if selector and not _pods(kube, selector, namespace):
+    if not selector:
+        return failed(
+            f"Service {service} has no selector: nothing keeps its endpoints in step with {deployment}'s pods",
+            "Endpoints written by hand go stale as soon as a pod is replaced.",
+        )
+    by_hand = sorted(
+        s["metadata"]["name"]
+        for s in _slices(kube, service, namespace)
+        if (s["metadata"].get("labels") or {}).get(MANAGED_BY) != SLICE_CONTROLLER
+    )
+    if by_hand:
+        return failed(
+            f"Service {service} has endpoints that no controller keeps in step with the pods "
+            f"(EndpointSlice {', '.join(by_hand)})",
+            "Endpoints written by hand go stale as soon as a pod is replaced.",
+        )
+    if not _pods(kube, selector, namespace):
         return failed(
             f"Service {service} has no endpoints: its selector {selector} matches no pod",
             "Compare the Service's selector with the labels on the pods.",
         )
     template_labels = ((dep["spec"].get("template") or {}).get("metadata") or {}).get("labels") or {}
-    if selector and not selector.items() <= template_labels.items():
+    if not selector.items() <= template_labels.items():
         return failed(
             f"Service {service}'s selector {selector} does not match {deployment}'s pod template",
             "Pods labelled by hand lose the label when they are replaced; select the template's labels.",
         )
     for other in kube.list("apps/v1", "Deployment", namespace):
         labels = ((other["spec"].get("template") or {}).get("metadata") or {}).get("labels") or {}
-        if other["metadata"]["name"] != deployment and selector and selector.items() <= labels.items():
+        if other["metadata"]["name"] != deployment and selector.items() <= labels.items():
             return failed(
                 f"Service {service}'s selector also matches the pods of {other['metadata']['name']}",
                 "A selector can match more than you meant, even while that workload is scaled down.",
             )
-    if selector:
-        dep_pods = {
-            p["metadata"]["name"] for p in _pods(kube, dep["spec"]["selector"].get("matchLabels") or {}, namespace)
-        }
-        strays = sorted(
-            p["metadata"]["name"] for p in _pods(kube, selector, namespace) if p["metadata"]["name"] not in dep_pods
+    dep_pods = {p["metadata"]["name"] for p in _pods(kube, dep["spec"]["selector"].get("matchLabels") or {}, namespace)}
+    strays = sorted(
+        p["metadata"]["name"] for p in _pods(kube, selector, namespace) if p["metadata"]["name"] not in dep_pods
+    )
+    if strays:
+        return failed(
+            f"Service {service}'s selector also matches {len(strays)} pod(s) outside {deployment}: "
+            f"{', '.join(strays[:3])}",
+            "A selector can match more than you meant.",
         )
-        if strays:
-            return failed(
-                f"Service {service}'s selector also matches {len(strays)} pod(s) outside {deployment}: "
-                f"{', '.join(strays[:3])}",
-                "A selector can match more than you meant.",
-            )
-    want = _ready_pod_ips(kube, dep, namespace)
-    have = endpoint_ips(kube, service, namespace)
+    want = ready_pod_ips(kube, dep["spec"]["selector"].get("matchLabels") or {}, namespace)
+    have = endpoint_ips(kube, service, namespace, managed_only=True)
     if not want:
         return failed(f"Deployment {deployment} has no ready pods")
     if have == want:
@@ -112,6 +138,36 @@ def template_hash(obj: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _one_spelling(template: Any, before: Any = None, image_ids: dict[str, list[str]] | None = None) -> Any:
+    """A pod template with every container's image written one way (runtimes read them alike).
+
+    With BEFORE (the recorded template) and IMAGE_IDS (what its containers ran), an image pinned by the
+    digest of the one that ran, from the same repository, is written as BEFORE's image."""
+    out = json.loads(json.dumps(template or {}))
+    for key in ("initContainers", "containers"):
+        was = {c.get("name"): c.get("image") for c in ((before or {}).get("spec") or {}).get(key) or []}
+        for c in (out.get("spec") or {}).get(key) or []:
+            if not isinstance(c.get("image"), str):
+                continue
+            old = was.get(c.get("name"))
+            if (
+                isinstance(old, str)
+                and repository(c["image"]) == repository(old)
+                and pinned_to(c["image"], (image_ids or {}).get(c.get("name"), []))
+            ):
+                c["image"] = old
+            c["image"] = qualified(c["image"])
+    return out
+
+
+def _same_template(template: Any, seen: dict[str, Any]) -> bool:
+    """Whether a template is the recorded one, images compared as the runtime reads them."""
+    if "pod_template" not in seen:
+        return False
+    now = _one_spelling(template, seen["pod_template"], seen.get("image_ids"))
+    return bool(now == _one_spelling(seen["pod_template"]))
+
+
 def not_redeployed(
     kube: Kube, state: SessionState, name: str, namespace: str = "default", kind: str = "Deployment"
 ) -> CheckResult:
@@ -124,7 +180,7 @@ def not_redeployed(
         return failed(f"{kind} {namespace}/{name} is gone")
     if obj["metadata"]["uid"] != seen["uid"]:
         return failed(f"{kind} {name} was deleted and recreated", "Fix the broken object, not the healthy one.")
-    if template_hash(obj) != seen["template"]:
+    if template_hash(obj) != seen["template"] and not _same_template(obj["spec"].get("template"), seen):
         return failed(f"{kind} {name}'s pod template was changed", "The app was fine; fix what routes to it.")
     if "replicas" in seen and obj["spec"].get("replicas") != seen["replicas"]:
         return failed(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from breakers.storage import DEFAULT_CLASS
+from breakers.storage import DEFAULT_CLASS, is_default
 from breakfix.errors import ClusterError
 from breakfix.kube import Kube
 from breakfix.results import CheckResult, failed, passed
@@ -31,11 +31,7 @@ def one_default_class(kube: Kube) -> CheckResult:
         classes = kube.list("storage.k8s.io/v1", "StorageClass")
     except ClusterError as exc:
         return CheckResult("error", f"cannot list StorageClasses: {exc}")
-    defaults = sorted(
-        sc["metadata"]["name"]
-        for sc in classes
-        if (sc["metadata"].get("annotations") or {}).get(DEFAULT_CLASS) == "true"
-    )
+    defaults = sorted(sc["metadata"]["name"] for sc in classes if is_default(sc))
     if len(defaults) == 1:
         return passed(f"StorageClass {defaults[0]} is the default")
     if not defaults:

@@ -168,10 +168,11 @@ def test_replicas_restored_compares_with_what_setup_saw() -> None:
 def test_probes_kept() -> None:
     kube = FakeKube({"Deployment"})
     kube.create(deployment(liveness=False))
-    result = workload.probes_kept(kube, "cart", "store")
-    assert result.status == "fail" and "web: livenessProbe" in result.message
+    state = SessionState(State(), None)
+    result = workload.probes_kept(kube, state, "cart", "store")
+    assert result.status == "fail" and "web has no livenessProbe" in result.message
     kube.replace(deployment())
-    assert workload.probes_kept(kube, "cart", "store").ok
+    assert workload.probes_kept(kube, state, "cart", "store").ok
 
 
 # services through the API server's proxy ----------------------------------------------
@@ -484,27 +485,6 @@ def test_cluster_ip_answers_curls_the_services_cluster_ip() -> None:
     result = service.cluster_ip_answers(kube, a_node(t), "api", "gateway")
     assert result.status == "fail" and "Service gateway/api (10.96.0.42:80)" in result.message
     assert "kube-proxy" in result.hint
-
-
-@pytest.mark.parametrize(
-    ("resources", "ok", "says"),
-    [
-        ({"limits": {"memory": "256Mi"}}, True, "256Mi"),
-        ({"limits": {"memory": "1Gi"}}, True, "1Gi"),
-        ({"limits": {"memory": "2Gi"}}, False, "above 1024Mi"),
-        ({"requests": {"memory": "64Mi"}}, False, "no memory limit"),
-        (None, False, "no memory limit"),
-    ],
-)
-def test_memory_limited_wants_a_limit_within_bounds(resources: dict[str, Any] | None, ok: bool, says: str) -> None:
-    kube = FakeKube({"Deployment"})
-    obj = deployment()
-    if resources is not None:
-        obj["spec"]["template"]["spec"]["containers"][0]["resources"] = resources
-    kube.create(obj)
-    result = workload.memory_limited(kube, "cart", "store", at_most=2**30)
-    assert result.ok is ok and says in result.message
-    assert workload.memory_limited(FakeKube({"Deployment"}), "cart", "store").status == "fail"  # gone
 
 
 def two_worker_cluster() -> ClusterSpec:
