@@ -65,6 +65,7 @@ class Breakfix:
         self.log = log
         self._catalog = catalog
         self._cluster: ClusterSpec | None = None
+        self.spoilers = False  # progress lines name each step and its arguments (`lab start --spoilers`)
 
     @property
     def catalog(self) -> Catalog:
@@ -89,6 +90,7 @@ class Breakfix:
         ctx = Context(
             self.cluster(), self.store, session.id if session else None, lab.folder if lab else None, log=self.log
         )
+        ctx.spoilers = self.spoilers
         try:
             yield ctx
         finally:

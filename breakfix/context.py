@@ -65,6 +65,7 @@ class Context:
         self.log: Callable[[str], None] = log or (lambda msg: print(msg, file=sys.stderr))
         self.state = SessionState(store, session_id)
         self.phase = "setup"
+        self.spoilers = False  # name each step and its arguments in the progress lines (authors, `--spoilers`)
 
     @property
     def kube(self) -> Kube:

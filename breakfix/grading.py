@@ -58,10 +58,14 @@ def wait_for(ctx: Context, steps: list[Step], what: str, poll: float = 3.0) -> l
         if all(shown) or elapsed > limit:
             if not all(shown):
                 step, result = next((s, r) for s, r, ok in zip(steps, results, shown, strict=True) if not ok)
-                ctx.log(f"  not shown: {step.title} (expected {step.expect}, got {result.status}: {result.message})")
+                if ctx.spoilers:
+                    ctx.log(
+                        f"  not shown: {step.title} (expected {step.expect}, got {result.status}: {result.message})"
+                    )
             return shown
         if elapsed - last_note >= 10:
             step, result = next((s, r) for s, r, ok in zip(steps, results, shown, strict=True) if not ok)
-            ctx.log(f"  {what} ({format_duration(elapsed)}/{format_duration(limit)}): {step.title}: {result.message}")
+            detail = f": {step.title}: {result.message}" if ctx.spoilers else ""
+            ctx.log(f"  {what} ({format_duration(elapsed)}/{format_duration(limit)}){detail}")
             last_note = elapsed
         time.sleep(poll)

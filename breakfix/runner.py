@@ -44,8 +44,8 @@ def preflight(ctx: Context, lab: Lab, need_marker: bool = True) -> None:
 def run_steps(ctx: Context, steps: list[Step], phase: str) -> None:
     """Run breaker steps in order, journaling under PHASE."""
     ctx.phase = phase
-    for step in steps:
-        ctx.log(f"  {phase}: {step.title}")
+    for number, step in enumerate(steps, 1):
+        ctx.log(f"  {phase}: {step.title}" if ctx.spoilers else f"  {phase}: step {number} of {len(steps)}")
         try:
             ctx.call(step, phase)
         except BreakfixError:
@@ -84,7 +84,8 @@ def start(ctx: Context, lab: Lab, student: str | None = None, exam: str | None =
         shown = wait_for(ctx, lab.steps["confirm"], "waiting for the fault to show")
         if not all(shown):
             bad = next(st for st, ok in zip(lab.steps["confirm"], shown, strict=True) if not ok)
-            raise StepError(f"the fault did not show within {bad.within:.0f}s ({bad.title}); nothing was left broken")
+            which = f" ({bad.title})" if ctx.spoilers else ""
+            raise StepError(f"the fault did not show within {bad.within:.0f}s{which}; nothing was left broken")
         ctx.state.set(STARTED, fingerprint(ctx.kube))
     except BaseException as exc:
         ctx.log(f"rolling back: {exc if str(exc) else type(exc).__name__}")
@@ -214,6 +215,7 @@ def verify(
     reference fix and each alternative (another valid fix, undone again before the next phase) get SETTLE
     seconds to pass. A step that errors is reported as a failed phase."""
     phases: list[VerifyPhase] = []
+    ctx.spoilers = True  # a self-test is for the lab's author
 
     def note(phase: VerifyPhase) -> None:
         phases.append(phase)

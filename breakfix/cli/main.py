@@ -145,10 +145,14 @@ def schema() -> None:
 def start(
     lab_id: LabArg,
     student: Annotated[str | None, typer.Option(help="Name recorded with the attempt.")] = None,
+    spoilers: Annotated[
+        bool, typer.Option("--spoilers", help="Name each step and its arguments (for lab authors: gives it away).")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Break the cluster for a lab, confirm the fault, show the task and start the clock."""
     bf = _bf()
+    bf.spoilers = spoilers
     session, task = bf.start(lab_id, student)
     if json_out:
         emit_json(

@@ -362,6 +362,21 @@ def test_reset_names_a_component_started_by_hand_and_exits_non_zero(tmp_path: Pa
     assert t.files["/etc/app.conf"] == b"good" and ctx.store.journal("test") == []
 
 
+def test_start_shows_progress_not_the_fault_unless_asked(tmp_path: Path) -> None:
+    """Progress lines name the phase and step number; the breaker and its arguments only with spoilers."""
+    lab = lab_from(tmp_path)
+    for spoilers in (False, True):
+        ctx, _t, _kube = marked_ctx({"/etc/app.conf": b"good"})
+        said: list[str] = []
+        ctx.log = said.append
+        ctx.spoilers = spoilers
+        runner.start(ctx, lab)
+        text = "\n".join(said)
+        assert ("/etc/app.conf" in text) is spoilers and ("bad" in text) is spoilers
+        assert ("  break: step 1 of 1" in said) is not spoilers
+        runner.reset(ctx)
+
+
 def test_task_text_is_rendered(tmp_path: Path) -> None:
     lab = lab_from(tmp_path)
     ctx, _t, _k = marked_ctx({})
