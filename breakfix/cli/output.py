@@ -12,6 +12,21 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+def emit(data: Any, fmt: str, names: list[str] | None = None) -> None:
+    """Print DATA for scripts: `json`, `yaml`, or `name` (NAMES, one a line, as kubectl's -o name)."""
+    if fmt == "json":
+        emit_json(data)
+    elif fmt == "yaml":
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False))
+    elif fmt == "name":
+        for name in names or []:
+            print(name)
+    else:
+        raise ValueError(f"not a data format: {fmt}")
+
+
 def say(message: str) -> None:
     """A progress line on stderr (stdout stays clean for --json)."""
     print(message, file=sys.stderr, flush=True)
