@@ -38,7 +38,7 @@ def broken_pipe() -> int:
 
 # argv normalisation ----------------------------------------------------------------
 def hoist_global_options(args: list[str], command: Any) -> list[str]:
-    """Move the top-level options (-c/--cluster, ...) given after a subcommand to the front, as kubectl allows.
+    """Move the top-level options (-c/--cluster, ...) given after a subcommand before it, as kubectl allows.
 
     COMMAND is the click group. An option that the subcommand defines itself stays where it is; the values
     of the subcommand's options and everything after `--` are left alone."""
@@ -47,6 +47,7 @@ def hoist_global_options(args: list[str], command: Any) -> list[str]:
     out: list[str] = []
     current = command
     at_top = True
+    first = 0
     i = 0
     while i < len(args):
         arg = args[i]
@@ -57,6 +58,8 @@ def hoist_global_options(args: list[str], command: Any) -> list[str]:
         if not arg.startswith("-") or arg == "-":
             sub = getattr(current, "commands", {}).get(arg)
             if sub is not None:
+                if at_top:
+                    first = len(out)  # hoisted options go just before the subcommand: later ones still win
                 current, at_top = sub, False
             out.append(arg)
             continue
@@ -72,7 +75,7 @@ def hoist_global_options(args: list[str], command: Any) -> list[str]:
         if here.get(name) and not has_value and i < len(args):
             out.append(args[i])  # the option's value, even when it looks like an option
             i += 1
-    return front + out
+    return out[:first] + front + out[first:]
 
 
 def _option_table(command: Any) -> dict[str, bool]:

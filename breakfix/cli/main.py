@@ -713,6 +713,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code)
     except BrokenPipeError:  # `lab list | head`: the reader has what it wanted
         return broken_pipe()
+    except SystemExit as exc:  # click turns a broken pipe into exit 1: one code for it, whoever sees it
+        if isinstance(exc.__context__, BrokenPipeError):
+            return broken_pipe()
+        raise
     except Exception:
         path = _log_path()
         path.write_text(traceback.format_exc())
