@@ -50,9 +50,7 @@ class Output(StrEnum):
 OutputOpt = Annotated[
     Output | None, typer.Option("--output", "-o", help="json, yaml, name (one a line) or wide, as kubectl's -o.")
 ]
-SpoilersOpt = Annotated[
-    bool, typer.Option("--spoilers", help="Also show what gives the lab away (for lab authors).")
-]
+SpoilersOpt = Annotated[bool, typer.Option("--spoilers", help="Also show what gives the lab away (for lab authors).")]
 
 
 def _format(output: Output | None, json_out: bool = False, wide: bool = False) -> str:
@@ -114,7 +112,9 @@ def list_labs(
     domain: Annotated[str | None, typer.Option(help="Only this CKA domain.")] = None,
     difficulty: Annotated[str | None, typer.Option(help="easy, medium or hard.")] = None,
     runnable: Annotated[bool, typer.Option("--runnable", help="Only labs the cluster can run.")] = False,
-    details: Annotated[bool, typer.Option("--details", help="Show requirements and tasks (the same as -o wide).")] = False,
+    details: Annotated[
+        bool, typer.Option("--details", help="Show requirements and tasks (the same as -o wide).")
+    ] = False,
     spoilers: SpoilersOpt = False,
     output: OutputOpt = None,
     json_out: JsonOpt = False,
