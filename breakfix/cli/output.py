@@ -19,7 +19,15 @@ def emit(data: Any, fmt: str, names: list[str] | None = None) -> None:
     elif fmt == "yaml":
         import yaml
 
-        sys.stdout.write(yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False))
+        class Dumper(yaml.SafeDumper):
+            """Multi-line strings (a task) as readable blocks."""
+
+        def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+            return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+        Dumper.add_representer(str, text)
+        plain = json.loads(json.dumps(data, default=str))
+        sys.stdout.write(yaml.dump(plain, Dumper=Dumper, sort_keys=False, allow_unicode=True))
     elif fmt == "name":
         for name in names or []:
             print(name)
