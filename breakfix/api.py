@@ -207,11 +207,17 @@ class Breakfix:
         return dropped
 
     def solution(self, lab_id: str | None = None) -> tuple[str, str]:
-        """The reference walk-through of a lab (the running one by default)."""
+        """The reference walk-through of a lab (the running one by default); reading it costs a running lab's score."""
         if lab_id is None:
             session = self.active()
             assert session is not None
             lab_id = session.lab
+            running = [session]
+        else:  # the lab named may be running on any registered cluster: `--cluster` must not dodge the cost
+            lab_id = self.lab(lab_id).id
+            found = (self.store.active_session(c["name"]) for c in self.store.clusters())
+            running = [s for s in found if s is not None and s.lab == lab_id]
+        for session in running:
             if session.status == "active":
                 self.store.update_session(session.id, data={**session.data, "solution_viewed": time.time()})
         lab = self.lab(lab_id)

@@ -8,13 +8,39 @@ from pathlib import Path
 from typing import Any
 
 from breakfix.errors import LabFileError, UnknownLabError
+from breakfix.inventory import ClusterSpec
 from breakfix.model import LabFile, StepData
 from breakfix.paths import lab_roots
-from breakfix.steps import VARIABLES, Step, StepBindError, bind_data, step_ref, template_vars
+from breakfix.steps import VARIABLES, Step, StepBindError, bind_data, render, step_ref, template_vars
 from breakfix.yamlfile import read_mapping, validate
 
 SECTIONS = ("setup", "break", "confirm", "grade", "solve")
 SECTION_FIELDS = {"break": "break_"}  # `break` is a Python keyword
+NEUTRAL_VARIABLES = {
+    "cluster": "the lab cluster",
+    "control_plane": "the control-plane node",
+    "control_plane_ip": "the control-plane node's address",
+    "worker": "the worker node",
+    "worker_ip": "the worker node's address",
+    "workers": "the worker nodes",
+}
+"""Words for {{ variables }} when no cluster is at hand (`lab show`, `lab list --details`)."""
+
+
+def cluster_variables(spec: ClusterSpec | None) -> dict[str, str]:
+    """Values for {{ variables }} from a registered inventory (no network); neutral words where it has none."""
+    if spec is None:
+        return dict(NEUTRAL_VARIABLES)
+    cps, workers = spec.control_planes, spec.workers
+    known = {
+        "cluster": spec.name,
+        "control_plane": cps[0].name if cps else "",
+        "control_plane_ip": (cps[0].ip or "") if cps else "",
+        "worker": workers[0].name if workers else "",
+        "worker_ip": (workers[0].ip or "") if workers else "",
+        "workers": ", ".join(w.name for w in workers),
+    }
+    return {k: known.get(k) or v for k, v in NEUTRAL_VARIABLES.items()}
 
 
 @dataclass
@@ -44,6 +70,10 @@ class Lab:
             "requires": list(self.spec.requires),
             "summary": self.spec.summary,
         }
+
+    def task_text(self, variables: dict[str, str] | None = None) -> str:
+        """The task with its {{ variables }} filled in (neutral words by default)."""
+        return str(render(self.spec.task, variables or NEUTRAL_VARIABLES)).strip()
 
     @property
     def folder(self) -> Path:

@@ -68,7 +68,7 @@ def new_pods_scheduled(
 def controllers_reconcile(
     kube: Kube, images: dict[str, str], cluster: ClusterSpec, wait_for: Seconds = 30.0, namespace: str = "default"
 ) -> CheckResult:
-    """A new ReplicaSet gets its pod within WAIT_FOR seconds (kube-controller-manager is working)."""
+    """A new ReplicaSet gets its pod within WAIT_FOR seconds (the controllers are working)."""
     name = f"breakfix-probe-{uuid.uuid4().hex[:8]}"
     labels = {PROBE_LABEL: "reconcile", "breakfix.dev/probe-id": name}
     rs = {

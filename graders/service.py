@@ -223,7 +223,7 @@ def node_port_answers(node: Node, address: str, port: int, path: str = "/", time
 
 
 def cluster_ip_answers(kube: Kube, node: Node, service: str, namespace: str = "default", port: int = 80) -> CheckResult:
-    """A client on NODE gets an HTTP answer from the Service's ClusterIP (kube-proxy's rules at work)."""
+    """A client on NODE gets an HTTP answer from the Service's ClusterIP (the node routes Services)."""
     try:
         obj = kube.get("v1", "Service", service, namespace)
     except ClusterError as exc:

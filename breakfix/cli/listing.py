@@ -20,7 +20,7 @@ def fingerprint() -> str:
     """A digest of every file that can change what the catalog holds (labs, steps, schema, settings)."""
     h = hashlib.sha256(f"{__version__}|{os.environ.get('BREAKFIX_STEP_MODULES', '')}".encode())
     engine = Path(__file__).resolve().parents[1]
-    sources = [engine / "model.py", engine / "steps.py", engine / "catalog.py"]
+    sources = [engine / "model.py", engine / "steps.py", engine / "catalog.py", Path(__file__).resolve()]
     for pkg in ("breakers", "graders"):
         folder = engine.parent / pkg
         if folder.is_dir():
@@ -82,45 +82,68 @@ def _minutes(seconds: float) -> str:
     return f"{s // 60}m" if s % 60 == 0 else f"{s // 60}m{s % 60:02d}s"
 
 
-def render(rows: list[Row], details: bool, as_json: bool, errors: list[str]) -> None:
-    """Print the listing: warnings for broken labs on stderr, then a plain table or JSON on stdout."""
+def _one_line(text: str, limit: int = 100) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def public(row: Row, spoilers: bool) -> Row:
+    """A row as printed: the author's summary names the fault, so it is kept for --spoilers."""
+    return row if spoilers else {k: v for k, v in row.items() if k != "summary"}
+
+
+def render(rows: list[Row], fmt: str, errors: list[str], spoilers: bool = False) -> None:
+    """Print the listing: warnings for broken labs on stderr, then a table, names, JSON or YAML on stdout."""
+    from breakfix.cli.output import emit
+
     for err in errors:
         print(f"warning: skipped a broken lab: {err}", file=sys.stderr)
-    if as_json:
-        print(json.dumps(rows, indent=2))
+    if fmt in ("json", "yaml", "name"):
+        emit([public(r, spoilers) for r in rows], fmt, names=[r["id"] for r in rows])
         return
     if not rows:
         print("no lab matches", file=sys.stderr)
         return
-    head = ["LAB", "TITLE", "DOMAIN", "DIFFICULTY", "TIME"] + (["REQUIRES", "SUMMARY"] if details else [])
+    wide = fmt == "wide"
+    last = "SUMMARY" if spoilers else "TASK"
+    head = ["LAB", "TITLE", "DOMAIN", "DIFFICULTY", "TIME"] + (["REQUIRES", last] if wide else [])
     table = [head] + [
         [r["id"], r["title"], r["domain"], r["difficulty"], _minutes(r["time_limit_seconds"])]
-        + ([", ".join(r["requires"]) or "-", r["summary"]] if details else [])
+        + ([", ".join(r["requires"]) or "-", r["summary"] if spoilers else _one_line(r["task"])] if wide else [])
         for r in rows
     ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(head) - (1 if details else 0))]
+    widths = [max(len(row[i]) for row in table) for i in range(len(head) - (1 if wide else 0))]
     for row in table:
         cells = [cell.ljust(widths[i]) if i < len(widths) else cell for i, cell in enumerate(row)]
         print("  ".join(cells).rstrip())
 
 
 def fast_list(argv: list[str]) -> bool:
-    """Serve `lab list [--json] [--details] [--domain D] [--difficulty X]` from the cache; False to fall back."""
+    """Serve `lab list [--json] [--details] [--spoilers] [-o F] [--domain D] [--difficulty X]` from the cache."""
     if not argv or argv[0] != "list":
         return False
-    opts: dict[str, Any] = {"json": False, "details": False, "domain": None, "difficulty": None}
+    opts: dict[str, Any] = {"output": "table", "spoilers": False, "domain": None, "difficulty": None}
     rest = argv[1:]
     while rest:
         arg = rest.pop(0)
         if arg in ("--json", "--details"):
-            opts[arg[2:]] = True
-        elif arg in ("--domain", "--difficulty") and rest and not rest[0].startswith("-"):
-            opts[arg[2:]] = rest.pop(0)
+            opts["output"] = "json" if arg == "--json" else "wide"
+        elif arg == "--spoilers":
+            opts["spoilers"] = True
+        elif arg.startswith("--output="):
+            opts["output"] = arg.split("=", 1)[1]
+        elif arg in ("--domain", "--difficulty", "-o", "--output") and rest and not rest[0].startswith("-"):
+            opts["output" if arg in ("-o", "--output") else arg[2:]] = rest.pop(0)
         else:
             return False  # anything else (--runnable, --help, typos) goes through the full CLI
+    if opts["output"] not in FORMATS:
+        return False  # the full CLI explains the choices
     cached = load()
     if cached is None:
         return False
     rows, errors = cached
-    render(select(rows, opts["domain"], opts["difficulty"], None), opts["details"], opts["json"], errors)
+    render(select(rows, opts["domain"], opts["difficulty"], None), opts["output"], errors, opts["spoilers"])
     return True
+
+
+FORMATS = ("table", "wide", "json", "yaml", "name")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import traceback
+from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Annotated
@@ -13,7 +14,7 @@ import typer
 
 from breakfix import __version__
 from breakfix.cli.exam import exam_app
-from breakfix.cli.output import STATUS_STYLE, emit_json, say, table
+from breakfix.cli.output import STATUS_STYLE, emit, emit_json, say, table
 from breakfix.cli.steps import steps_command
 
 if TYPE_CHECKING:
@@ -34,7 +35,35 @@ app.command("steps")(steps_command)
 
 _options: dict[str, str | None] = {"cluster": None}
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts (the same as -o json).")]
+
+
+class Output(StrEnum):
+    """How a command prints, as kubectl's -o."""
+
+    json = "json"
+    yaml = "yaml"
+    name = "name"
+    wide = "wide"
+
+
+OutputOpt = Annotated[
+    Output | None, typer.Option("--output", "-o", help="json, yaml, name (one a line) or wide, as kubectl's -o.")
+]
+SpoilersOpt = Annotated[bool, typer.Option("--spoilers", help="Also show what gives the lab away (for lab authors).")]
+
+
+def _format(output: Output | None, json_out: bool = False, wide: bool = False) -> str:
+    """The chosen format: table (the default), wide, json, yaml or name."""
+    from breakfix.errors import UsageError
+
+    if json_out and output not in (None, Output.json):
+        raise UsageError(f"--json and -o {output} disagree: give one")
+    if json_out:
+        return "json"
+    if output is None:
+        return "wide" if wide else "table"
+    return output.value
 
 
 def _bf() -> Breakfix:
@@ -83,39 +112,59 @@ def list_labs(
     domain: Annotated[str | None, typer.Option(help="Only this CKA domain.")] = None,
     difficulty: Annotated[str | None, typer.Option(help="easy, medium or hard.")] = None,
     runnable: Annotated[bool, typer.Option("--runnable", help="Only labs the cluster can run.")] = False,
-    details: Annotated[bool, typer.Option("--details", help="Show summaries and requirements.")] = False,
+    details: Annotated[
+        bool, typer.Option("--details", help="Show requirements and tasks (the same as -o wide).")
+    ] = False,
+    spoilers: SpoilersOpt = False,
+    output: OutputOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """List the labs."""
     from breakfix.catalog import load_catalog
     from breakfix.cli import listing
 
+    fmt = _format(output, json_out, details)
     catalog = load_catalog()
-    rows = [lab.summary() for lab in catalog.labs.values()]
+    rows = [{**lab.summary(), "task": lab.task_text()} for lab in catalog.labs.values()]
     errors = [str(e) for e in catalog.errors]
     listing.save(rows, errors)
     caps = _bf().cluster().capabilities if runnable else None
-    listing.render(listing.select(rows, domain, difficulty, caps), details, json_out, errors)
+    listing.render(listing.select(rows, domain, difficulty, caps), fmt, errors, spoilers)
+
+
+def _offline_variables() -> dict[str, str]:
+    """{{ variables }} from the chosen cluster's registered inventory (no network), or neutral words."""
+    from breakfix.catalog import cluster_variables
+    from breakfix.errors import BreakfixError
+
+    try:
+        spec = _bf().cluster()
+    except BreakfixError:  # no cluster registered or chosen: neutral words
+        spec = None
+    return cluster_variables(spec)
 
 
 @app.command()
-def show(lab_id: LabArg, json_out: JsonOpt = False) -> None:
+def show(lab_id: LabArg, spoilers: SpoilersOpt = False, output: OutputOpt = None, json_out: JsonOpt = False) -> None:
     """Describe one lab: task, requirements, checks (no spoilers)."""
     from breakfix.catalog import load_catalog
+    from breakfix.cli.listing import public
 
+    fmt = _format(output, json_out)
     lab = load_catalog().get(lab_id)
     checks = [{"check": s.title, "weight": s.weight, "about": s.doc} for s in lab.steps["grade"]]
-    if json_out:
-        emit_json(
-            {
-                **lab.summary(),
-                "task": lab.spec.task,
-                "hints": len(lab.spec.hints),
-                "checks": checks,
-                "cheats_tested": list(lab.cheats),
-                "alternatives_tested": list(lab.alternatives),
-            }
-        )
+    task_text = lab.task_text(_offline_variables())
+    data = {
+        **public(lab.summary(), spoilers),
+        "task": task_text,
+        "hints": len(lab.spec.hints),
+        "checks": checks,
+        # their names tell the shortcut or the fix: counts unless --spoilers
+        "cheats_tested": list(lab.cheats) if spoilers else len(lab.cheats),
+        "alternatives_tested": list(lab.alternatives) if spoilers else len(lab.alternatives),
+    }
+    if fmt in ("json", "yaml", "name"):
+        emit(data, fmt, names=[lab.id])
         return
     from breakfix.durations import format_duration
 
@@ -124,10 +173,16 @@ def show(lab_id: LabArg, json_out: JsonOpt = False) -> None:
         f"  domain {lab.spec.domain}, {lab.spec.difficulty}, {format_duration(lab.spec.time_limit)}, "
         f"needs: {', '.join(lab.spec.requires) or 'any cluster'}"
     )
-    print(f"\n{lab.spec.task.strip()}\n")
+    if spoilers:
+        print(f"  summary: {lab.spec.summary}")
+    print(f"\n{task_text}\n")
     print(f"graded by {len(checks)} checks; {len(lab.spec.hints)} hints available")
     for c in checks:
         print(f"  - {c['check']} (weight {c['weight']}): {c['about']}")
+    if fmt == "wide" or spoilers:
+        cheats = ", ".join(lab.cheats) if spoilers else str(len(lab.cheats))
+        alts = ", ".join(lab.alternatives) if spoilers else str(len(lab.alternatives))
+        print(f"verified against shortcuts (cheats): {cheats or '0'}; other valid fixes: {alts or '0'}")
 
 
 @app.command()
@@ -180,11 +235,12 @@ def task() -> None:
 
 
 @app.command()
-def status(json_out: JsonOpt = False) -> None:
+def status(output: OutputOpt = None, json_out: JsonOpt = False) -> None:
     """The running lab, time left, hints used and grading attempts."""
+    fmt = _format(output, json_out)
     st = _bf().status()
-    if json_out:
-        emit_json(st.as_dict())
+    if fmt in ("json", "yaml", "name"):
+        emit(st.as_dict(), fmt, names=[st.session.lab] if st.session else [])
         return
     if st.session is None:
         print(
@@ -197,6 +253,8 @@ def status(json_out: JsonOpt = False) -> None:
         f"{st.cluster}: {s.lab} ({st.lab_title}) is {s.status}; time left {st.time_left}; "
         f"hints used {s.hints_used}; graded {st.grades} times"
     )
+    if fmt == "wide":
+        print(f"  session {s.id}; started {s.started}; deadline {s.deadline}; journal entries {st.journal_entries}")
 
 
 @app.command()
@@ -226,23 +284,37 @@ def _print_report(report: GradeReport, score: float) -> None:
         print(f"Not fixed yet. Score so far {score:g}%.")
 
 
+EXIT_NOT_FIXED = 1
+EXIT_CANNOT_GRADE = 3
+
+
 @app.command()
 def grade(
+    output: OutputOpt = None,
     json_out: JsonOpt = False,
     junit: Annotated[Path | None, typer.Option(help="Also write a JUnit XML report here.")] = None,
 ) -> None:
-    """Check the cluster, check by check; exit 0 only when every check passes."""
-    report, score = _bf().grade()
+    """Check the cluster, check by check; exit 0 fixed, 1 not fixed, 3 could not grade (see the README)."""
+    from breakfix.errors import BreakfixError
+
+    fmt = _format(output, json_out)
+    try:
+        report, score = _bf().grade()
+    except BreakfixError as exc:
+        if exc.exit_code == EXIT_NOT_FIXED:  # no lab running, cluster unreachable...: not graded at all
+            exc.exit_code = EXIT_CANNOT_GRADE
+        raise
     if junit:
         from breakfix.cli.junit import write_junit
 
         write_junit(report, junit)
-    if json_out:
-        emit_json({**report.as_dict(), "score_percent": score})
+    if fmt in ("json", "yaml", "name"):
+        emit({**report.as_dict(), "score_percent": score}, fmt, names=[c.name for c in report.checks])
     else:
         _print_report(report, score)
     if not report.passed:
-        raise typer.Exit(1)
+        could_not = any(c.status == "error" for c in report.checks)
+        raise typer.Exit(EXIT_CANNOT_GRADE if could_not else EXIT_NOT_FIXED)
 
 
 @app.command()
@@ -276,6 +348,30 @@ def solution(
     print(f"# {lid}: solution\n\n{text.strip()}")
 
 
+def _cluster_problem(bf: Breakfix) -> str | None:
+    """What keeps any lab from starting on the cluster (unfinished changes, no API server), or None."""
+    from breakfix.errors import BreakfixError
+
+    name = bf.cluster().name
+    if bf.store.active_session(name) is not None or bf.store.journal(name):
+        return f"cluster {name} has unfinished changes: run `lab reset`"
+    try:
+        with bf.context() as ctx:
+            ctx.kube.version()
+    except BreakfixError as exc:
+        return f"the API server of {name} does not answer: {exc}"
+    return None
+
+
+def _verify_stopped(lab_id: str, problem: str) -> Exception:
+    """One line for a cluster-level failure: no later lab could start either (exit 3)."""
+    from breakfix.errors import ClusterError
+
+    err = ClusterError(f"verify stopped at {lab_id}: {problem}")
+    err.exit_code = EXIT_CANNOT_GRADE
+    return err
+
+
 @app.command()
 def verify(
     lab_id: Annotated[str | None, typer.Argument(help="Lab id.", autocompletion=_complete_lab)] = None,
@@ -290,7 +386,7 @@ def verify(
     """Self-test labs: break fails grading, cheats fail, the fix and its alternatives pass, reset is clean."""
     import time
 
-    from breakfix.errors import UsageError
+    from breakfix.errors import ClusterError, UsageError
 
     bf = _bf()
     if all_labs == (lab_id is not None):
@@ -309,10 +405,17 @@ def verify(
     for lid in ids:
         say(f"verify {lid}:")
         began = time.monotonic()
-        phases = bf.verify(
-            lid, settle, cheat_window, on_phase=lambda p: say(f"  {'ok ' if p.ok else 'BAD'} {p.name}: {p.detail}")
-        )
+        try:
+            phases = bf.verify(
+                lid, settle, cheat_window, on_phase=lambda p: say(f"  {'ok ' if p.ok else 'BAD'} {p.name}: {p.detail}")
+            )
+        except ClusterError as exc:
+            raise _verify_stopped(lid, str(exc)) from None
         ok = all(p.ok for p in phases)
+        if not ok and [p.name for p in phases] == ["break"]:  # the lab did not start: is it the lab, or the cluster?
+            problem = _cluster_problem(bf)
+            if problem:
+                raise _verify_stopped(lid, problem)
         ok_all &= ok
         results[lid] = {"ok": ok, "phases": [p.as_dict() for p in phases]}
         if record:
@@ -409,22 +512,39 @@ def cluster_adopt(
     print(f"adopted {name or spec.name}: marked as a lab cluster and registered")
 
 
+def _capabilities(inventory: str) -> str:
+    """A registered cluster's capabilities, read from its inventory file (no network)."""
+    from breakfix.errors import BreakfixError
+    from breakfix.inventory import load_inventory
+
+    try:
+        return ", ".join(sorted(load_inventory(inventory).capabilities)) or "-"
+    except BreakfixError as exc:
+        return f"? ({exc})"
+
+
 @cluster_app.command("list")
-def cluster_list(json_out: JsonOpt = False) -> None:
+def cluster_list(output: OutputOpt = None, json_out: JsonOpt = False) -> None:
     """The registered lab clusters."""
+    fmt = _format(output, json_out)
     bf = _bf()
     rows = bf.store.clusters()
     default = bf.store.get_setting("default_cluster")
-    if json_out:
-        emit_json([{**r, "default": r["name"] == default} for r in rows])
+    if fmt in ("json", "yaml", "name"):
+        emit([{**r, "default": r["name"] == default} for r in rows], fmt, names=[r["name"] for r in rows])
         return
     if not rows:
         print("no clusters: `lab cluster adopt INVENTORY` registers one")
         return
+    wide = fmt == "wide"
     table(
         "clusters",
-        ["", "NAME", "PROVIDER", "INVENTORY"],
-        [["*" if r["name"] == default else "", r["name"], r["provider"], r["inventory"]] for r in rows],
+        ["", "NAME", "PROVIDER", "INVENTORY"] + (["CAPABILITIES"] if wide else []),
+        [
+            ["*" if r["name"] == default else "", r["name"], r["provider"], r["inventory"]]
+            + ([_capabilities(r["inventory"])] if wide else [])
+            for r in rows
+        ],
     )
 
 
@@ -564,8 +684,10 @@ def main(argv: list[str] | None = None) -> int:
     cx = _click_exceptions()
     exits = tuple(t for t in (typer.Exit, getattr(cx, "Exit", None)) if t is not None)
     aborts = tuple(t for t in (typer.Abort, getattr(cx, "Abort", None)) if t is not None)
-    args = sys.argv[1:] if argv is None else argv
+    from breakfix.cli.entry import broken_pipe, hoist_global_options
+
     command = typer.main.get_command(app)
+    args = hoist_global_options(sys.argv[1:] if argv is None else argv, command)
     try:
         result = command.main(args=args, prog_name="lab", standalone_mode=False)
         return result if isinstance(result, int) else 0
@@ -589,6 +711,12 @@ def main(argv: list[str] | None = None) -> int:
     except cx.ClickException as exc:
         exc.show()
         return int(exc.exit_code)
+    except BrokenPipeError:  # `lab list | head`: the reader has what it wanted
+        return broken_pipe()
+    except SystemExit as exc:  # click turns a broken pipe into exit 1: one code for it, whoever sees it
+        if isinstance(exc.__context__, BrokenPipeError):
+            return broken_pipe()
+        raise
     except Exception:
         path = _log_path()
         path.write_text(traceback.format_exc())

@@ -12,6 +12,29 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+def emit(data: Any, fmt: str, names: list[str] | None = None) -> None:
+    """Print DATA for scripts: `json`, `yaml`, or `name` (NAMES, one a line, as kubectl's -o name)."""
+    if fmt == "json":
+        emit_json(data)
+    elif fmt == "yaml":
+        import yaml
+
+        class Dumper(yaml.SafeDumper):
+            """Multi-line strings (a task) as readable blocks."""
+
+        def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+            return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+        Dumper.add_representer(str, text)
+        plain = json.loads(json.dumps(data, default=str))
+        sys.stdout.write(yaml.dump(plain, Dumper=Dumper, sort_keys=False, allow_unicode=True))
+    elif fmt == "name":
+        for name in names or []:
+            print(name)
+    else:
+        raise ValueError(f"not a data format: {fmt}")
+
+
 def say(message: str) -> None:
     """A progress line on stderr (stdout stays clean for --json)."""
     print(message, file=sys.stderr, flush=True)
