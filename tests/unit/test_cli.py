@@ -35,7 +35,7 @@ def test_list_and_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_show_and_schema(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "show", "etcd-datadir", "--json")
     data = json.loads(out)
-    assert code == 0 and data["cheats_tested"] == ["fresh-store"]
+    assert code == 0 and data["cheats_tested"] == ["fresh-store", "volume-follows-name"]
     code, out, _ = run(capsys, "schema")
     assert code == 0 and json.loads(out)["title"] == "LabFile"
 
