@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -299,6 +300,77 @@ def set_image(
         spelling
     ] + typo
     edit_container(changes, kube, name, container, {"image": image}, namespace, kind)
+
+
+def _workload_pods(kube: Kube, kind: str, name: str, namespace: str) -> list[dict[str, Any]]:
+    """The live (not terminating) pods a workload's selector matches; a StepError when there are none."""
+    obj = kube.get("apps/v1", kind, name, namespace)
+    if obj is None:
+        raise StepError(f"{kind} {namespace}/{name} does not exist")
+    labels = (obj["spec"].get("selector") or {}).get("matchLabels") or {}
+    selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    pods = [
+        p
+        for p in kube.list("v1", "Pod", namespace, label_selector=selector)
+        if not p["metadata"].get("deletionTimestamp")
+    ]
+    if not labels or not pods:
+        raise StepError(f"{kind} {namespace}/{name} has no pods to change")
+    return pods
+
+
+def set_pod_images(
+    changes: ChangeLog,
+    kube: Kube,
+    images: dict[str, str],
+    name: str,
+    container: str,
+    role: str,
+    namespace: str = "default",
+    kind: str = "Deployment",
+) -> None:
+    """Set a container's image in a workload's running pods themselves, its template left as it is (a shortcut).
+
+    A pod's image is one of the few fields a pod lets change in place; each pod is journaled, undo puts it back."""
+    if role not in images:
+        raise StepError(f"no image for role {role!r} (known: {', '.join(sorted(images))})")
+    for pod in _workload_pods(kube, kind, name, namespace):
+        containers = pod["spec"]["containers"]
+        if not any(c["name"] == container for c in containers):
+            raise StepError(f"pod {namespace}/{pod['metadata']['name']} has no container {container!r}")
+        edited = [{**c, "image": images[role]} if c["name"] == container else c for c in containers]
+        changes.patch_object("v1", "Pod", pod["metadata"]["name"], namespace, {"spec": {"containers": edited}})
+
+
+COPY_LABEL = "breakfix.dev/copy-of"
+
+
+def copy_workload(
+    changes: ChangeLog,
+    kube: Kube,
+    name: str,
+    new_name: str,
+    namespace: str = "default",
+    kind: str = "Deployment",
+    replicas: int | None = None,
+) -> None:
+    """Run a copy of a workload beside it under NEW_NAME: the same pods, plus one label of its own (a shortcut).
+
+    REPLICAS replaces the copied count (a workload scaled to zero copies as zero); undo deletes the copy."""
+    obj = kube.get("apps/v1", kind, name, namespace)
+    if obj is None:
+        raise StepError(f"{kind} {namespace}/{name} does not exist")
+    spec = copy.deepcopy(obj["spec"])
+    mine = {COPY_LABEL: name}
+    selector = spec.setdefault("selector", {})
+    selector["matchLabels"] = {**(selector.get("matchLabels") or {}), **mine}
+    template_meta = spec.setdefault("template", {}).setdefault("metadata", {})
+    template_meta["labels"] = {**(template_meta.get("labels") or {}), **mine}
+    if replicas is not None:
+        spec["replicas"] = replicas
+    labels = {**(obj["metadata"].get("labels") or {}), **mine}
+    meta = {"name": new_name, "namespace": namespace, "labels": labels}
+    changes.create_object({"apiVersion": "apps/v1", "kind": kind, "metadata": meta, "spec": spec})
 
 
 def _taints(kube: Kube, node_name: str) -> list[dict[str, Any]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from breakfix.changes import ChangeLog
 from breakfix.transport.node import Node
 
@@ -29,3 +31,13 @@ def restart(node: Node, changes: ChangeLog, unit: str) -> None:
 def enable(node: Node, changes: ChangeLog, unit: str) -> None:
     """Enable a unit at boot (used by reference fixes; undo puts the old state back)."""
     changes.unit(node, unit, "enable")
+
+
+def enable_until_reboot(node: Node, changes: ChangeLog, unit: str, start: bool = True) -> None:
+    """Enable a unit for this boot only (`systemctl enable --runtime`), START it first: a shortcut a reboot undoes.
+
+    `systemctl is-enabled` then says enabled-runtime (and exits 0); undo removes the runtime link, then stops it."""
+    if start:  # journaled first, so that its undo (stop, and enablement as it was) runs after the link is gone
+        changes.unit(node, unit, "start")
+    q = shlex.quote(unit)
+    changes.command(node, f"systemctl enable --runtime {q}", undo=f"systemctl disable --runtime {q}")

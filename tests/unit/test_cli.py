@@ -35,9 +35,9 @@ def test_list_and_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_show_and_schema(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "show", "etcd-datadir", "--json")
     data = json.loads(out)
-    assert code == 0 and data["cheats_tested"] == 1  # a cheat's name tells the shortcut: a count for students
+    assert code == 0 and data["cheats_tested"] == 2  # a cheat's name tells the shortcut: a count for students
     code, out, _ = run(capsys, "show", "etcd-datadir", "--json", "--spoilers")
-    assert code == 0 and json.loads(out)["cheats_tested"] == ["fresh-store"]
+    assert code == 0 and json.loads(out)["cheats_tested"] == ["fresh-store", "volume-follows-name"]
     code, out, _ = run(capsys, "schema")
     assert code == 0 and json.loads(out)["title"] == "LabFile"
 
