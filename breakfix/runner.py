@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from breakfix.context import Context
 from breakfix.durations import format_duration
 from breakfix.errors import BreakfixError, ClusterError, StepError, api_not_ready
 from breakfix.grading import run_checks, wait_for
+from breakfix.lock import cluster_lock
 from breakfix.results import CheckResult, GradeReport
 from breakfix.state import Session
 from breakfix.steps import Step
@@ -61,8 +63,20 @@ def render_task(ctx: Context, lab: Lab) -> str:
     return str(render(lab.spec.task, ctx.variables())).strip()
 
 
+def locked(ctx: Context) -> AbstractContextManager[None]:
+    """This machine's lock on the context's cluster: one command changes it at a time."""
+    return cluster_lock(ctx.store.path.parent, ctx.cluster.name)
+
+
 def start(ctx: Context, lab: Lab, student: str | None = None, exam: str | None = None) -> Session:
-    """Set up and break the cluster, prove the fault is live, start the clock; roll back on any failure."""
+    """Set up and break the cluster, prove the fault is live, start the clock; roll back on any failure.
+
+    A rollback undoes only what this start journaled, never older entries."""
+    with locked(ctx):
+        return _start(ctx, lab, student, exam)
+
+
+def _start(ctx: Context, lab: Lab, student: str | None, exam: str | None) -> Session:
     store, cluster = ctx.store, ctx.cluster.name
     active = store.active_session(cluster)
     if active is not None:
@@ -73,6 +87,7 @@ def start(ctx: Context, lab: Lab, student: str | None = None, exam: str | None =
         )
     ctx.log(f"preflight: {cluster} ({ctx.cluster.provider}, {len(ctx.cluster.nodes)} nodes)")
     preflight(ctx, lab)
+    mark = store.journal_last_id(cluster)  # what this start journals comes after it
     session = store.new_session(cluster, lab.id, student, exam)
     ctx.session_id = session.id
     ctx.state.session_id = session.id
@@ -90,7 +105,7 @@ def start(ctx: Context, lab: Lab, student: str | None = None, exam: str | None =
     except BaseException as exc:
         ctx.log(f"rolling back: {exc if str(exc) else type(exc).__name__}")
         try:
-            replay(ctx)
+            replay(ctx, after=mark)
         finally:
             store.update_session(session.id, status="aborted", ended=time.time())
         raise
@@ -107,6 +122,8 @@ def checks_of(ctx: Context, lab: Lab) -> list[CheckResult]:
 
 def grade(ctx: Context, lab: Lab, session: Session | None, record: bool = True) -> GradeReport:
     """Run the lab's checks and the collateral-damage guard, and record the attempt."""
+    if session is not None and reset_unfinished(ctx.store.session(session.id)):
+        raise BreakfixError(f"the reset of lab {session.lab} did not finish: run `lab reset` again")
     checks = checks_of(ctx, lab)
     report = GradeReport(lab.id, checks)
     if session is not None and session.started:
@@ -118,15 +135,30 @@ def grade(ctx: Context, lab: Lab, session: Session | None, record: bool = True) 
     return report
 
 
+RESET_BEGUN = "reset_begun"  # session data: when a reset began; it stays until the reset finishes
+
+
+def reset_unfinished(session: Session) -> bool:
+    """Whether a reset of SESSION began and did not finish (interrupted, or it failed)."""
+    return bool(session.data.get(RESET_BEGUN))
+
+
 def reset(ctx: Context) -> int:
     """Undo everything the journal holds, put nodes back as they were, and close the session.
 
-    What cannot be put back is named, one line each, in the error that ends the reset."""
-    undone = replay(ctx)
-    left = put_back(ctx)
-    session = ctx.store.active_session(ctx.cluster.name)
-    if session is not None:
-        ctx.store.update_session(session.id, status="closed", ended=time.time())
+    What cannot be put back is named, one line each, in the error that ends the reset. Until a reset
+    finishes, the session cannot be graded (it is half undone)."""
+    with locked(ctx):
+        session = ctx.store.active_session(ctx.cluster.name)
+        if session is not None:
+            if ctx.state.session_id == session.id:
+                ctx.state.set(RESET_BEGUN, time.time())
+            else:
+                ctx.store.update_session(session.id, data={**session.data, RESET_BEGUN: time.time()})
+        undone = replay(ctx)
+        left = put_back(ctx)
+        if session is not None:
+            ctx.store.update_session(session.id, status="closed", ended=time.time())
     if left:
         raise ClusterError("reset could not put everything back:\n  " + "\n  ".join(left))
     return undone
@@ -214,6 +246,17 @@ def verify(
     A cheat is graded for CHEAT_WINDOW seconds (it fails only if no grade in that time passes); the
     reference fix and each alternative (another valid fix, undone again before the next phase) get SETTLE
     seconds to pass. A step that errors is reported as a failed phase."""
+    with locked(ctx):
+        return _verify(ctx, lab, settle, on_phase, cheat_window)
+
+
+def _verify(
+    ctx: Context,
+    lab: Lab,
+    settle: float,
+    on_phase: Callable[[VerifyPhase], None] | None,
+    cheat_window: float,
+) -> list[VerifyPhase]:
     phases: list[VerifyPhase] = []
     ctx.spoilers = True  # a self-test is for the lab's author
 

@@ -194,8 +194,9 @@ def status(json_out: JsonOpt = False) -> None:
         return
     s = st.session
     print(
-        f"{st.cluster}: {s.lab} ({st.lab_title}) is {s.status}; time left {st.time_left}; "
+        f"{st.cluster}: {s.lab} ({st.lab_title}) is {st.status_text}; time left {st.time_left}; "
         f"hints used {s.hints_used}; graded {st.grades} times"
+        + ("; run `lab reset` again" if st.status_text == "reset unfinished" else "")
     )
 
 
