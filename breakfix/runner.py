@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +15,7 @@ from breakfix.collateral import BEFORE, STARTED, fingerprint, guard_checks, node
 from breakfix.context import Context
 from breakfix.durations import format_duration
 from breakfix.errors import BreakfixError, ClusterError, StepError, api_not_ready
-from breakfix.grading import run_checks, wait_for
+from breakfix.grading import parallel, run_checks, wait_for
 from breakfix.lock import cluster_lock
 from breakfix.results import CheckResult, GradeReport
 from breakfix.state import Session
@@ -39,8 +38,7 @@ def preflight(ctx: Context, lab: Lab, need_marker: bool = True) -> None:
     def probe(name: str) -> None:
         ctx.node(name).check("true", timeout=30)
 
-    with ThreadPoolExecutor(max_workers=max(1, len(ctx.cluster.nodes))) as pool:
-        list(pool.map(probe, [n.name for n in ctx.cluster.nodes]))
+    parallel(probe, [n.name for n in ctx.cluster.nodes], name="probe")
 
 
 def run_steps(ctx: Context, steps: list[Step], phase: str) -> None:
@@ -175,8 +173,8 @@ def take_fingerprint(ctx: Context) -> None:
     """Record the cluster as it is before a lab: nodes and admins from the API, each node's watched files."""
     ctx.state.set(BEFORE, fingerprint(ctx.kube))
     if _watches_files(ctx):
-        with ThreadPoolExecutor(max_workers=max(1, len(ctx.cluster.nodes))) as pool:
-            taken = dict(zip([n.name for n in ctx.nodes()], pool.map(node_files.take, ctx.nodes()), strict=True))
+        nodes = ctx.nodes()
+        taken = dict(zip([n.name for n in nodes], parallel(node_files.take, nodes, name="fingerprint"), strict=True))
         ctx.state.set(FILES, taken)
 
 

@@ -122,3 +122,68 @@ def test_interrupted_reset_cannot_be_graded(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setattr(runner, "replay", real_replay)
     assert runner.reset(ctx) == 2
     assert ctx.store.active_session("test") is None and ctx.store.journal("test") == []
+
+
+SLOW_GRADE = """
+import contextlib, pathlib, sys, time
+from breakfix import api, runner
+from breakfix.catalog import load_lab
+from breakfix.cli.main import main
+from tests.unit.test_runner import marked_ctx
+
+lab = load_lab(pathlib.Path(sys.argv[1]))
+ctx, t, _kube = marked_ctx({"/etc/app.conf": b"good"})
+runner.start(ctx, lab)
+
+def blocked_read(path):  # a node that stopped answering: the read blocks for a minute
+    print("GRADING", file=sys.stderr, flush=True)
+    time.sleep(60)
+    return b"good"
+
+t.read_bytes = blocked_read
+
+@contextlib.contextmanager
+def context(self, lab=None, session=None):
+    yield ctx
+
+api.Breakfix.context = context
+api.Breakfix.lab = lambda self, lab_id: lab
+api.Breakfix.cluster = lambda self: ctx.cluster
+sys.exit(main(["grade"]))
+"""
+
+
+def test_ctrl_c_during_a_blocked_grade_returns_at_once_and_says_what_is_left(
+    tmp_path: Path, isolated_state: Path
+) -> None:
+    """SIGINT to `lab grade` while a check waits on a node: exit 130 within a second or two, with the line."""
+    import signal
+    import subprocess
+    import sys
+
+    lab_from(tmp_path)
+    env = {**os.environ, "BREAKFIX_STATE_DIR": str(isolated_state), "BREAKFIX_STEP_MODULES": "tests.steps"}
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_GRADE, str(tmp_path / "demo" / "lab.yaml")],
+        cwd=root,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    try:
+        line = proc.stderr.readline()
+        assert line.strip() == "GRADING", line + proc.stderr.read()
+        time.sleep(0.3)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=20)
+        took = time.monotonic() - sent
+        err = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 130, err
+    assert "lab: interrupted; 2 change(s) to test are journaled: `lab reset` undoes them" in err, err
+    assert took < 3, took
