@@ -134,6 +134,9 @@ class Breakfix:
         entries = len(self.store.journal(cluster))
         if session is None:
             return Status(cluster, None, journal_entries=entries)
+        if session.status in ("active", "solved") and not runner.reset_unfinished(session):
+            with self.context(None, session) as ctx:
+                runner.renew_lease(ctx, session)  # a running lab keeps the cluster's lease
         title = self.catalog.labs[session.lab].spec.title if session.lab in self.catalog.labs else ""
         return Status(cluster, session, title, runner.time_left(session), len(self.store.grades(session.id)), entries)
 
@@ -216,6 +219,7 @@ class Breakfix:
         with self.context(None, session) as ctx:
             runner.wait_for_api(ctx)
             check_marker(ctx.kube, self.store, cluster)
+            runner.free_lease(ctx)  # a snapshot taken while this machine held the lease brings it back
         return dropped
 
     def solution(self, lab_id: str | None = None) -> tuple[str, str]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from breakfix import node_files
 from breakfix.catalog import Lab
-from breakfix.clusters import check_marker
+from breakfix.clusters import LEASE_GRACE, LeaseHeld, check_marker, hold_lease, release_lease
 from breakfix.collateral import BEFORE, STARTED, fingerprint, guard_checks, node_changes, restore, stray_processes
 from breakfix.context import Context
 from breakfix.durations import format_duration
@@ -89,6 +89,12 @@ def _start(ctx: Context, lab: Lab, student: str | None, exam: str | None) -> Ses
     session = store.new_session(cluster, lab.id, student, exam)
     ctx.session_id = session.id
     ctx.state.session_id = session.id
+    try:  # the cluster's own lease: another machine, or another name for this cluster, is refused here
+        until = time.time() + lab.spec.time_limit + LEASE_GRACE
+        hold_lease(ctx.kube, store, cluster, session.id, lab.id, until, ctx.log)
+    except BaseException:
+        store.update_session(session.id, status="aborted", ended=time.time())
+        raise
     try:
         take_fingerprint(ctx)
         run_steps(ctx, lab.steps["setup"], "setup")
@@ -104,12 +110,32 @@ def _start(ctx: Context, lab: Lab, student: str | None, exam: str | None) -> Ses
         ctx.log(f"rolling back: {exc if str(exc) else type(exc).__name__}")
         try:
             replay(ctx, after=mark)
+            free_lease(ctx)
         finally:
             store.update_session(session.id, status="aborted", ended=time.time())
         raise
     now = time.time()
     store.update_session(session.id, status="active", started=now, deadline=now + lab.spec.time_limit)
     return store.session(session.id)
+
+
+def free_lease(ctx: Context) -> None:
+    """Give up this machine's lease on the cluster (it runs out by itself when the API cannot be reached)."""
+    try:
+        release_lease(ctx.kube, ctx.store, ctx.cluster.name)
+    except BreakfixError as exc:
+        ctx.log(f"could not free the cluster's lease ({exc}); it runs out by itself")
+
+
+def renew_lease(ctx: Context, session: Session) -> None:
+    """Keep the lab's lease on the cluster while it runs; refuse when another holder took the cluster."""
+    until = max(time.time(), session.deadline or 0.0) + LEASE_GRACE
+    try:
+        hold_lease(ctx.kube, ctx.store, ctx.cluster.name, session.id, session.lab, until, ctx.log)
+    except LeaseHeld:
+        raise
+    except BreakfixError:  # the API server down is often the lab's fault: the lease outlasts the deadline anyway
+        pass
 
 
 def checks_of(ctx: Context, lab: Lab) -> list[CheckResult]:
@@ -122,6 +148,8 @@ def grade(ctx: Context, lab: Lab, session: Session | None, record: bool = True) 
     """Run the lab's checks and the collateral-damage guard, and record the attempt."""
     if session is not None and reset_unfinished(ctx.store.session(session.id)):
         raise BreakfixError(f"the reset of lab {session.lab} did not finish: run `lab reset` again")
+    if record and session is not None and session.status in ("active", "solved"):
+        renew_lease(ctx, session)
     checks = checks_of(ctx, lab)
     report = GradeReport(lab.id, checks)
     if session is not None and session.started:
@@ -157,6 +185,7 @@ def reset(ctx: Context) -> int:
         left = put_back(ctx)
         if session is not None:
             ctx.store.update_session(session.id, status="closed", ended=time.time())
+        free_lease(ctx)
     if left:
         raise ClusterError("reset could not put everything back:\n  " + "\n  ".join(left))
     return undone
@@ -245,7 +274,10 @@ def verify(
     reference fix and each alternative (another valid fix, undone again before the next phase) get SETTLE
     seconds to pass. A step that errors is reported as a failed phase."""
     with locked(ctx):
-        return _verify(ctx, lab, settle, on_phase, cheat_window)
+        try:
+            return _verify(ctx, lab, settle, on_phase, cheat_window)
+        finally:
+            free_lease(ctx)
 
 
 def _verify(
