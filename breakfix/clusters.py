@@ -168,7 +168,8 @@ def _write_lease(kube: Kube, cm: dict[str, Any], lease: dict[str, Any] | None) -
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != LEASE}
     if lease is not None:
         annotations[LEASE] = json.dumps(lease, sort_keys=True)
-    body = {**cm, "metadata": {**meta, "annotations": annotations}}
+    kept = {k: v for k, v in meta.items() if k != "managedFields"}  # the server keeps its own
+    body = {**cm, "metadata": {**kept, "annotations": annotations}}
     kube.replace(body)
 
 

@@ -10,7 +10,16 @@ from typing import Any
 
 from breakfix import node_files
 from breakfix.catalog import Lab
-from breakfix.clusters import LEASE_GRACE, LeaseHeld, check_marker, hold_lease, release_lease
+from breakfix.clusters import (
+    LEASE_GRACE,
+    LeaseHeld,
+    check_marker,
+    describe_lease,
+    hold_lease,
+    lease_holder,
+    read_lease,
+    release_lease,
+)
 from breakfix.collateral import BEFORE, STARTED, fingerprint, guard_checks, node_changes, restore, stray_processes
 from breakfix.context import Context
 from breakfix.durations import format_duration
@@ -119,6 +128,23 @@ def _start(ctx: Context, lab: Lab, student: str | None, exam: str | None) -> Ses
     return store.session(session.id)
 
 
+def _refuse_if_taken(ctx: Context) -> None:
+    """Refuse to undo this machine's changes while another holder's lab runs on top of them (it goes first)."""
+    try:
+        _cm, lease = read_lease(ctx.kube)
+    except BreakfixError:  # the API server down may be this lab's doing: undo what was journaled here
+        return
+    if (
+        lease is not None
+        and lease.get("holder") != lease_holder(ctx.store, ctx.cluster.name)
+        and float(lease.get("expires", 0)) > time.time()
+    ):
+        raise LeaseHeld(
+            f"cluster {ctx.cluster.name} now runs {describe_lease(lease)}, on top of this machine's changes: "
+            "reset that lab first, then run `lab reset` here"
+        )
+
+
 def free_lease(ctx: Context) -> None:
     """Give up this machine's lease on the cluster (it runs out by itself when the API cannot be reached)."""
     try:
@@ -175,6 +201,8 @@ def reset(ctx: Context) -> int:
     What cannot be put back is named, one line each, in the error that ends the reset. Until a reset
     finishes, the session cannot be graded (it is half undone)."""
     with locked(ctx):
+        if ctx.store.journal(ctx.cluster.name):
+            _refuse_if_taken(ctx)
         session = ctx.store.active_session(ctx.cluster.name)
         if session is not None:
             if ctx.state.session_id == session.id:

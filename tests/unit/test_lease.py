@@ -79,21 +79,24 @@ def test_a_second_registered_name_for_the_cluster_is_refused(tmp_path: Path) -> 
     assert alias.store.journal("alias") == []
 
 
-def test_an_expired_lease_is_taken_over_and_the_old_holder_cannot_grade(tmp_path: Path) -> None:
-    lab = lab_from(tmp_path)
+def test_an_expired_lease_is_taken_over_and_the_old_holder_waits_for_the_new_one(tmp_path: Path) -> None:
+    lab = lab_from(tmp_path, setup=[], grade=[{"tests.steps.file_is": {"path": "/etc/app.conf", "content": "good"}}])
     ctx, t, kube = marked_ctx({"/etc/app.conf": b"good"})
     first = runner.start(ctx, lab)
     cm = kube.objects[("v1", "ConfigMap", MARKER_NAMESPACE, MARKER_NAME)]
     stale = json.loads(cm["metadata"]["annotations"][LEASE])
-    cm["metadata"]["annotations"][LEASE] = json.dumps({**stale, "expires": 1.0})
-    runner.reset(ctx)  # (the first machine gave up; its lease stayed behind as if it had crashed)
-    cm = kube.objects[("v1", "ConfigMap", MARKER_NAMESPACE, MARKER_NAME)]
-    cm["metadata"].setdefault("annotations", {})[LEASE] = json.dumps({**stale, "expires": 1.0})
+    cm["metadata"]["annotations"][LEASE] = json.dumps({**stale, "expires": 1.0})  # its machine went away
     other = second(ctx, kube, t, State(tmp_path / "machine2" / "state.db"))
     runner.start(other, lab)
     assert any("taking over an expired lease on test" in line for line in other.logs)  # type: ignore[attr-defined]
-    with pytest.raises(LeaseHeld):
-        runner.renew_lease(ctx, dataclasses.replace(first, status="active"))
+    with pytest.raises(LeaseHeld, match="in use"):
+        runner.grade(ctx, lab, ctx.store.session(first.id))
+    with pytest.raises(LeaseHeld, match="reset that lab first"):  # undoing under the new lab would break it
+        runner.reset(ctx)
+    assert len(ctx.store.journal("test")) == 1  # the break, still to undo once the other lab is gone
+    runner.reset(other)
+    runner.reset(ctx)
+    assert t.files["/etc/app.conf"] == b"good" and lease_of(kube) is None
 
 
 def test_two_takers_at_once_cannot_both_win(tmp_path: Path) -> None:
