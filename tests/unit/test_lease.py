@@ -130,3 +130,27 @@ def test_fake_kube_refuses_a_stale_resource_version() -> None:
     with pytest.raises(ApiRefused, match="modified") as err:
         kube.replace({**made, "data": {"x": "2"}})
     assert err.value.status == 409
+
+
+def test_status_renews_the_lease_of_a_running_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+
+    from breakfix.api import Breakfix
+
+    lab = lab_from(tmp_path)
+    ctx, _t, kube = marked_ctx({"/etc/app.conf": b"good"})
+    runner.start(ctx, lab)
+    cm = kube.objects[("v1", "ConfigMap", MARKER_NAMESPACE, MARKER_NAME)]
+    lease = json.loads(cm["metadata"]["annotations"][LEASE])
+    cm["metadata"]["annotations"][LEASE] = json.dumps({**lease, "expires": lease["expires"] - 5000})
+
+    @contextlib.contextmanager
+    def context(self: Breakfix, lab: object = None, session: object = None) -> Any:
+        yield ctx
+
+    monkeypatch.setattr(Breakfix, "context", context)
+    monkeypatch.setattr(Breakfix, "cluster", lambda self: ctx.cluster)
+    status = Breakfix(store=ctx.store).status()
+    assert status.status_text == "active"
+    renewed = lease_of(kube)
+    assert renewed is not None and renewed["expires"] > lease["expires"] - 100

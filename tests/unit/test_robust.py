@@ -187,3 +187,25 @@ def test_ctrl_c_during_a_blocked_grade_returns_at_once_and_says_what_is_left(
     assert code == 130, err
     assert "lab: interrupted; 2 change(s) to test are journaled: `lab reset` undoes them" in err, err
     assert took < 3, took
+
+
+def test_ctrl_c_line_names_an_unfinished_reset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from breakfix.api import Breakfix
+    from breakfix.cli import interrupt
+
+    lab = lab_from(tmp_path)
+    ctx, _t, _kube = marked_ctx({"/etc/app.conf": b"good"})
+    monkeypatch.setattr(Breakfix, "cluster", lambda self: ctx.cluster)
+    assert interrupt.summary(None) == "lab: interrupted; nothing is journaled for test: the cluster has nothing to undo"
+    runner.start(ctx, lab)
+    assert interrupt.summary(None).endswith("2 change(s) to test are journaled: `lab reset` undoes them")
+
+    def interrupted(*_a: object, **_k: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "replay", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        runner.reset(ctx)
+    assert interrupt.summary(None) == (
+        "lab: interrupted; the reset of test did not finish (2 change(s) journaled): run `lab reset`"
+    )
