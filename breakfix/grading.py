@@ -50,8 +50,10 @@ def parallel(fn: Callable[[T], R], items: Sequence[T], workers: int = 16, name: 
         todo.put(i)
     finished: queue.SimpleQueue[tuple[int, R | None, BaseException | None]] = queue.SimpleQueue()
 
+    stop = threading.Event()  # set when the caller gives up (Ctrl-C, a failure): start nothing new
+
     def work() -> None:
-        while True:
+        while not stop.is_set():
             try:
                 i = todo.get_nowait()
             except queue.Empty:
@@ -59,19 +61,23 @@ def parallel(fn: Callable[[T], R], items: Sequence[T], workers: int = 16, name: 
             try:
                 finished.put((i, fn(items[i]), None))
             except BaseException as exc:  # handed to the waiting thread, which raises it
+                stop.set()
                 finished.put((i, None, exc))
 
     for n in range(min(workers, len(items))):
         threading.Thread(target=work, name=f"{name}-{n}", daemon=True).start()
     results: dict[int, R] = {}
-    while len(results) < len(items):
-        try:
-            i, value, error = finished.get(timeout=0.2)  # short waits: Ctrl-C is seen at once
-        except queue.Empty:
-            continue
-        if error is not None:
-            raise error
-        results[i] = value  # type: ignore[assignment]
+    try:
+        while len(results) < len(items):
+            try:
+                i, value, error = finished.get(timeout=0.2)  # short waits: Ctrl-C is seen at once
+            except queue.Empty:
+                continue
+            if error is not None:
+                raise error
+            results[i] = value  # type: ignore[assignment]
+    finally:
+        stop.set()
     return [results[i] for i in range(len(items))]
 
 
