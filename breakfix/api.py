@@ -15,6 +15,7 @@ from breakfix.clusters import adopt, check_marker, resolve_cluster
 from breakfix.context import Context
 from breakfix.errors import BreakfixError
 from breakfix.inventory import ClusterSpec
+from breakfix.kube import KubeClient
 from breakfix.lock import cluster_lock
 from breakfix.providers.base import Snapshots
 from breakfix.results import GradeReport
@@ -136,6 +137,8 @@ class Breakfix:
             return Status(cluster, None, journal_entries=entries)
         if session.status in ("active", "solved") and not runner.reset_unfinished(session):
             with self.context(None, session) as ctx:
+                if isinstance(ctx.kube, KubeClient):
+                    ctx.kube.timeout = 5.0  # status stays quick while a lab keeps the API server away
                 runner.renew_lease(ctx, session)  # a running lab keeps the cluster's lease
         title = self.catalog.labs[session.lab].spec.title if session.lab in self.catalog.labs else ""
         return Status(cluster, session, title, runner.time_left(session), len(self.store.grades(session.id)), entries)
