@@ -15,6 +15,8 @@ from breakfix.clusters import adopt, check_marker, resolve_cluster
 from breakfix.context import Context
 from breakfix.errors import BreakfixError
 from breakfix.inventory import ClusterSpec
+from breakfix.kube import KubeClient
+from breakfix.lock import cluster_lock
 from breakfix.providers.base import Snapshots
 from breakfix.results import GradeReport
 from breakfix.state import Session, State
@@ -33,6 +35,13 @@ class Status:
     grades: int = 0
     journal_entries: int = 0
 
+    @property
+    def status_text(self) -> str:
+        """The session's status as a student reads it: idle, active, solved, reset unfinished, ..."""
+        if self.session is None:
+            return "idle"
+        return "reset unfinished" if runner.reset_unfinished(self.session) else self.session.status
+
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         s = self.session
@@ -40,7 +49,7 @@ class Status:
             "cluster": self.cluster,
             "lab": s.lab if s else None,
             "title": self.lab_title,
-            "status": s.status if s else "idle",
+            "status": self.status_text,
             "time_left": self.time_left,
             "hints_used": s.hints_used if s else 0,
             "grades": self.grades,
@@ -126,6 +135,11 @@ class Breakfix:
         entries = len(self.store.journal(cluster))
         if session is None:
             return Status(cluster, None, journal_entries=entries)
+        if session.status in ("active", "solved") and not runner.reset_unfinished(session):
+            with self.context(None, session) as ctx:
+                if isinstance(ctx.kube, KubeClient):
+                    ctx.kube.timeout = 5.0  # status stays quick while a lab keeps the API server away
+                runner.renew_lease(ctx, session)  # a running lab keeps the cluster's lease
         title = self.catalog.labs[session.lab].spec.title if session.lab in self.catalog.labs else ""
         return Status(cluster, session, title, runner.time_left(session), len(self.store.grades(session.id)), entries)
 
@@ -193,6 +207,10 @@ class Breakfix:
         """Restore snapshot LABEL (faster than undoing, and it undoes anything); returns the journal entries dropped."""
         cluster = self.cluster().name
         provider = self.snapshots()
+        with cluster_lock(self.store.path.parent, cluster):
+            return self._reset_to_snapshot(cluster, label, provider)
+
+    def _reset_to_snapshot(self, cluster: str, label: str, provider: Snapshots) -> int:
         provider.snapshot_restore(cluster, label, self.log or (lambda _m: None))
         dropped = 0
         for entry in self.store.journal(cluster):
@@ -204,6 +222,7 @@ class Breakfix:
         with self.context(None, session) as ctx:
             runner.wait_for_api(ctx)
             check_marker(ctx.kube, self.store, cluster)
+            runner.free_lease(ctx)  # a snapshot taken while this machine held the lease brings it back
         return dropped
 
     def solution(self, lab_id: str | None = None) -> tuple[str, str]:

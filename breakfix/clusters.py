@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import socket
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from breakfix.errors import ClusterError, NotALabCluster
+from breakfix.errors import ApiRefused, ClusterError, NotALabCluster
 from breakfix.inventory import ClusterSpec, load_inventory
 from breakfix.kube import Kube, KubeClient
 from breakfix.state import State
@@ -102,3 +106,126 @@ def adopt(store: State, inventory: Path, name: str | None = None, kube: Kube | N
     if store.get_setting("default_cluster") is None:
         store.set_setting("default_cluster", cluster)
     return spec
+
+
+# the lease: which machine's breakfix runs a lab on the cluster ------------------------------------
+LEASE = "breakfix.dev/lease"  # an annotation on the marker: JSON {holder, host, cluster, session, lab, since, expires}
+LEASE_GRACE = 3600.0  # a lease lasts an hour past the lab's deadline or its last grade/status
+
+
+class LeaseHeld(ClusterError):
+    """The cluster runs a lab for another machine, state folder or registered name."""
+
+
+def _machine_id() -> str:
+    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text:
+            return text
+    return socket.gethostname()
+
+
+def lease_holder(store: State, cluster: str) -> str:
+    """Who this command is, for the lease: machine id, this state folder's id, the cluster's registered name."""
+    state_id = store.get_setting("state_id")
+    if state_id is None:
+        state_id = uuid.uuid4().hex
+        store.set_setting("state_id", state_id)
+    return f"{_machine_id()}/{state_id}/{cluster}"
+
+
+def _when(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
+def read_lease(kube: Kube) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The marker ConfigMap and its lease (None when there is none or it cannot be read)."""
+    cm = kube.get("v1", "ConfigMap", MARKER_NAME, MARKER_NAMESPACE)
+    if cm is None:
+        return None, None
+    raw = ((cm.get("metadata") or {}).get("annotations") or {}).get(LEASE)
+    try:
+        lease = json.loads(raw) if raw else None
+    except ValueError:
+        lease = None
+    return cm, lease if isinstance(lease, dict) else None
+
+
+def describe_lease(lease: dict[str, Any]) -> str:
+    """Who holds a lease and since when, in one phrase."""
+    return (
+        f"lab {lease.get('lab', '?')} (session {lease.get('session', '?')}) for {lease.get('host', '?')}, "
+        f"where the cluster is registered as {lease.get('cluster', '?')}, since {_when(float(lease.get('since', 0)))}"
+    )
+
+
+def _write_lease(kube: Kube, cm: dict[str, Any], lease: dict[str, Any] | None) -> None:
+    """Replace the marker with LEASE, at the resourceVersion read: a concurrent taker makes this fail (409)."""
+    meta = cm["metadata"]
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != LEASE}
+    if lease is not None:
+        annotations[LEASE] = json.dumps(lease, sort_keys=True)
+    kept = {k: v for k, v in meta.items() if k != "managedFields"}  # the server keeps its own
+    body = {**cm, "metadata": {**kept, "annotations": annotations}}
+    kube.replace(body)
+
+
+def hold_lease(
+    kube: Kube,
+    store: State,
+    cluster: str,
+    session: int,
+    lab: str,
+    until: float,
+    log: Callable[[str], None] = lambda _m: None,
+) -> None:
+    """Take or renew the cluster's lease for SESSION until UNTIL; refuse while another holder's lease runs."""
+    me = lease_holder(store, cluster)
+    cm, lease = read_lease(kube)
+    if cm is None:
+        raise NotALabCluster(f"cluster {cluster} has no breakfix marker: see `lab cluster adopt`")
+    now = time.time()
+    if lease is not None and lease.get("holder") != me:
+        if float(lease.get("expires", 0)) > now:
+            raise LeaseHeld(
+                f"cluster {cluster} is in use: {describe_lease(lease)}, until {_when(float(lease['expires']))} "
+                "(its `lab reset` frees it)"
+            )
+        log(f"taking over an expired lease on {cluster}: {describe_lease(lease)}")
+    ours = lease is not None and lease.get("holder") == me and lease.get("session") == session
+    new = {
+        "holder": me,
+        "host": socket.gethostname(),
+        "cluster": cluster,
+        "session": session,
+        "lab": lab,
+        "since": float(lease["since"]) if ours and lease else now,
+        "expires": until,
+    }
+    try:
+        _write_lease(kube, cm, new)
+    except ApiRefused as exc:
+        if exc.status != 409:
+            raise
+        _, winner = read_lease(kube)
+        who = describe_lease(winner) if winner else "someone else"
+        raise LeaseHeld(f"cluster {cluster} was taken at the same moment: {who}") from None
+
+
+def release_lease(kube: Kube, store: State, cluster: str) -> bool:
+    """Give up this command's lease on the cluster, if it holds one; True when one was released."""
+    me = lease_holder(store, cluster)
+    for _attempt in range(3):
+        cm, lease = read_lease(kube)
+        if cm is None or lease is None or lease.get("holder") != me:
+            return False
+        try:
+            _write_lease(kube, cm, None)
+            return True
+        except ApiRefused as exc:  # changed meanwhile (a renewal, a label): read again
+            if exc.status != 409:
+                raise
+    return False

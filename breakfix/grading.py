@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from breakfix.context import Context
 from breakfix.durations import format_duration
@@ -13,6 +16,8 @@ from breakfix.results import CheckResult
 from breakfix.steps import Step
 
 log = logging.getLogger("breakfix")
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def run_check(ctx: Context, step: Step) -> CheckResult:
@@ -33,12 +38,52 @@ def run_check(ctx: Context, step: Step) -> CheckResult:
     return result
 
 
+def parallel(fn: Callable[[T], R], items: Sequence[T], workers: int = 16, name: str = "check") -> list[R]:
+    """FN applied to every item in daemon threads, results in order; the first exception is raised.
+
+    Ctrl-C returns at once: a worker blocked on a node or the API server is left behind (a daemon
+    thread, gone with the process), where a thread pool would wait for it before the process could exit."""
+    if not items:
+        return []
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for i in range(len(items)):
+        todo.put(i)
+    finished: queue.SimpleQueue[tuple[int, R | None, BaseException | None]] = queue.SimpleQueue()
+
+    stop = threading.Event()  # set when the caller gives up (Ctrl-C, a failure): start nothing new
+
+    def work() -> None:
+        while not stop.is_set():
+            try:
+                i = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                finished.put((i, fn(items[i]), None))
+            except BaseException as exc:  # handed to the waiting thread, which raises it
+                stop.set()
+                finished.put((i, None, exc))
+
+    for n in range(min(workers, len(items))):
+        threading.Thread(target=work, name=f"{name}-{n}", daemon=True).start()
+    results: dict[int, R] = {}
+    try:
+        while len(results) < len(items):
+            try:
+                i, value, error = finished.get(timeout=0.2)  # short waits: Ctrl-C is seen at once
+            except queue.Empty:
+                continue
+            if error is not None:
+                raise error
+            results[i] = value  # type: ignore[assignment]
+    finally:
+        stop.set()
+    return [results[i] for i in range(len(items))]
+
+
 def run_checks(ctx: Context, steps: list[Step]) -> list[CheckResult]:
     """Run every check at once (stability windows overlap), results in the lab's order."""
-    if not steps:
-        return []
-    with ThreadPoolExecutor(max_workers=min(16, len(steps)), thread_name_prefix="check") as pool:
-        return list(pool.map(lambda s: run_check(ctx, s), steps))
+    return parallel(lambda s: run_check(ctx, s), steps)
 
 
 def confirmed(step: Step, result: CheckResult) -> bool:

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 from breakfix import node_files
 from breakfix.catalog import Lab
-from breakfix.clusters import check_marker
+from breakfix.clusters import (
+    LEASE_GRACE,
+    LeaseHeld,
+    check_marker,
+    describe_lease,
+    hold_lease,
+    lease_holder,
+    read_lease,
+    release_lease,
+)
 from breakfix.collateral import BEFORE, STARTED, fingerprint, guard_checks, node_changes, restore, stray_processes
 from breakfix.context import Context
 from breakfix.durations import format_duration
 from breakfix.errors import BreakfixError, ClusterError, StepError, api_not_ready
-from breakfix.grading import run_checks, wait_for
+from breakfix.grading import parallel, run_checks, wait_for
+from breakfix.lock import cluster_lock
 from breakfix.results import CheckResult, GradeReport
 from breakfix.state import Session
 from breakfix.steps import Step
@@ -37,8 +47,7 @@ def preflight(ctx: Context, lab: Lab, need_marker: bool = True) -> None:
     def probe(name: str) -> None:
         ctx.node(name).check("true", timeout=30)
 
-    with ThreadPoolExecutor(max_workers=max(1, len(ctx.cluster.nodes))) as pool:
-        list(pool.map(probe, [n.name for n in ctx.cluster.nodes]))
+    parallel(probe, [n.name for n in ctx.cluster.nodes], name="probe")
 
 
 def run_steps(ctx: Context, steps: list[Step], phase: str) -> None:
@@ -61,8 +70,20 @@ def render_task(ctx: Context, lab: Lab) -> str:
     return str(render(lab.spec.task, ctx.variables())).strip()
 
 
+def locked(ctx: Context) -> AbstractContextManager[None]:
+    """This machine's lock on the context's cluster: one command changes it at a time."""
+    return cluster_lock(ctx.store.path.parent, ctx.cluster.name)
+
+
 def start(ctx: Context, lab: Lab, student: str | None = None, exam: str | None = None) -> Session:
-    """Set up and break the cluster, prove the fault is live, start the clock; roll back on any failure."""
+    """Set up and break the cluster, prove the fault is live, start the clock; roll back on any failure.
+
+    A rollback undoes only what this start journaled, never older entries."""
+    with locked(ctx):
+        return _start(ctx, lab, student, exam)
+
+
+def _start(ctx: Context, lab: Lab, student: str | None, exam: str | None) -> Session:
     store, cluster = ctx.store, ctx.cluster.name
     active = store.active_session(cluster)
     if active is not None:
@@ -73,9 +94,16 @@ def start(ctx: Context, lab: Lab, student: str | None = None, exam: str | None =
         )
     ctx.log(f"preflight: {cluster} ({ctx.cluster.provider}, {len(ctx.cluster.nodes)} nodes)")
     preflight(ctx, lab)
+    mark = store.journal_last_id(cluster)  # what this start journals comes after it
     session = store.new_session(cluster, lab.id, student, exam)
     ctx.session_id = session.id
     ctx.state.session_id = session.id
+    try:  # the cluster's own lease: another machine, or another name for this cluster, is refused here
+        until = time.time() + lab.spec.time_limit + LEASE_GRACE
+        hold_lease(ctx.kube, store, cluster, session.id, lab.id, until, ctx.log)
+    except BaseException:
+        store.update_session(session.id, status="aborted", ended=time.time())
+        raise
     try:
         take_fingerprint(ctx)
         run_steps(ctx, lab.steps["setup"], "setup")
@@ -90,13 +118,50 @@ def start(ctx: Context, lab: Lab, student: str | None = None, exam: str | None =
     except BaseException as exc:
         ctx.log(f"rolling back: {exc if str(exc) else type(exc).__name__}")
         try:
-            replay(ctx)
+            replay(ctx, after=mark)
+            free_lease(ctx)
         finally:
             store.update_session(session.id, status="aborted", ended=time.time())
         raise
     now = time.time()
     store.update_session(session.id, status="active", started=now, deadline=now + lab.spec.time_limit)
     return store.session(session.id)
+
+
+def _refuse_if_taken(ctx: Context) -> None:
+    """Refuse to undo this machine's changes while another holder's lab runs on top of them (it goes first)."""
+    try:
+        _cm, lease = read_lease(ctx.kube)
+    except BreakfixError:  # the API server down may be this lab's doing: undo what was journaled here
+        return
+    if (
+        lease is not None
+        and lease.get("holder") != lease_holder(ctx.store, ctx.cluster.name)
+        and float(lease.get("expires", 0)) > time.time()
+    ):
+        raise LeaseHeld(
+            f"cluster {ctx.cluster.name} now runs {describe_lease(lease)}, on top of this machine's changes: "
+            "reset that lab first, then run `lab reset` here"
+        )
+
+
+def free_lease(ctx: Context) -> None:
+    """Give up this machine's lease on the cluster (it runs out by itself when the API cannot be reached)."""
+    try:
+        release_lease(ctx.kube, ctx.store, ctx.cluster.name)
+    except BreakfixError as exc:
+        ctx.log(f"could not free the cluster's lease ({exc}); it runs out by itself")
+
+
+def renew_lease(ctx: Context, session: Session) -> None:
+    """Keep the lab's lease on the cluster while it runs; refuse when another holder took the cluster."""
+    until = max(time.time(), session.deadline or 0.0) + LEASE_GRACE
+    try:
+        hold_lease(ctx.kube, ctx.store, ctx.cluster.name, session.id, session.lab, until, ctx.log)
+    except LeaseHeld:
+        raise
+    except BreakfixError:  # the API server down is often the lab's fault: the lease outlasts the deadline anyway
+        pass
 
 
 def checks_of(ctx: Context, lab: Lab) -> list[CheckResult]:
@@ -107,6 +172,10 @@ def checks_of(ctx: Context, lab: Lab) -> list[CheckResult]:
 
 def grade(ctx: Context, lab: Lab, session: Session | None, record: bool = True) -> GradeReport:
     """Run the lab's checks and the collateral-damage guard, and record the attempt."""
+    if session is not None and reset_unfinished(ctx.store.session(session.id)):
+        raise BreakfixError(f"the reset of lab {session.lab} did not finish: run `lab reset` again")
+    if record and session is not None and session.status in ("active", "solved"):
+        renew_lease(ctx, session)
     checks = checks_of(ctx, lab)
     report = GradeReport(lab.id, checks)
     if session is not None and session.started:
@@ -118,15 +187,33 @@ def grade(ctx: Context, lab: Lab, session: Session | None, record: bool = True) 
     return report
 
 
+RESET_BEGUN = "reset_begun"  # session data: when a reset began; it stays until the reset finishes
+
+
+def reset_unfinished(session: Session) -> bool:
+    """Whether a reset of SESSION began and did not finish (interrupted, or it failed)."""
+    return bool(session.data.get(RESET_BEGUN))
+
+
 def reset(ctx: Context) -> int:
     """Undo everything the journal holds, put nodes back as they were, and close the session.
 
-    What cannot be put back is named, one line each, in the error that ends the reset."""
-    undone = replay(ctx)
-    left = put_back(ctx)
-    session = ctx.store.active_session(ctx.cluster.name)
-    if session is not None:
-        ctx.store.update_session(session.id, status="closed", ended=time.time())
+    What cannot be put back is named, one line each, in the error that ends the reset. Until a reset
+    finishes, the session cannot be graded (it is half undone)."""
+    with locked(ctx):
+        if ctx.store.journal(ctx.cluster.name):
+            _refuse_if_taken(ctx)
+        session = ctx.store.active_session(ctx.cluster.name)
+        if session is not None:
+            if ctx.state.session_id == session.id:
+                ctx.state.set(RESET_BEGUN, time.time())
+            else:
+                ctx.store.update_session(session.id, data={**session.data, RESET_BEGUN: time.time()})
+        undone = replay(ctx)
+        left = put_back(ctx)
+        if session is not None:
+            ctx.store.update_session(session.id, status="closed", ended=time.time())
+        free_lease(ctx)
     if left:
         raise ClusterError("reset could not put everything back:\n  " + "\n  ".join(left))
     return undone
@@ -143,8 +230,8 @@ def take_fingerprint(ctx: Context) -> None:
     """Record the cluster as it is before a lab: nodes and admins from the API, each node's watched files."""
     ctx.state.set(BEFORE, fingerprint(ctx.kube))
     if _watches_files(ctx):
-        with ThreadPoolExecutor(max_workers=max(1, len(ctx.cluster.nodes))) as pool:
-            taken = dict(zip([n.name for n in ctx.nodes()], pool.map(node_files.take, ctx.nodes()), strict=True))
+        nodes = ctx.nodes()
+        taken = dict(zip([n.name for n in nodes], parallel(node_files.take, nodes, name="fingerprint"), strict=True))
         ctx.state.set(FILES, taken)
 
 
@@ -214,6 +301,20 @@ def verify(
     A cheat is graded for CHEAT_WINDOW seconds (it fails only if no grade in that time passes); the
     reference fix and each alternative (another valid fix, undone again before the next phase) get SETTLE
     seconds to pass. A step that errors is reported as a failed phase."""
+    with locked(ctx):
+        try:
+            return _verify(ctx, lab, settle, on_phase, cheat_window)
+        finally:
+            free_lease(ctx)
+
+
+def _verify(
+    ctx: Context,
+    lab: Lab,
+    settle: float,
+    on_phase: Callable[[VerifyPhase], None] | None,
+    cheat_window: float,
+) -> list[VerifyPhase]:
     phases: list[VerifyPhase] = []
     ctx.spoilers = True  # a self-test is for the lab's author
 

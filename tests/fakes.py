@@ -131,7 +131,9 @@ class FakeKube:
         key = (api_version, kind, namespace, name)
         if key not in self.objects:
             raise StepError(f"the API server refused patch (HTTP 404): {kind} {name} not found")
+        rv = str(int(self.objects[key]["metadata"].get("resourceVersion", "1")) + 1)
         self.objects[key] = merge_patch(self.objects[key], patch)
+        self.objects[key]["metadata"]["resourceVersion"] = rv
         return copy.deepcopy(self.objects[key])
 
     def replace(self, obj: dict[str, Any]) -> dict[str, Any]:
@@ -148,8 +150,16 @@ class FakeKube:
         live_ip = (self.objects[key].get("spec") or {}).get("clusterIP")
         if live_ip and (obj.get("spec") or {}).get("clusterIP") not in (None, live_ip):
             raise StepError("the API server refused replace (HTTP 422): spec.clusterIP may not change once set")
+        live_rv = self.objects[key]["metadata"].get("resourceVersion", "1")
+        if meta.get("resourceVersion") not in (None, live_rv):  # optimistic concurrency, as the API server does
+            raise ApiRefused(
+                f'Operation cannot be fulfilled on {obj["kind"]} "{meta["name"]}": the object has been modified; '
+                "please apply your changes to the latest version and try again",
+                409,
+            )
         stored = copy.deepcopy(obj)
         stored["metadata"]["uid"] = self.objects[key]["metadata"]["uid"]
+        stored["metadata"]["resourceVersion"] = str(int(live_rv) + 1)
         self.objects[key] = stored
         return copy.deepcopy(stored)
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from breakfix import __version__
+from breakfix.cli import interrupt
 from breakfix.cli.exam import exam_app
 from breakfix.cli.output import STATUS_STYLE, emit, emit_json, say, table
 from breakfix.cli.steps import steps_command
@@ -250,8 +251,9 @@ def status(output: OutputOpt = None, json_out: JsonOpt = False) -> None:
         return
     s = st.session
     print(
-        f"{st.cluster}: {s.lab} ({st.lab_title}) is {s.status}; time left {st.time_left}; "
+        f"{st.cluster}: {s.lab} ({st.lab_title}) is {st.status_text}; time left {st.time_left}; "
         f"hints used {s.hints_used}; graded {st.grades} times"
+        + ("; run `lab reset` again" if st.status_text == "reset unfinished" else "")
     )
     if fmt == "wide":
         print(f"  session {s.id}; started {s.started}; deadline {s.deadline}; journal entries {st.journal_entries}")
@@ -689,21 +691,27 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     args = hoist_global_options(sys.argv[1:] if argv is None else argv, command)
     try:
-        result = command.main(args=args, prog_name="lab", standalone_mode=False)
-        return result if isinstance(result, int) else 0
+        with interrupt.watching():
+            result = command.main(args=args, prog_name="lab", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+        if code == 130 and interrupt.happened():  # typer made Ctrl-C a quiet Exit(130)
+            interrupt.report(_options["cluster"])
+        return code
     except exits as exc:
+        if int(exc.exit_code) == 130 and interrupt.happened():
+            interrupt.report(_options["cluster"])
         return int(exc.exit_code)
     except cx.UsageError as exc:
         exc.show()
         return 2
     except aborts as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):
-            print("lab: interrupted; changes made so far are journaled (`lab reset` undoes them)", file=sys.stderr)
+            interrupt.report(_options["cluster"])
             return 130
         print("lab: aborted", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("lab: interrupted; changes made so far are journaled (`lab reset` undoes them)", file=sys.stderr)
+        interrupt.report(_options["cluster"])
         return 130
     except BreakfixError as exc:
         print(f"lab: {exc}", file=sys.stderr)

@@ -55,3 +55,26 @@ def test_sentinel_checks() -> None:
     kube.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ledger", "namespace": "default"}})
     result = run_checks(ctx, [step])[0]
     assert result.status == "fail" and "recreated" in result.message
+
+
+def test_parallel_keeps_order_raises_the_first_error_and_starts_nothing_after_it() -> None:
+    import threading
+    import time
+
+    from breakfix.grading import parallel
+
+    assert parallel(lambda x: x * 2, [3, 1, 2], workers=2) == [6, 2, 4]
+    ran: list[int] = []
+
+    def work(x: int) -> int:
+        ran.append(x)
+        if x == 0:
+            raise ValueError("boom")
+        time.sleep(0.2)
+        return x
+
+    with pytest.raises(ValueError, match="boom"):
+        parallel(work, [0, 1, 2, 3, 4, 5], workers=1)
+    time.sleep(0.3)
+    assert ran == [0]  # the one worker saw the caller give up and took nothing more
+    assert all(t.daemon for t in threading.enumerate() if t.name.startswith("check-"))
