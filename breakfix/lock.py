@@ -33,12 +33,20 @@ def lock_path(folder: Path, cluster: str) -> Path:
     return folder / "locks" / f"{safe}.lock"
 
 
-def holder(path: Path) -> str:
-    """Who holds the lock at PATH, as one phrase (pid, command, since when)."""
-    try:
-        info = json.loads(path.read_text() or "{}")
-    except (OSError, ValueError):
-        info = {}
+def holder(path: Path, patience: float = 1.0) -> str:
+    """Who holds the lock at PATH, as one phrase (pid, command, since when).
+
+    The holder writes its name just after it takes the lock: a refusal in that instant waits up to
+    PATIENCE seconds for it."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            info = json.loads(path.read_text() or "{}")
+        except (OSError, ValueError):
+            info = {}
+        if info or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
     if not info:
         return "another breakfix command"
     since = time.strftime("%H:%M:%S", time.localtime(float(info.get("since", 0))))
