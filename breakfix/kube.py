@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any, Protocol
 
-from breakfix.errors import ApiRefused, ClusterError
+from breakfix.errors import ApiRefused, BreakfixError, ClusterError
 from breakfix.paths import state_dir
 
 Obj = dict[str, Any]
@@ -77,6 +77,42 @@ def gone_within(kube: Kube, api_version: str, kind: str, name: str, namespace: s
     return True
 
 
+def _with_deadline(api: Any, timeout: float) -> None:
+    """Give every request of API a deadline, including the client's own discovery requests that set none."""
+    rest = api.rest_client
+    request = rest.request
+
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("_request_timeout"):
+            kwargs["_request_timeout"] = timeout
+        return request(*args, **kwargs)
+
+    rest.request = bounded
+
+
+def describe_failure(exc: BaseException, timeout: float) -> str:
+    """Why a request failed, in a few words: connection refused, timed out, TLS, HTTP status, not the API."""
+    from urllib3.exceptions import HTTPError, MaxRetryError, ProtocolError, SSLError
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+    reason: BaseException = exc
+    while isinstance(reason, MaxRetryError) and reason.reason is not None:
+        reason = reason.reason
+    status = getattr(exc, "status", None)
+    text = str(reason).splitlines()[0][:160] if str(reason) else ""
+    if isinstance(status, int) and status:
+        return f"HTTP {status}"
+    if isinstance(reason, ConnectionRefusedError) or "Connection refused" in text:
+        return "connection refused"
+    if isinstance(reason, Urllib3Timeout | TimeoutError):
+        return f"timed out after {timeout:g}s"
+    if isinstance(reason, SSLError) or "SSL" in type(reason).__name__:
+        return f"TLS failed ({text})"
+    if isinstance(reason, ProtocolError) or not isinstance(reason, OSError | HTTPError):
+        return f"the answer is not the Kubernetes API ({type(reason).__name__}: {text})"
+    return f"{type(reason).__name__}: {text}" if text else type(reason).__name__
+
+
 class KubeClient:
     """Kube over the official client's dynamic API, built from a kubeconfig and context."""
 
@@ -109,8 +145,22 @@ class KubeClient:
                 key = hashlib.sha256(f"{cfg.host}|{self.kubeconfig}|{self.context}".encode()).hexdigest()[:16]
                 cache = state_dir() / "discovery" / f"{key}.json"
                 cache.parent.mkdir(parents=True, exist_ok=True)
-                self._dyn = dynamic.DynamicClient(client.ApiClient(cfg), cache_file=str(cache))
+                api = client.ApiClient(cfg)
+                _with_deadline(api, self.timeout)
+                try:
+                    self._dyn = dynamic.DynamicClient(api, cache_file=str(cache))
+                except BreakfixError:
+                    raise
+                except Exception as exc:  # discovery is the first contact: any failure is "cannot reach"
+                    raise self._unreachable("discovery", exc) from None
             return self._dyn
+
+    def _unreachable(self, what: str, exc: BaseException) -> ClusterError:
+        """One line for a failed request: where, what, why, and what to check."""
+        return ClusterError(
+            f"cannot reach the API server at {self._host} ({what}): {describe_failure(exc, self.timeout)}; "
+            f"check that it is running and that kubeconfig {self.kubeconfig} points at it"
+        )
 
     def _call(self, what: str, fn: Any, *args: Any, missing_ok: bool = False, **kwargs: Any) -> Any:
         from kubernetes.client.exceptions import ApiException
@@ -129,7 +179,7 @@ class KubeClient:
                 raise ClusterError(f"the API server at {self._host} is not ready ({what}: HTTP {status})") from None
             raise ApiRefused(f"the API server refused {what} (HTTP {status}): {_reason(exc)}", status) from None
         except (HTTPError, OSError) as exc:
-            raise ClusterError(f"cannot reach the API server at {self._host} ({what}): {type(exc).__name__}") from None
+            raise self._unreachable(what, exc) from None
 
     def _res(self, api_version: str, kind: str) -> Any:
         from urllib3.exceptions import HTTPError
@@ -137,7 +187,7 @@ class KubeClient:
         try:
             return self._client().resources.get(api_version=api_version, kind=kind)
         except (HTTPError, OSError) as exc:
-            raise ClusterError(f"cannot reach the API server at {self._host}: {type(exc).__name__}") from None
+            raise self._unreachable(f"discovery of {kind}", exc) from None
 
     def version(self) -> Obj:
         """The server's /version."""
@@ -246,5 +296,5 @@ class KubeClient:
         except ApiException as exc:
             return int(exc.status or 0), str(exc.body or exc.reason or "")
         except (HTTPError, OSError) as exc:
-            raise ClusterError(f"cannot reach the API server at {self._host} (proxy to {service}): {exc}") from None
+            raise self._unreachable(f"proxy to {service}", exc) from None
         return int(resp.status), bytes(resp.data).decode(errors="replace")
