@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 from breakfix.errors import NodeError
-from breakfix.transport.shell import ShellTransport
+from breakfix.transport.shell import OutputTooLarge, ShellTransport
 
 if TYPE_CHECKING:
     import paramiko
@@ -104,6 +104,9 @@ class SSHTransport(ShellTransport):
         out, err = bytearray(), bytearray()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            if len(out) + len(err) > self.max_output:
+                channel.close()
+                raise OutputTooLarge(self.max_output)
             if channel.recv_ready():
                 out += channel.recv(65536)
                 continue
@@ -122,10 +125,13 @@ class SSHTransport(ShellTransport):
                 return 124, bytes(out), bytes(err) + b"\ntimed out"
             select.select([channel], [], [], 0.2)
         # drain what arrived with the exit status
-        while channel.recv_ready():
+        while channel.recv_ready() and len(out) + len(err) <= self.max_output:
             out += channel.recv(65536)
-        while channel.recv_stderr_ready():
+        while channel.recv_stderr_ready() and len(out) + len(err) <= self.max_output:
             err += channel.recv_stderr(65536)
+        if len(out) + len(err) > self.max_output:
+            channel.close()
+            raise OutputTooLarge(self.max_output)
         rc = channel.recv_exit_status()
         channel.close()
         return rc, bytes(out), bytes(err)

@@ -94,3 +94,15 @@ def test_unreachable_port_says_what_was_tried() -> None:
     node = Node("w9", "worker", SSHTransport("127.0.0.1", port, "root", connect_timeout=2))
     with pytest.raises(NodeError, match=f"ssh://root@127.0.0.1:{port}: cannot connect"):
         node.run("true")
+
+
+def test_endless_output_and_files_are_capped(sshd: Sshd) -> None:
+    node = ssh_node(sshd)
+    assert isinstance(node.transport, SSHTransport)
+    node.transport.max_output = 1 << 20
+    with pytest.raises(NodeError, match=r"/dev/zero is larger than 1 MiB"):
+        node.read("/dev/zero")
+    with pytest.raises(NodeError, match=r"`yes` wrote more than 1 MiB"):
+        node.run("yes", timeout=30)
+    assert node.run("echo still fine").stdout == "still fine\n"  # the connection survives
+    node.close()
