@@ -62,7 +62,9 @@ def _garbage(conn: socket.socket) -> None:
 
 def _not_json(conn: socket.socket) -> None:
     conn.recv(65536)
-    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
+    )
     conn.close()
 
 
@@ -117,9 +119,7 @@ def test_first_contact_fails_as_one_line_within_the_deadline(
     assert api_not_ready(err.value)  # the restart retry loops wait on it
 
 
-def test_adopt_of_an_unreachable_address_is_one_line_exit_1(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_adopt_of_an_unreachable_address_is_one_line_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     port = _refused_port()
     inventory = tmp_path / "inv.yaml"
     inventory.write_text(
