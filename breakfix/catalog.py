@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,11 +118,26 @@ def load_lab(path: Path) -> Lab:
 
 
 def _check_manifests(path: Path, section: str, steps: list[Step]) -> None:
-    """Every `apply:` file of a section exists beside lab.yaml (in any section, not only setup)."""
+    """Every lab file a step names (`apply:` and any step that reads from lab_dir) exists inside the lab folder,
+    in any section; `..` and symlinks that lead outside it are refused."""
+    folder = path.parent.resolve()
     for i, step in enumerate(steps):
-        rel = step.kwargs.get("file")
-        if step.ref == "breakers.kube.apply_manifest" and isinstance(rel, str) and not (path.parent / rel).is_file():
-            raise LabFileError(str(path), f"{section}[{i}] apply.file", f"{rel} does not exist beside lab.yaml")
+        if step.ref != "breakers.kube.apply_manifest" and "lab_dir" not in inspect.signature(step.fn).parameters:
+            continue
+        for key, rel in step.kwargs.items():
+            if not (key == "file" or key.endswith("_file")) or not isinstance(rel, str):
+                continue
+            where = f"{section}[{i}] {_ref_key(step.ref)}.{key}"
+            target = (folder / rel).resolve()
+            if not target.is_relative_to(folder):
+                raise LabFileError(str(path), where, f"{rel} is outside the lab folder; lab files must stay inside it")
+            if not target.is_file():
+                raise LabFileError(str(path), where, f"{rel} does not exist beside lab.yaml")
+
+
+def _ref_key(ref: str) -> str:
+    """`apply` for the built-in apply step, else the step's dotted name."""
+    return "apply" if ref == "breakers.kube.apply_manifest" else ref
 
 
 def load_catalog(roots: list[Path] | None = None) -> Catalog:
