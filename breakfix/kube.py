@@ -144,7 +144,10 @@ class KubeClient:
                 # discovery is cached per API server address, beside breakfix's state (not in /tmp)
                 key = hashlib.sha256(f"{cfg.host}|{self.kubeconfig}|{self.context}".encode()).hexdigest()[:16]
                 cache = state_dir() / "discovery" / f"{key}.json"
-                cache.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    cache.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise ClusterError(f"cannot keep the discovery cache in {cache.parent}: {exc.strerror}") from None
                 api = client.ApiClient(cfg)
                 _with_deadline(api, self.timeout)
                 try:

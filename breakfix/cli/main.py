@@ -232,6 +232,10 @@ def grade(
     junit: Annotated[Path | None, typer.Option(help="Also write a JUnit XML report here.")] = None,
 ) -> None:
     """Check the cluster, check by check; exit 0 only when every check passes."""
+    if junit is not None and not junit.parent.is_dir():  # before the attempt is recorded
+        from breakfix.errors import UsageError
+
+        raise UsageError(f"--junit {junit}: the folder {junit.parent} does not exist")
     report, score = _bf().grade()
     if junit:
         from breakfix.cli.junit import write_junit
