@@ -12,7 +12,7 @@ from breakfix.errors import LabFileError, UnknownLabError
 from breakfix.model import LabFile, StepData
 from breakfix.paths import lab_roots
 from breakfix.steps import VARIABLES, Step, StepBindError, bind_data, step_ref, template_vars
-from breakfix.yamlfile import read_mapping, validate
+from breakfix.yamlfile import read_mapping, read_text, validate
 
 SECTIONS = ("setup", "break", "confirm", "grade", "solve")
 SECTION_FIELDS = {"break": "break_"}  # `break` is a Python keyword
@@ -113,7 +113,7 @@ def load_lab(path: Path) -> Lab:
         sol = path.parent / "solution.md"
         if not sol.is_file():
             raise LabFileError(str(path), "solution", "empty, and there is no solution.md beside the lab file")
-        solution = sol.read_text()
+        solution = read_text(sol)
     return Lab(spec=spec, path=path, steps=steps, cheats=cheats, solution_text=solution, alternatives=alternatives)
 
 
@@ -133,6 +133,10 @@ def _check_manifests(path: Path, section: str, steps: list[Step]) -> None:
                 raise LabFileError(str(path), where, f"{rel} is outside the lab folder; lab files must stay inside it")
             if not target.is_file():
                 raise LabFileError(str(path), where, f"{rel} does not exist beside lab.yaml")
+            try:
+                read_text(target)  # the step reads it whole later: bounded, UTF-8
+            except LabFileError as exc:
+                raise LabFileError(str(path), where, f"{rel}: {exc.problem}") from None
 
 
 def _ref_key(ref: str) -> str:

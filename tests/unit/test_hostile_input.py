@@ -46,6 +46,14 @@ def test_a_lab_file_that_is_not_utf8_is_one_error_and_the_rest_load(tmp_path: Pa
     assert len(str(err)) < 400 and "\n" not in str(err)
 
 
+def test_a_solution_that_is_not_utf8_is_one_error(tmp_path: Path) -> None:
+    path = write_lab(tmp_path, {**GOOD, "solution": ""})
+    (path.parent / "solution.md").write_bytes(b"Fix it \xff\xfe")
+    catalog = load_catalog([tmp_path])
+    (err,) = catalog.errors
+    assert "solution.md" in str(err) and "not UTF-8" in str(err) and not catalog.labs
+
+
 def test_an_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
     path = write_lab(tmp_path, BOMB)
     assert path.stat().st_size < 1024
@@ -94,6 +102,14 @@ def test_files_named_by_a_lab_stay_inside_its_folder(tmp_path: Path, rel: str, s
     with pytest.raises(LabFileError) as err:
         load_lab(path)
     assert err.value.key == f"{section}[0] apply.file" and "outside the lab folder" in err.value.problem
+
+
+def test_a_manifest_that_is_not_text_is_refused_at_load_time(tmp_path: Path) -> None:
+    path = write_lab(tmp_path, {**GOOD, "cheats": {"x": [{"apply": {"file": "m.yaml"}}]}})
+    (path.parent / "m.yaml").write_bytes(b"kind: ConfigMap\n\xc3")
+    with pytest.raises(LabFileError) as err:
+        load_lab(path)
+    assert err.value.key == "cheats.x[0] apply.file" and "m.yaml: not UTF-8" in err.value.problem
 
 
 def test_a_symlink_inside_the_folder_is_fine(tmp_path: Path) -> None:
