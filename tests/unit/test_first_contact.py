@@ -76,12 +76,12 @@ def _refused_port() -> int:
     return port
 
 
-def _kubeconfig(folder: Path, port: int) -> Path:
+def _kubeconfig(folder: Path, port: int, scheme: str = "http") -> Path:
     path = folder / "kubeconfig"
     path.write_text(
         f"""apiVersion: v1
 kind: Config
-clusters: [{{name: c, cluster: {{server: "http://127.0.0.1:{port}"}}}}]
+clusters: [{{name: c, cluster: {{server: "{scheme}://127.0.0.1:{port}"}}}}]
 users: [{{name: u, user: {{token: t}}}}]
 contexts: [{{name: x, context: {{cluster: c, user: u}}}}]
 current-context: x
@@ -117,6 +117,19 @@ def test_first_contact_fails_as_one_line_within_the_deadline(
     assert f"cannot reach the API server at http://127.0.0.1:{port}" in message and why in message, message
     assert "\n" not in message and "MaxRetryError" not in message
     assert api_not_ready(err.value)  # the restart retry loops wait on it
+
+
+def test_a_tls_failure_at_first_contact_is_one_line(tmp_path: Path) -> None:
+    servers = _serve(_http500)  # plain HTTP where the kubeconfig expects TLS
+    port = next(servers)
+    try:
+        kube = KubeClient(_kubeconfig(tmp_path, port, "https"), None, timeout=2.0)
+        with pytest.raises(
+            ClusterError, match=rf"cannot reach the API server at https://127.0.0.1:{port} .*TLS failed"
+        ):
+            kube.version()
+    finally:
+        next(servers, None)
 
 
 def test_adopt_of_an_unreachable_address_is_one_line_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
