@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -67,7 +68,6 @@ def _reason(exc: Exception) -> str:
 
 def gone_within(kube: Kube, api_version: str, kind: str, name: str, namespace: str | None, timeout: float) -> bool:
     """Wait up to TIMEOUT seconds for a deleted object to disappear (its finalizers done); False if it stays."""
-    import time
 
     deadline = time.monotonic() + timeout
     while kube.get(api_version, kind, name, namespace) is not None:
@@ -123,9 +123,13 @@ class KubeClient:
         self._dyn: Any = None
         self._host = "?"
         self._lock = threading.Lock()
+        self._failed: tuple[float, ClusterError] | None = None  # the last failed first contact, and when
 
     def _client(self) -> Any:
+        asked = time.monotonic()
         with self._lock:
+            if self._dyn is None and self._failed is not None and self._failed[0] >= asked:
+                raise self._failed[1]  # it failed while this thread waited: one deadline, not one per thread
             if self._dyn is None:
                 from kubernetes import client, config, dynamic
 
@@ -155,7 +159,9 @@ class KubeClient:
                 except BreakfixError:
                     raise
                 except Exception as exc:  # discovery is the first contact: any failure is "cannot reach"
-                    raise self._unreachable("discovery", exc) from None
+                    error = self._unreachable("discovery", exc)
+                    self._failed = (time.monotonic(), error)
+                    raise error from None
             return self._dyn
 
     def _unreachable(self, what: str, exc: BaseException) -> ClusterError:

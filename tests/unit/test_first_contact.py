@@ -119,6 +119,32 @@ def test_first_contact_fails_as_one_line_within_the_deadline(
     assert api_not_ready(err.value)  # the restart retry loops wait on it
 
 
+def test_threads_waiting_on_a_silent_server_share_one_deadline(tmp_path: Path) -> None:
+    servers = _serve(_silent)
+    port = next(servers)
+    errors: list[BaseException] = []
+    try:
+        kube = KubeClient(_kubeconfig(tmp_path, port), None, timeout=1.0)
+
+        def grade_check() -> None:
+            try:
+                kube.get("v1", "Node", "cp1")
+            except ClusterError as exc:
+                errors.append(exc)
+
+        began = time.monotonic()
+        threads = [threading.Thread(target=grade_check) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        took = time.monotonic() - began
+    finally:
+        next(servers, None)
+    assert len(errors) == 6 and all("timed out after 1s" in str(e) for e in errors)
+    assert took < 4, took  # not six deadlines one after another
+
+
 def test_a_tls_failure_at_first_contact_is_one_line(tmp_path: Path) -> None:
     servers = _serve(_http500)  # plain HTTP where the kubeconfig expects TLS
     port = next(servers)
