@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +47,10 @@ def test_output_under_the_cap_stdin_and_timeout_still_work() -> None:
     began = time.monotonic()
     slow = node.run("sleep 30", timeout=0.5)
     assert slow.rc == 124 and "timed out" in slow.stderr and time.monotonic() - began < 10
+
+
+def test_a_node_file_that_is_not_text_is_one_node_error(tmp_path: Path) -> None:
+    target = tmp_path / "kubelet.conf"
+    target.write_bytes(b"apiVersion: v1\n\xff\xfe")
+    with pytest.raises(NodeError, match=rf"w1: {target} is not UTF-8 text \(byte 15\)"):
+        Node("w1", "worker", LocalTransport()).read_text(str(target))
