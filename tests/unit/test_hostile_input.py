@@ -54,6 +54,12 @@ def test_a_solution_that_is_not_utf8_is_one_error(tmp_path: Path) -> None:
     assert "solution.md" in str(err) and "not UTF-8" in str(err) and not catalog.labs
 
 
+def test_a_lab_file_error_is_always_one_bounded_line() -> None:
+    err = LabFileError("lab.yaml", "grade[0]\nx", "first\n  second\r\n" + "z" * 2000)
+    assert str(err).startswith("lab.yaml: grade[0] x: first second zzz") and "\n" not in str(err)
+    assert len(str(err)) < 600 and err.problem.endswith("...")
+
+
 def test_an_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
     path = write_lab(tmp_path, BOMB)
     assert path.stat().st_size < 1024
