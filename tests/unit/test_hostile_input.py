@@ -172,7 +172,7 @@ def test_fuzz_lab_exam_and_inventory_files_fail_as_one_line(tmp_path: Path, blob
     assert len(catalog.labs) + len(catalog.errors) == 1
 
 
-@settings(max_examples=15, deadline=20000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, deadline=20000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(blob=_blobs)
 def test_fuzz_the_cli_never_exits_3(
     tmp_path: Path, blob: bytes, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
