@@ -39,6 +39,8 @@ def read_text(path: Path, limit: int = MAX_BYTES) -> str:
     try:
         if path.is_dir():
             raise LabFileError(str(path), "", "is a folder, not a file")
+        if path.exists() and not path.is_file():  # a FIFO would block, a device never ends
+            raise LabFileError(str(path), "", "is not a regular file (a device, FIFO or socket?)")
         with path.open("rb") as fh:
             data = fh.read(limit + 1)
     except OSError as exc:

@@ -84,6 +84,15 @@ def test_a_huge_file_is_not_read_whole(tmp_path: Path) -> None:
         load_lab(path)
 
 
+def test_a_fifo_or_device_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "exam.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(LabFileError, match="not a regular file"):
+        load_exam(fifo)
+    with pytest.raises(ClusterError, match="not a regular file"):
+        load_inventory("/dev/zero")
+
+
 def test_a_binary_exam_file_and_inventory_are_one_line(tmp_path: Path) -> None:
     exam = tmp_path / "exam.yaml"
     exam.write_bytes(os.urandom(256) + b"\xff\xfe")
