@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import select
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -95,12 +96,22 @@ class SSHTransport(ShellTransport):
         assert transport is not None
         try:
             channel = transport.open_session(timeout=self.connect_timeout)
-            channel.exec_command(line)
+            # paramiko waits for the server's answer to exec without a deadline: close the channel if it stalls
+            guard = threading.Timer(self.connect_timeout, channel.close)
+            guard.daemon = True
+            guard.start()
+            try:
+                channel.exec_command(line)
+            finally:
+                guard.cancel()
+            channel.settimeout(timeout if timeout is not None else self.connect_timeout * 6)
             if stdin:
                 channel.sendall(stdin)
             channel.shutdown_write()
         except Exception as exc:
-            raise NodeError(f"{self.description}: cannot run a command: {exc}") from exc
+            self.close()  # a stalled connection is not reused
+            reason = str(exc) or type(exc).__name__
+            raise NodeError(f"{self.description}: cannot run a command: {reason}") from None
         out, err = bytearray(), bytearray()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
