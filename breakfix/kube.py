@@ -68,7 +68,6 @@ def _reason(exc: Exception) -> str:
 
 def gone_within(kube: Kube, api_version: str, kind: str, name: str, namespace: str | None, timeout: float) -> bool:
     """Wait up to TIMEOUT seconds for a deleted object to disappear (its finalizers done); False if it stays."""
-
     deadline = time.monotonic() + timeout
     while kube.get(api_version, kind, name, namespace) is not None:
         if time.monotonic() > deadline:
@@ -191,11 +190,17 @@ class KubeClient:
             raise self._unreachable(what, exc) from None
 
     def _res(self, api_version: str, kind: str) -> Any:
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
         from urllib3.exceptions import HTTPError
 
         try:
             return self._client().resources.get(api_version=api_version, kind=kind)
-        except (HTTPError, OSError) as exc:
+        except ResourceNotFoundError:
+            raise ApiRefused(f"the API server does not serve {kind} in {api_version}", 404) from None
+        except (ApiException, DynamicApiError) as exc:
+            raise self._unreachable(f"discovery of {kind}", exc) from None
+        except (HTTPError, OSError, ValueError) as exc:
             raise self._unreachable(f"discovery of {kind}", exc) from None
 
     def version(self) -> Obj:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from breakfix.cli.main import main
-from breakfix.errors import ClusterError, api_not_ready
+from breakfix.errors import ApiRefused, ClusterError, api_not_ready
 from breakfix.kube import KubeClient
 
 
@@ -156,6 +156,35 @@ def test_a_tls_failure_at_first_contact_is_one_line(tmp_path: Path) -> None:
             kube.version()
     finally:
         next(servers, None)
+
+
+def _discovery_only(conn: socket.socket) -> None:
+    """A tiny API server: discovery answers, and it serves no kinds at all."""
+    request = conn.recv(65536).split(b" ")
+    path = request[1] if len(request) > 1 else b"/"
+    bodies = {
+        b"/api": b'{"kind":"APIVersions","versions":["v1"]}',
+        b"/apis": b'{"kind":"APIGroupList","groups":[]}',
+        b"/api/v1": b'{"kind":"APIResourceList","groupVersion":"v1","resources":[]}',
+        b"/version": b'{"gitVersion":"v1.34.0","platform":"linux/amd64","goVersion":"go1.24"}',
+    }
+    body = bodies.get(path.split(b"?")[0], b'{"kind":"Status","code":404}')
+    status = b"200 OK" if path.split(b"?")[0] in bodies else b"404 Not Found"
+    conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n")
+    conn.sendall(b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+    conn.close()
+
+
+def test_a_kind_the_server_does_not_serve_is_a_refusal_not_a_crash(tmp_path: Path) -> None:
+    servers = _serve(_discovery_only)
+    port = next(servers)
+    try:
+        kube = KubeClient(_kubeconfig(tmp_path, port), None, timeout=2.0)
+        with pytest.raises(ApiRefused, match="does not serve Widget in v1") as err:
+            kube.get("v1", "Widget", "w")
+    finally:
+        next(servers, None)
+    assert err.value.status == 404 and not api_not_ready(err.value)
 
 
 def test_adopt_of_an_unreachable_address_is_one_line_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
