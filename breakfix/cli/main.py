@@ -297,9 +297,11 @@ def grade(
     junit: Annotated[Path | None, typer.Option(help="Also write a JUnit XML report here.")] = None,
 ) -> None:
     """Check the cluster, check by check; exit 0 fixed, 1 not fixed, 3 could not grade (see the README)."""
-    from breakfix.errors import BreakfixError
+    from breakfix.errors import BreakfixError, UsageError
 
     fmt = _format(output, json_out)
+    if junit is not None and not junit.parent.is_dir():  # before the attempt is recorded
+        raise UsageError(f"--junit {junit}: the folder {junit.parent} does not exist")
     try:
         report, score = _bf().grade()
     except BreakfixError as exc:
