@@ -289,6 +289,24 @@ def _grade_for(ctx: Context, lab: Lab, window: float) -> list[CheckResult]:
         time.sleep(min(5.0, max(0.1, deadline - time.monotonic())))
 
 
+def _try_fix(ctx: Context, lab: Lab, phase: str, steps: list[Step], window: float, must_pass: bool) -> VerifyPhase:
+    """Apply a cheat or an alternative, grade it for WINDOW seconds, then undo just its own changes."""
+    what = "the other valid fix" if must_pass else "the cheat"
+    mark = ctx.store.journal_last_id(ctx.cluster.name)
+    try:
+        run_steps(ctx, steps, phase)
+        checks = _grade_for(ctx, lab, window)
+        passes = all(c.ok for c in checks)
+        if must_pass:
+            result = VerifyPhase(phase, passes, f"{what} {'passes' if passes else 'FAILED grading'}", checks)
+        else:
+            result = VerifyPhase(phase, not passes, f"{what} {'PASSED' if passes else 'fails'} grading", checks)
+    except BreakfixError as exc:
+        result = VerifyPhase(phase, False, f"{what} could not be applied: {exc}")
+    replay(ctx, after=mark)
+    return result
+
+
 def verify(
     ctx: Context,
     lab: Lab,
@@ -341,40 +359,10 @@ def _verify(
                 checks,
             )
         )
-        for name, steps in lab.cheats.items():
-            mark = ctx.store.journal_last_id(ctx.cluster.name)
-            try:
-                run_steps(ctx, steps, f"cheat:{name}")
-                checks = _grade_for(ctx, lab, min(settle, cheat_window))
-                fails = not all(c.ok for c in checks)
-                note(
-                    VerifyPhase(
-                        f"cheat:{name}",
-                        fails,
-                        "the cheat fails grading" if fails else "the cheat PASSED grading",
-                        checks,
-                    )
-                )
-            except BreakfixError as exc:
-                note(VerifyPhase(f"cheat:{name}", False, f"the cheat could not be applied: {exc}"))
-            replay(ctx, after=mark)
-        for name, steps in lab.alternatives.items():
-            mark = ctx.store.journal_last_id(ctx.cluster.name)
-            try:
-                run_steps(ctx, steps, f"alternative:{name}")
-                checks = _grade_for(ctx, lab, settle)
-                ok = all(c.ok for c in checks)
-                note(
-                    VerifyPhase(
-                        f"alternative:{name}",
-                        ok,
-                        "the other valid fix passes" if ok else "the other valid fix FAILED grading",
-                        checks,
-                    )
-                )
-            except BreakfixError as exc:
-                note(VerifyPhase(f"alternative:{name}", False, f"the other valid fix could not be applied: {exc}"))
-            replay(ctx, after=mark)
+        for name, steps in lab.cheats.items():  # each must FAIL within the cheat window
+            note(_try_fix(ctx, lab, f"cheat:{name}", steps, min(settle, cheat_window), must_pass=False))
+        for name, steps in lab.alternatives.items():  # each must PASS, as the reference fix does
+            note(_try_fix(ctx, lab, f"alternative:{name}", steps, settle, must_pass=True))
         try:
             run_steps(ctx, lab.steps["solve"], "solve")
             checks = _grade_for(ctx, lab, settle)
