@@ -20,7 +20,16 @@ from breakfix.clusters import (
     read_lease,
     release_lease,
 )
-from breakfix.collateral import BEFORE, STARTED, fingerprint, guard_checks, node_changes, restore, stray_processes
+from breakfix.collateral import (
+    BEFORE,
+    STARTED,
+    Fingerprint,
+    fingerprint,
+    guard_checks,
+    node_changes,
+    restore,
+    stray_processes,
+)
 from breakfix.context import Context
 from breakfix.durations import format_duration
 from breakfix.errors import BreakfixError, ClusterError, StepError, api_not_ready
@@ -114,7 +123,7 @@ def _start(ctx: Context, lab: Lab, student: str | None, exam: str | None) -> Ses
             bad = next(st for st, ok in zip(lab.steps["confirm"], shown, strict=True) if not ok)
             which = f" ({bad.title})" if ctx.spoilers else ""
             raise StepError(f"the fault did not show within {bad.within:.0f}s{which}; nothing was left broken")
-        ctx.state.set(STARTED, fingerprint(ctx.kube))
+        ctx.state.set(STARTED, _started_fingerprint(ctx))
     except BaseException as exc:
         ctx.log(f"rolling back: {exc if str(exc) else type(exc).__name__}")
         try:
@@ -126,6 +135,17 @@ def _start(ctx: Context, lab: Lab, student: str | None, exam: str | None) -> Ses
     now = time.time()
     store.update_session(session.id, status="active", started=now, deadline=now + lab.spec.time_limit)
     return store.session(session.id)
+
+
+def _started_fingerprint(ctx: Context) -> Fingerprint | None:
+    """The cluster as the break left it; None when the break took the API away (an empty store, a dead server):
+    the guard then compares with the cluster before the lab."""
+    try:
+        return fingerprint(ctx.kube)
+    except BreakfixError as exc:
+        if ctx.spoilers:
+            ctx.log(f"  the cluster's state after the break cannot be read ({exc}): the guard compares with before")
+        return None
 
 
 def _refuse_if_taken(ctx: Context) -> None:

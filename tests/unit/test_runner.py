@@ -377,6 +377,19 @@ def test_start_shows_progress_not_the_fault_unless_asked(tmp_path: Path) -> None
         runner.reset(ctx)
 
 
+def test_a_break_that_takes_the_api_away_still_starts_and_the_guard_compares_with_before(tmp_path: Path) -> None:
+    """etcd on an empty store or a dead API server: the cluster after the break cannot be read, and need not be."""
+    lab = lab_from(tmp_path, **{"break": [*LAB["break"], {"tests.steps.take_api_away": {}}]})  # type: ignore[list-item]
+    ctx, t, kube = marked_ctx({"/etc/app.conf": b"good"})
+    session = runner.start(ctx, lab)
+    assert session.status == "active" and ctx.state.get("fingerprint.started") is None
+    report = runner.grade(ctx, lab, session, record=False)
+    assert not report.passed and any(c.name.startswith("guard") and c.status == "error" for c in report.checks)
+    kube.down = False
+    t.files["/etc/app.conf"] = b"good"
+    assert runner.grade(ctx, lab, session, record=False).passed
+
+
 def test_task_text_is_rendered(tmp_path: Path) -> None:
     lab = lab_from(tmp_path)
     ctx, _t, _k = marked_ctx({})
