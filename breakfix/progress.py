@@ -274,6 +274,9 @@ def next_labs(
         if mine[-1].outcome != "solved":
             failing.append(Pick(info.id, info.title, info.domain, "your last attempt did not solve it"))
             continue
+        if mine[-1].solution_viewed:
+            failing.append(Pick(info.id, info.title, info.domain, "your last attempt needed the walk-through"))
+            continue
         if times and statistics.median(times) > SLOW * info.time_limit:
             failing.append(
                 Pick(info.id, info.title, info.domain, f"solved, but slowly (median {statistics.median(times):.0f}s)")
