@@ -318,3 +318,14 @@ def test_doctor_cli_exit_code(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Ca
     assert main(["doctor", "-o", "json"]) == 1
     rows = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in rows if not r["ok"]] == ["memory"]
+
+
+def test_cli_next_follows_the_chosen_clusters_capabilities(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    inv = tmp_path / "bare.yaml"
+    inv.write_text(yaml.safe_dump({"all": {"vars": {"breakfix_cluster": "bare", "breakfix_capabilities": []}}}))
+    State().add_cluster("bare", str(inv), "inventory", "m1")
+    assert main(["next", "-n", "500", "-o", "json"]) == 0
+    picked = {p["lab"] for p in json.loads(capsys.readouterr().out)}
+    catalog = load_catalog()
+    assert picked == {lab.id for lab in catalog.labs.values() if not lab.spec.requires}
+    assert picked != set(catalog.labs)
