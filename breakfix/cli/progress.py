@@ -54,6 +54,16 @@ def _labs() -> dict[str, LabInfo]:
     return lab_infos(load_catalog())
 
 
+def _domain(domain: str | None) -> str | None:
+    """DOMAIN, checked against the CKA domains (exit 2 for a typo)."""
+    from breakfix.errors import UsageError
+    from breakfix.progress import DOMAIN_WEIGHTS
+
+    if domain is not None and domain not in DOMAIN_WEIGHTS:
+        raise UsageError(f"--domain {domain!r} is not a CKA domain (one of {', '.join(DOMAIN_WEIGHTS)})")
+    return domain
+
+
 def _when(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(epoch))
 
@@ -79,7 +89,7 @@ def history_command(
     from breakfix.progress import history
     from breakfix.state import State
 
-    found = history(State(), _labs(), lab=lab, domain=domain, limit=limit, include_verified=verified)
+    found = history(State(), _labs(), lab=lab, domain=_domain(domain), limit=limit, include_verified=verified)
     if output is not None:
         emit([a.as_dict() for a in found], output.value)
         return
@@ -111,10 +121,10 @@ def _trend(value: float | None) -> str:
 def stats_command(domain: DomainOpt = None, output: DataOpt = None) -> None:
     """Per CKA domain and per lab: attempts, solved, best score, median time to fix, trend (last 3 vs earlier)."""
     from breakfix.progress import DOMAIN_WEIGHTS, bar, history, stats
-
-    labs = _labs()
     from breakfix.state import State
 
+    domain = _domain(domain)
+    labs = _labs()
     found = [s for s in stats(history(State(), labs), labs) if domain is None or s.name == domain]
     if output is not None:
         emit([s.as_dict() for s in found], output.value)

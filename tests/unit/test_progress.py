@@ -329,3 +329,11 @@ def test_cli_next_follows_the_chosen_clusters_capabilities(tmp_path: Path, capsy
     catalog = load_catalog()
     assert picked == {lab.id for lab in catalog.labs.values() if not lab.spec.requires}
     assert picked != set(catalog.labs)
+
+
+def test_cli_domain_typo_is_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["history", "--domain", "storag"]) == 2
+    assert "not a CKA domain" in capsys.readouterr().err
+    assert main(["stats", "--domain", "network"]) == 2
+    assert main(["stats", "--domain", "storage", "-o", "json"]) == 0
+    assert [d["name"] for d in json.loads(capsys.readouterr().out)] == ["storage"]
