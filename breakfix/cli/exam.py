@@ -208,3 +208,13 @@ def exam_list(json_out: JsonOpt = False) -> None:
             for r in rows
         ],
     )
+
+
+@exam_app.command("schema")
+def exam_schema() -> None:
+    """Print the JSON Schema of exam files (for editor completion)."""
+    import json
+
+    from breakfix.exam.model import ExamFile
+
+    print(json.dumps(ExamFile.model_json_schema(by_alias=True), indent=2))
