@@ -16,6 +16,7 @@ from breakfix import __version__
 from breakfix.cli import interrupt
 from breakfix.cli.exam import exam_app
 from breakfix.cli.output import STATUS_STYLE, emit, emit_json, say, table
+from breakfix.cli.new import new_command
 from breakfix.cli.steps import steps_command
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ cluster_app = typer.Typer(help="Lab clusters: register, choose, inspect.", no_ar
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(exam_app, name="exam")
 app.command("steps")(steps_command)
+app.command("new")(new_command)
 
 _options: dict[str, str | None] = {"cluster": None}
 
