@@ -257,3 +257,27 @@ class Breakfix:
     def adopt(self, inventory: Path, name: str | None = None) -> ClusterSpec:
         """Mark and register a cluster described by an inventory."""
         return adopt(self.store, inventory, name)
+
+    # registered clusters ---------------------------------------------------------
+    def clusters(self) -> list[dict[str, Any]]:
+        """The registered clusters (name, provider, inventory)."""
+        return self.store.clusters()
+
+    def default_cluster(self) -> str | None:
+        """The cluster commands act on when none is chosen."""
+        return self.store.get_setting("default_cluster")
+
+    def use_cluster(self, name: str) -> None:
+        """Make a registered cluster the default."""
+        resolve_cluster(self.store, name)
+        self.store.set_setting("default_cluster", name)
+
+    def unfinished(self, name: str) -> bool:
+        """Whether a cluster has journaled changes not yet undone."""
+        return bool(self.store.journal(name))
+
+    def forget_cluster(self, name: str) -> None:
+        """Unregister a cluster (and stop it being the default)."""
+        self.store.remove_cluster(name)
+        if self.default_cluster() == name:
+            self.store.set_setting("default_cluster", None)

@@ -116,7 +116,8 @@ setup:                             # what the lab needs before the fault; reset 
 break:                             # TODO: your fault (a breaker journals its undo before it acts)
   - breakers.kube.set_selector: {{service: web, namespace: {namespace}, selector: {{role: missing}}}}
 confirm:                           # proves the fault is live: the check must FAIL now
-  - graders.service.endpoints_match: {{service: web, deployment: web, namespace: {namespace}, expect: fail, within: 60s}}
+  - graders.service.endpoints_match:
+      {{service: web, deployment: web, namespace: {namespace}, expect: fail, within: 60s}}
 grade:                             # outcomes, never one way of typing the fix
   - graders.service.endpoints_match:
       {{service: web, deployment: web, namespace: {namespace}, weight: 2, title: web routes to the web pods only}}
@@ -218,6 +219,7 @@ kubectl -n {namespace} get pods --show-labels
 ## Fix
 
 ```bash
-kubectl -n {namespace} patch svc web --type=json -p '[{{"op":"replace","path":"/spec/selector","value":{{"app":"web"}}}}]'
+kubectl -n {namespace} patch svc web --type=json \\
+  -p '[{{"op":"replace","path":"/spec/selector","value":{{"app":"web"}}}}]'
 ```
 """

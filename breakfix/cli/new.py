@@ -9,7 +9,9 @@ import typer
 
 def new_command(
     lab_id: Annotated[str, typer.Argument(help="The new lab's id (its folder name), e.g. my-lab.")],
-    like: Annotated[str | None, typer.Option("--like", help="Copy this lab's structure instead of the skeleton.")] = None,
+    like: Annotated[
+        str | None, typer.Option("--like", help="Copy this lab's structure instead of the skeleton.")
+    ] = None,
 ) -> None:
     """Write a commented lab skeleton (or a copy of --like LAB) into the first writable lab folder."""
     from breakfix.scaffold import new_lab
