@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from breakfix.cli.output import emit_json, say, table
+from breakfix.state import SessionStatus
 
 if TYPE_CHECKING:
     from breakfix.exam.session import Board, ExamRunner
@@ -35,8 +36,8 @@ ReportOpt = Annotated[Path | None, typer.Option("--report", help="Also write the
 JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML here (a suite per student).")]
 
 _STATE_STYLE = {
-    "solved": "[green]solved[/green]",
-    "aborted": "[red]aborted[/red]",
+    SessionStatus.solved: "[green]solved[/green]",
+    SessionStatus.aborted: "[red]aborted[/red]",
     "not started": "[red]not started[/red]",
 }
 
