@@ -10,6 +10,7 @@ from typing import Any
 
 from breakfix import node_files
 from breakfix.catalog import Lab
+from breakfix.clock import CLOCK
 from breakfix.clusters import (
     LEASE_GRACE,
     LeaseHeld,
@@ -279,14 +280,14 @@ class VerifyPhase:
 
 def _grade_for(ctx: Context, lab: Lab, window: float) -> list[CheckResult]:
     """Grade repeatedly for up to WINDOW seconds and stop at the first full pass (a fix or cheat settling)."""
-    deadline = time.monotonic() + window
+    deadline = CLOCK.monotonic() + window
     while True:
         checks = checks_of(ctx, lab)
-        if all(c.ok for c in checks) or time.monotonic() >= deadline:
+        if all(c.ok for c in checks) or CLOCK.monotonic() >= deadline:
             return checks
         pending = next(c for c in checks if not c.ok)
-        ctx.log(f"  settling ({max(0, deadline - time.monotonic()):.0f}s left): {pending.name}: {pending.message}")
-        time.sleep(min(5.0, max(0.1, deadline - time.monotonic())))
+        ctx.log(f"  settling ({max(0, deadline - CLOCK.monotonic()):.0f}s left): {pending.name}: {pending.message}")
+        CLOCK.sleep(min(5.0, max(0.1, deadline - CLOCK.monotonic())))
 
 
 def _try_fix(ctx: Context, lab: Lab, phase: str, steps: list[Step], window: float, must_pass: bool) -> VerifyPhase:
@@ -392,15 +393,15 @@ def _verify(
 
 def wait_for_api(ctx: Context, timeout: float = 240) -> None:
     """Wait until the API server answers again (a reset often restarts it)."""
-    deadline = time.monotonic() + timeout
+    deadline = CLOCK.monotonic() + timeout
     while True:
         try:
             ctx.kube.version()
             return
         except BreakfixError as exc:
-            if not api_not_ready(exc) or time.monotonic() > deadline:
+            if not api_not_ready(exc) or CLOCK.monotonic() > deadline:
                 raise
-            time.sleep(3)
+            CLOCK.sleep(3)
 
 
 def time_left(session: Session) -> str:
