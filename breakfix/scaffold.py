@@ -86,7 +86,7 @@ def _copy_lab(source: Path, folder: Path, lab_id: str) -> None:
 
 def _write_skeleton(folder: Path, lab_id: str) -> None:
     """A small working lab: a Service loses its pods; cheats and an alternative to replace with your own."""
-    namespace = lab_id
+    namespace = f"lab-{lab_id}"[:63].rstrip("-")  # never `default` or `kube-system`: reset deletes what setup made
     (folder / "manifests").mkdir(parents=True)
     (folder / "manifests" / "app.yaml").write_text(_MANIFEST.format(namespace=namespace))
     (folder / "solution.md").write_text(_SOLUTION.format(id=lab_id, namespace=namespace))

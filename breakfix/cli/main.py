@@ -30,7 +30,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-app.add_typer(exam_app, name="exam")
+# commands kept in modules of their own (sub-apps are registered at the end: clusters uses the helpers below)
 app.command("steps")(steps_command)
 app.command("new")(new_command)
 
@@ -434,10 +434,11 @@ def verify(
         raise typer.Exit(1)
 
 
-# clusters (breakfix/cli/clusters.py: its commands use the helpers above) ---------------------
+# sub-apps: `lab cluster ...` (breakfix/cli/clusters.py uses the helpers above) and `lab exam ...` -----------
 from breakfix.cli.clusters import cluster_app  # noqa: E402
 
 app.add_typer(cluster_app, name="cluster")
+app.add_typer(exam_app, name="exam")
 
 
 # error boundary -----------------------------------------------------------------------

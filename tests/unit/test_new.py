@@ -32,6 +32,7 @@ def test_new_writes_a_skeleton_that_loads(labs_path: Path, capsys: pytest.Captur
     assert lab.folder == labs_path / "demo"
     assert len(lab.cheats) >= 2 and len(lab.alternatives) >= 1
     assert "TODO" in (labs_path / "demo" / "lab.yaml").read_text()
+    assert "name: lab-demo" in (labs_path / "demo" / "manifests" / "app.yaml").read_text()  # a namespace of its own
     assert not (REPO_LABS / "demo").exists()
 
 
