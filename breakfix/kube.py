@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
+from breakfix.clock import CLOCK
 from breakfix.errors import ApiRefused, BreakfixError, ClusterError
 from breakfix.paths import state_dir
 
@@ -68,11 +69,11 @@ def _reason(exc: Exception) -> str:
 
 def gone_within(kube: Kube, api_version: str, kind: str, name: str, namespace: str | None, timeout: float) -> bool:
     """Wait up to TIMEOUT seconds for a deleted object to disappear (its finalizers done); False if it stays."""
-    deadline = time.monotonic() + timeout
+    deadline = CLOCK.monotonic() + timeout
     while kube.get(api_version, kind, name, namespace) is not None:
-        if time.monotonic() > deadline:
+        if CLOCK.monotonic() > deadline:
             return False
-        time.sleep(1)
+        CLOCK.sleep(1)
     return True
 
 

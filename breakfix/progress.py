@@ -11,7 +11,7 @@ from typing import Any
 from breakfix.api import Breakfix
 from breakfix.catalog import Catalog
 from breakfix.results import CheckResult, GradeReport
-from breakfix.state import Session, State
+from breakfix.state import Session, SessionStatus, State
 
 #: How much each CKA domain weighs in the exam (percent).
 DOMAIN_WEIGHTS: dict[str, int] = {
@@ -25,7 +25,12 @@ DOMAIN_WEIGHTS: dict[str, int] = {
 REVIEW_DAYS = (1, 3, 7, 14, 30)
 DAY = 86400.0
 SLOW = 0.5  # a fix that takes more than half the lab's time limit is slow
-OUTCOMES = {"solved": "solved", "closed": "reset", "aborted": "aborted", "verified": "verified"}
+OUTCOMES = {
+    SessionStatus.solved: "solved",
+    SessionStatus.closed: "reset",
+    SessionStatus.aborted: "aborted",
+    SessionStatus.verified: "verified",
+}
 
 
 @dataclass(frozen=True)
@@ -93,11 +98,11 @@ def best_score(store: State, session: Session) -> float | None:
 
 def outcome(session: Session) -> str:
     """solved, not solved (still open or graded and failed), reset, aborted or verified."""
-    if session.status == "verified":
+    if session.status == SessionStatus.verified:
         return "verified"
-    if session.solved_at is not None or session.status == "solved":
+    if session.solved_at is not None or session.status == SessionStatus.solved:
         return "solved"
-    if session.status in ("starting", "active"):
+    if session.status in (SessionStatus.starting, SessionStatus.active):
         return "not solved"
     return OUTCOMES.get(session.status, session.status)
 

@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,24 @@ CREATE TABLE IF NOT EXISTS journal (
   id INTEGER PRIMARY KEY AUTOINCREMENT, cluster TEXT NOT NULL, session INTEGER,
   phase TEXT NOT NULL, kind TEXT NOT NULL, record TEXT NOT NULL, created REAL NOT NULL);
 """
-ACTIVE = ("starting", "active")
+
+
+class SessionStatus(StrEnum):
+    """Where a session is; the values are what the store keeps (old stores load unchanged)."""
+
+    starting = "starting"  # breaking the cluster; not yet confirmed
+    active = "active"  # the fault is live and the clock runs
+    solved = "solved"  # graded as fixed; the changes are still on the cluster until reset
+    closed = "closed"  # reset: the cluster is as it was
+    aborted = "aborted"  # the start failed and was rolled back
+    verified = "verified"  # a `lab verify` run that finished
+
+
+#: Sessions whose changes may still be on the cluster.
+OPEN = (SessionStatus.starting, SessionStatus.active, SessionStatus.solved)
+#: Sessions the student works on: graded, hinted, timed.
+RUNNING = (SessionStatus.active, SessionStatus.solved)
+ACTIVE = (SessionStatus.starting, SessionStatus.active)
 
 
 def _failpoint(stage: str, count: int) -> None:
@@ -52,7 +70,7 @@ class Session:
     id: int
     cluster: str
     lab: str
-    status: str
+    status: SessionStatus
     created: float
     started: float | None
     deadline: float | None
@@ -217,7 +235,7 @@ class State:
             int(head[0]),
             str(head[1]),
             str(head[2]),
-            str(head[3]),
+            SessionStatus(head[3]),
             head[4],
             head[5],
             head[6],
@@ -234,7 +252,7 @@ class State:
         with self._lock:
             cur = self._db.execute(
                 "INSERT INTO sessions (cluster, lab, status, created, student, exam) VALUES (?,?,?,?,?,?)",
-                (cluster, lab, "starting", time.time(), student, exam),
+                (cluster, lab, SessionStatus.starting.value, time.time(), student, exam),
             )
             sid = cur.lastrowid
         assert sid is not None
@@ -248,9 +266,9 @@ class State:
     def active_session(self, cluster: str) -> Session | None:
         """The cluster's session that is starting or running, if any."""
         rows = self._q(
-            f"SELECT {self._COLS} FROM sessions WHERE cluster=? AND status IN ('starting','active','solved') "
+            f"SELECT {self._COLS} FROM sessions WHERE cluster=? AND status IN ({','.join('?' * len(OPEN))}) "
             "ORDER BY id DESC LIMIT 1",
-            (cluster,),
+            (cluster, *(s.value for s in OPEN)),
         )
         return self._session(rows[0]) if rows else None
 

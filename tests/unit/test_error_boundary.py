@@ -85,6 +85,15 @@ def _lab(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.fixture(scope="module")
+def listed_once(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """`lab list --json` once, in a state folder of its own: what it printed and the catalog cache it wrote."""
+    folder = tmp_path_factory.mktemp("listed")
+    first = _lab("list", "--json", env={**os.environ, "BREAKFIX_STATE_DIR": str(folder)})
+    assert first.returncode == 0, first.stderr
+    return first.stdout, (folder / "catalog-cache.json").read_text()
+
+
 @pytest.mark.parametrize(
     "damage",
     [
@@ -95,15 +104,16 @@ def _lab(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         lambda d: [d],
     ],
 )
-def test_a_tampered_catalog_cache_is_rebuilt(isolated_state: Path, damage: object) -> None:
+def test_a_tampered_catalog_cache_is_rebuilt(
+    isolated_state: Path, damage: object, listed_once: tuple[str, str]
+) -> None:
     env = {**os.environ, "BREAKFIX_STATE_DIR": str(isolated_state)}
-    first = _lab("list", "--json", env=env)
-    assert first.returncode == 0, first.stderr
+    first_stdout, good_cache = listed_once
     cache = isolated_state / "catalog-cache.json"
-    cache.write_text(json.dumps(damage(json.loads(cache.read_text()))))  # type: ignore[operator]
+    cache.write_text(json.dumps(damage(json.loads(good_cache))))  # type: ignore[operator]
     again = _lab("list", "--json", env=env)
     assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr
-    assert json.loads(again.stdout) == json.loads(first.stdout)
+    assert json.loads(again.stdout) == json.loads(first_stdout)
 
 
 # the state store ---------------------------------------------------------------------------------------
