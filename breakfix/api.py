@@ -19,7 +19,7 @@ from breakfix.kube import KubeClient
 from breakfix.lock import cluster_lock
 from breakfix.providers.base import Snapshots
 from breakfix.results import GradeReport
-from breakfix.state import Session, State
+from breakfix.state import RUNNING, Session, SessionStatus, State
 
 HINT_PENALTY = 0.1  # each hint taken costs a tenth of the score
 
@@ -40,7 +40,7 @@ class Status:
         """The session's status as a student reads it: idle, active, solved, reset unfinished, ..."""
         if self.session is None:
             return "idle"
-        return "reset unfinished" if runner.reset_unfinished(self.session) else self.session.status
+        return "reset unfinished" if runner.reset_unfinished(self.session) else self.session.status.value
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -135,7 +135,7 @@ class Breakfix:
         entries = len(self.store.journal(cluster))
         if session is None:
             return Status(cluster, None, journal_entries=entries)
-        if session.status in ("active", "solved") and not runner.reset_unfinished(session):
+        if session.status in RUNNING and not runner.reset_unfinished(session):
             with self.context(None, session) as ctx:
                 if isinstance(ctx.kube, KubeClient):
                     ctx.kube.timeout = 5.0  # status stays quick while a lab keeps the API server away
@@ -160,7 +160,7 @@ class Breakfix:
         """Grade the running lab; returns the report and the score after hint penalties (0-100)."""
         session = self.active()
         assert session is not None
-        if session.status == "starting":
+        if session.status == SessionStatus.starting:
             raise BreakfixError(f"lab {session.lab} did not finish starting (interrupted?): run `lab reset`")
         lab = self.lab(session.lab)
         with self.context(lab, session) as ctx:
@@ -218,7 +218,7 @@ class Breakfix:
             dropped += 1
         session = self.store.active_session(cluster)
         if session is not None:
-            self.store.update_session(session.id, status="closed", ended=time.time())
+            self.store.update_session(session.id, status=SessionStatus.closed.value, ended=time.time())
         with self.context(None, session) as ctx:
             runner.wait_for_api(ctx)
             check_marker(ctx.kube, self.store, cluster)
@@ -237,7 +237,7 @@ class Breakfix:
             found = (self.store.active_session(c["name"]) for c in self.store.clusters())
             running = [s for s in found if s is not None and s.lab == lab_id]
         for session in running:
-            if session.status == "active":
+            if session.status == SessionStatus.active:
                 self.store.update_session(session.id, data={**session.data, "solution_viewed": time.time()})
         lab = self.lab(lab_id)
         return lab.id, lab.solution_text
@@ -257,3 +257,27 @@ class Breakfix:
     def adopt(self, inventory: Path, name: str | None = None) -> ClusterSpec:
         """Mark and register a cluster described by an inventory."""
         return adopt(self.store, inventory, name)
+
+    # registered clusters ---------------------------------------------------------
+    def clusters(self) -> list[dict[str, Any]]:
+        """The registered clusters (name, provider, inventory)."""
+        return self.store.clusters()
+
+    def default_cluster(self) -> str | None:
+        """The cluster commands act on when none is chosen."""
+        return self.store.get_setting("default_cluster")
+
+    def use_cluster(self, name: str) -> None:
+        """Make a registered cluster the default."""
+        resolve_cluster(self.store, name)
+        self.store.set_setting("default_cluster", name)
+
+    def unfinished(self, name: str) -> bool:
+        """Whether a cluster has journaled changes not yet undone."""
+        return bool(self.store.journal(name))
+
+    def forget_cluster(self, name: str) -> None:
+        """Unregister a cluster (and stop it being the default)."""
+        self.store.remove_cluster(name)
+        if self.default_cluster() == name:
+            self.store.set_setting("default_cluster", None)

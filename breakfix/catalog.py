@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from breakfix.inventory import ClusterSpec
 from breakfix.model import LabFile, StepData
 from breakfix.paths import lab_roots
 from breakfix.steps import VARIABLES, Step, StepBindError, bind_data, render, step_ref, template_vars
-from breakfix.yamlfile import read_mapping, validate
+from breakfix.yamlfile import read_mapping, read_text, validate
 
 SECTIONS = ("setup", "break", "confirm", "grade", "solve")
 SECTION_FIELDS = {"break": "break_"}  # `break` is a Python keyword
@@ -142,16 +143,35 @@ def load_lab(path: Path) -> Lab:
         sol = path.parent / "solution.md"
         if not sol.is_file():
             raise LabFileError(str(path), "solution", "empty, and there is no solution.md beside the lab file")
-        solution = sol.read_text()
+        solution = read_text(sol)
     return Lab(spec=spec, path=path, steps=steps, cheats=cheats, solution_text=solution, alternatives=alternatives)
 
 
 def _check_manifests(path: Path, section: str, steps: list[Step]) -> None:
-    """Every `apply:` file of a section exists beside lab.yaml (in any section, not only setup)."""
+    """Every lab file a step names (`apply:` and any step that reads from lab_dir) exists inside the lab folder,
+    in any section; `..` and symlinks that lead outside it are refused."""
+    folder = path.parent.resolve()
     for i, step in enumerate(steps):
-        rel = step.kwargs.get("file")
-        if step.ref == "breakers.kube.apply_manifest" and isinstance(rel, str) and not (path.parent / rel).is_file():
-            raise LabFileError(str(path), f"{section}[{i}] apply.file", f"{rel} does not exist beside lab.yaml")
+        if step.ref != "breakers.kube.apply_manifest" and "lab_dir" not in inspect.signature(step.fn).parameters:
+            continue
+        for key, rel in step.kwargs.items():
+            if not (key == "file" or key.endswith("_file")) or not isinstance(rel, str):
+                continue
+            where = f"{section}[{i}] {_ref_key(step.ref)}.{key}"
+            target = (folder / rel).resolve()
+            if not target.is_relative_to(folder):
+                raise LabFileError(str(path), where, f"{rel} is outside the lab folder; lab files must stay inside it")
+            if not target.is_file():
+                raise LabFileError(str(path), where, f"{rel} does not exist beside lab.yaml")
+            try:
+                read_text(target)  # the step reads it whole later: bounded, UTF-8
+            except LabFileError as exc:
+                raise LabFileError(str(path), where, f"{rel}: {exc.problem}") from None
+
+
+def _ref_key(ref: str) -> str:
+    """`apply` for the built-in apply step, else the step's dotted name."""
+    return "apply" if ref == "breakers.kube.apply_manifest" else ref
 
 
 def load_catalog(roots: list[Path] | None = None) -> Catalog:

@@ -14,10 +14,11 @@ class LabFileError(BreakfixError):
 
     def __init__(self, path: str, key: str, problem: str) -> None:
         self.path = path
-        self.key = key
-        self.problem = problem
-        where = f"{path}: {key}: " if key else f"{path}: "
-        super().__init__(f"{where}{problem}")
+        self.key = " ".join(key.split())[:200]
+        flat = " ".join(problem.split())  # always one line, whatever a validator or the YAML parser said
+        self.problem = flat if len(flat) <= 500 else flat[:497] + "..."
+        where = f"{path}: {self.key}: " if self.key else f"{path}: "
+        super().__init__(f"{where}{self.problem}")
 
 
 class UnknownLabError(BreakfixError):

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from breakfix.clock import CLOCK
 from breakfix.context import Context
 from breakfix.durations import format_duration
 from breakfix.errors import BreakfixError
@@ -94,12 +95,12 @@ def confirmed(step: Step, result: CheckResult) -> bool:
 def wait_for(ctx: Context, steps: list[Step], what: str, poll: float = 3.0) -> list[bool]:
     """Re-run confirm checks until each shows what it expects or the longest `within` runs out."""
     limit = max((s.within for s in steps), default=120.0)
-    start = time.monotonic()
+    start = CLOCK.monotonic()
     last_note = -10.0
     while True:
         results = run_checks(ctx, steps)
         shown = [confirmed(s, r) for s, r in zip(steps, results, strict=True)]
-        elapsed = time.monotonic() - start
+        elapsed = CLOCK.monotonic() - start
         if all(shown) or elapsed > limit:
             if not all(shown):
                 step, result = next((s, r) for s, r, ok in zip(steps, results, shown, strict=True) if not ok)
@@ -113,4 +114,4 @@ def wait_for(ctx: Context, steps: list[Step], what: str, poll: float = 3.0) -> l
             detail = f": {step.title}: {result.message}" if ctx.spoilers else ""
             ctx.log(f"  {what} ({format_duration(elapsed)}/{format_duration(limit)}){detail}")
             last_note = elapsed
-        time.sleep(poll)
+        CLOCK.sleep(poll)

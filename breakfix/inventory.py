@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from breakfix.errors import ClusterError
+from breakfix.errors import ClusterError, LabFileError
 from breakfix.transport.spec import TransportSpec, parse_spec
+from breakfix.yamlfile import load_yaml
 
 ROLE_GROUPS = {"control_plane": "control-plane", "workers": "worker"}
 
@@ -57,6 +56,24 @@ def _resolve(base: Path, value: Any) -> str | None:
     return text if os.path.isabs(text) else str((base / text).resolve())
 
 
+def _mapping(value: Any, path: Path, key: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ClusterError(f"{path}: {key} must be a mapping, not {type(value).__name__}")
+    return value
+
+
+def _port(value: Any, path: Path, host: str) -> int:
+    try:
+        port = int(str(value))
+    except ValueError:
+        raise ClusterError(f"{path}: host {host}: ansible_port {value!r} is not a number") from None
+    if not 0 < port < 65536:
+        raise ClusterError(f"{path}: host {host}: ansible_port {port} is not a TCP port (1-65535)")
+    return port
+
+
 def _walk(
     group: dict[str, Any],
     name: str,
@@ -67,32 +84,33 @@ def _walk(
 ) -> None:
     if not isinstance(group, dict):
         raise ClusterError(f"{path}: group {name!r} must be a mapping")
-    gvars = {**inherited, **(group.get("vars") or {})}
+    gvars = {**inherited, **_mapping(group.get("vars"), path, f"{name}.vars")}
     hosts = group.get("hosts") or {}
     if not isinstance(hosts, dict):
         raise ClusterError(f"{path}: {name}.hosts must be a mapping of host names")
     for host, hvars in hosts.items():
+        hvars = _mapping(hvars, path, f"{name}.hosts.{host}")
         merged = {**out.get(host, {}), **gvars, **(hvars or {})}
         out[host] = merged
         if name in ROLE_GROUPS:
             roles[host] = ROLE_GROUPS[name]
-    for child, cgroup in (group.get("children") or {}).items():
+    for child, cgroup in _mapping(group.get("children"), path, f"{name}.children").items():
         _walk(cgroup or {}, child, gvars, out, roles, path)
 
 
 def load_inventory(path: str | Path) -> ClusterSpec:
     """Parse an inventory file into a ClusterSpec; errors name the file and what is wrong."""
     p = Path(path).expanduser().resolve()
+    if not p.exists():
+        raise ClusterError(f"inventory {p} does not exist")
     try:
-        data = yaml.safe_load(p.read_text())
-    except FileNotFoundError:
-        raise ClusterError(f"inventory {p} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise ClusterError(f"{p}: not valid YAML: {exc}") from None
+        data = load_yaml(p)
+    except LabFileError as exc:
+        raise ClusterError(f"inventory {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("all"), dict):
         raise ClusterError(f"{p}: an inventory must have a top-level 'all:' group (Ansible YAML format)")
     top = data["all"]
-    gvars: dict[str, Any] = dict(top.get("vars") or {})
+    gvars: dict[str, Any] = dict(_mapping(top.get("vars"), p, "all.vars"))
     hosts: dict[str, dict[str, Any]] = {}
     roles: dict[str, str] = {}
     _walk(top, "all", {}, hosts, roles, p)
@@ -114,7 +132,7 @@ def load_inventory(path: str | Path) -> ClusterSpec:
                 spec = TransportSpec(
                     "ssh",
                     host=str(hv.get("ansible_host", host)),
-                    port=int(hv.get("ansible_port", 22)),
+                    port=_port(hv.get("ansible_port", 22), p, str(host)),
                     user=str(hv.get("ansible_user", "root")),
                     key_file=key_file,
                     known_hosts=known_hosts,

@@ -6,10 +6,12 @@ import contextlib
 import hashlib
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from breakfix.errors import ApiRefused, ClusterError
+from breakfix.clock import CLOCK
+from breakfix.errors import ApiRefused, BreakfixError, ClusterError
 from breakfix.paths import state_dir
 
 Obj = dict[str, Any]
@@ -67,14 +69,48 @@ def _reason(exc: Exception) -> str:
 
 def gone_within(kube: Kube, api_version: str, kind: str, name: str, namespace: str | None, timeout: float) -> bool:
     """Wait up to TIMEOUT seconds for a deleted object to disappear (its finalizers done); False if it stays."""
-    import time
-
-    deadline = time.monotonic() + timeout
+    deadline = CLOCK.monotonic() + timeout
     while kube.get(api_version, kind, name, namespace) is not None:
-        if time.monotonic() > deadline:
+        if CLOCK.monotonic() > deadline:
             return False
-        time.sleep(1)
+        CLOCK.sleep(1)
     return True
+
+
+def _with_deadline(api: Any, timeout: float) -> None:
+    """Give every request of API a deadline, including the client's own discovery requests that set none."""
+    rest = api.rest_client
+    request = rest.request
+
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("_request_timeout"):
+            kwargs["_request_timeout"] = timeout
+        return request(*args, **kwargs)
+
+    rest.request = bounded
+
+
+def describe_failure(exc: BaseException, timeout: float) -> str:
+    """Why a request failed, in a few words: connection refused, timed out, TLS, HTTP status, not the API."""
+    from urllib3.exceptions import HTTPError, MaxRetryError, ProtocolError, SSLError
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+    reason: BaseException = exc
+    while isinstance(reason, MaxRetryError) and reason.reason is not None:
+        reason = reason.reason
+    status = getattr(exc, "status", None)
+    text = str(reason).splitlines()[0][:160] if str(reason) else ""
+    if isinstance(status, int) and status:
+        return f"HTTP {status}"
+    if isinstance(reason, ConnectionRefusedError) or "Connection refused" in text:
+        return "connection refused"
+    if isinstance(reason, Urllib3Timeout | TimeoutError):
+        return f"timed out after {timeout:g}s"
+    if isinstance(reason, SSLError) or "SSL" in type(reason).__name__:
+        return f"TLS failed ({text})"
+    if isinstance(reason, ProtocolError) or not isinstance(reason, OSError | HTTPError):
+        return f"the answer is not the Kubernetes API ({type(reason).__name__}: {text})"
+    return f"{type(reason).__name__}: {text}" if text else type(reason).__name__
 
 
 class KubeClient:
@@ -87,9 +123,13 @@ class KubeClient:
         self._dyn: Any = None
         self._host = "?"
         self._lock = threading.Lock()
+        self._failed: tuple[float, ClusterError] | None = None  # the last failed first contact, and when
 
     def _client(self) -> Any:
+        asked = time.monotonic()
         with self._lock:
+            if self._dyn is None and self._failed is not None and self._failed[0] >= asked:
+                raise self._failed[1]  # it failed while this thread waited: one deadline, not one per thread
             if self._dyn is None:
                 from kubernetes import client, config, dynamic
 
@@ -108,9 +148,28 @@ class KubeClient:
                 # discovery is cached per API server address, beside breakfix's state (not in /tmp)
                 key = hashlib.sha256(f"{cfg.host}|{self.kubeconfig}|{self.context}".encode()).hexdigest()[:16]
                 cache = state_dir() / "discovery" / f"{key}.json"
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                self._dyn = dynamic.DynamicClient(client.ApiClient(cfg), cache_file=str(cache))
+                try:
+                    cache.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise ClusterError(f"cannot keep the discovery cache in {cache.parent}: {exc.strerror}") from None
+                api = client.ApiClient(cfg)
+                _with_deadline(api, self.timeout)
+                try:
+                    self._dyn = dynamic.DynamicClient(api, cache_file=str(cache))
+                except BreakfixError:
+                    raise
+                except Exception as exc:  # discovery is the first contact: any failure is "cannot reach"
+                    error = self._unreachable("discovery", exc)
+                    self._failed = (time.monotonic(), error)
+                    raise error from None
             return self._dyn
+
+    def _unreachable(self, what: str, exc: BaseException) -> ClusterError:
+        """One line for a failed request: where, what, why, and what to check."""
+        return ClusterError(
+            f"cannot reach the API server at {self._host} ({what}): {describe_failure(exc, self.timeout)}; "
+            f"check that it is running and that kubeconfig {self.kubeconfig} points at it"
+        )
 
     def _call(self, what: str, fn: Any, *args: Any, missing_ok: bool = False, **kwargs: Any) -> Any:
         from kubernetes.client.exceptions import ApiException
@@ -129,15 +188,21 @@ class KubeClient:
                 raise ClusterError(f"the API server at {self._host} is not ready ({what}: HTTP {status})") from None
             raise ApiRefused(f"the API server refused {what} (HTTP {status}): {_reason(exc)}", status) from None
         except (HTTPError, OSError) as exc:
-            raise ClusterError(f"cannot reach the API server at {self._host} ({what}): {type(exc).__name__}") from None
+            raise self._unreachable(what, exc) from None
 
     def _res(self, api_version: str, kind: str) -> Any:
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
         from urllib3.exceptions import HTTPError
 
         try:
             return self._client().resources.get(api_version=api_version, kind=kind)
-        except (HTTPError, OSError) as exc:
-            raise ClusterError(f"cannot reach the API server at {self._host}: {type(exc).__name__}") from None
+        except ResourceNotFoundError:
+            raise ApiRefused(f"the API server does not serve {kind} in {api_version}", 404) from None
+        except (ApiException, DynamicApiError) as exc:
+            raise self._unreachable(f"discovery of {kind}", exc) from None
+        except (HTTPError, OSError, ValueError) as exc:
+            raise self._unreachable(f"discovery of {kind}", exc) from None
 
     def version(self) -> Obj:
         """The server's /version."""
@@ -246,5 +311,5 @@ class KubeClient:
         except ApiException as exc:
             return int(exc.status or 0), str(exc.body or exc.reason or "")
         except (HTTPError, OSError) as exc:
-            raise ClusterError(f"cannot reach the API server at {self._host} (proxy to {service}): {exc}") from None
+            raise self._unreachable(f"proxy to {service}", exc) from None
         return int(resp.status), bytes(resp.data).decode(errors="replace")

@@ -10,6 +10,7 @@ from typing import Any
 
 from breakfix import node_files
 from breakfix.catalog import Lab
+from breakfix.clock import CLOCK
 from breakfix.clusters import (
     LEASE_GRACE,
     LeaseHeld,
@@ -20,14 +21,23 @@ from breakfix.clusters import (
     read_lease,
     release_lease,
 )
-from breakfix.collateral import BEFORE, STARTED, fingerprint, guard_checks, node_changes, restore, stray_processes
+from breakfix.collateral import (
+    BEFORE,
+    STARTED,
+    Fingerprint,
+    fingerprint,
+    guard_checks,
+    node_changes,
+    restore,
+    stray_processes,
+)
 from breakfix.context import Context
 from breakfix.durations import format_duration
 from breakfix.errors import BreakfixError, ClusterError, StepError, api_not_ready
 from breakfix.grading import parallel, run_checks, wait_for
 from breakfix.lock import cluster_lock
 from breakfix.results import CheckResult, GradeReport
-from breakfix.state import Session
+from breakfix.state import RUNNING, Session, SessionStatus
 from breakfix.steps import Step
 from breakfix.undo import replay, verify_restored
 
@@ -102,7 +112,7 @@ def _start(ctx: Context, lab: Lab, student: str | None, exam: str | None) -> Ses
         until = time.time() + lab.spec.time_limit + LEASE_GRACE
         hold_lease(ctx.kube, store, cluster, session.id, lab.id, until, ctx.log)
     except BaseException:
-        store.update_session(session.id, status="aborted", ended=time.time())
+        store.update_session(session.id, status=SessionStatus.aborted.value, ended=time.time())
         raise
     try:
         take_fingerprint(ctx)
@@ -114,18 +124,29 @@ def _start(ctx: Context, lab: Lab, student: str | None, exam: str | None) -> Ses
             bad = next(st for st, ok in zip(lab.steps["confirm"], shown, strict=True) if not ok)
             which = f" ({bad.title})" if ctx.spoilers else ""
             raise StepError(f"the fault did not show within {bad.within:.0f}s{which}; nothing was left broken")
-        ctx.state.set(STARTED, fingerprint(ctx.kube))
+        ctx.state.set(STARTED, _started_fingerprint(ctx))
     except BaseException as exc:
         ctx.log(f"rolling back: {exc if str(exc) else type(exc).__name__}")
         try:
             replay(ctx, after=mark)
             free_lease(ctx)
         finally:
-            store.update_session(session.id, status="aborted", ended=time.time())
+            store.update_session(session.id, status=SessionStatus.aborted.value, ended=time.time())
         raise
     now = time.time()
-    store.update_session(session.id, status="active", started=now, deadline=now + lab.spec.time_limit)
+    store.update_session(session.id, status=SessionStatus.active.value, started=now, deadline=now + lab.spec.time_limit)
     return store.session(session.id)
+
+
+def _started_fingerprint(ctx: Context) -> Fingerprint | None:
+    """The cluster as the break left it; None when the break took the API away (an empty store, a dead server):
+    the guard then compares with the cluster before the lab."""
+    try:
+        return fingerprint(ctx.kube)
+    except BreakfixError as exc:
+        if ctx.spoilers:
+            ctx.log(f"  the cluster's state after the break cannot be read ({exc}): the guard compares with before")
+        return None
 
 
 def _refuse_if_taken(ctx: Context) -> None:
@@ -174,7 +195,7 @@ def grade(ctx: Context, lab: Lab, session: Session | None, record: bool = True) 
     """Run the lab's checks and the collateral-damage guard, and record the attempt."""
     if session is not None and reset_unfinished(ctx.store.session(session.id)):
         raise BreakfixError(f"the reset of lab {session.lab} did not finish: run `lab reset` again")
-    if record and session is not None and session.status in ("active", "solved"):
+    if record and session is not None and session.status in RUNNING:
         renew_lease(ctx, session)
     checks = checks_of(ctx, lab)
     report = GradeReport(lab.id, checks)
@@ -182,8 +203,8 @@ def grade(ctx: Context, lab: Lab, session: Session | None, record: bool = True) 
         report.elapsed = round(time.time() - session.started, 1)
     if record and session is not None:
         ctx.store.add_grade(session.id, report.score, report.max_score, report.passed, [c.as_dict() for c in checks])
-        if report.passed and session.status == "active":
-            ctx.store.update_session(session.id, status="solved", solved_at=time.time())
+        if report.passed and session.status == SessionStatus.active:
+            ctx.store.update_session(session.id, status=SessionStatus.solved.value, solved_at=time.time())
     return report
 
 
@@ -212,7 +233,7 @@ def reset(ctx: Context) -> int:
         undone = replay(ctx)
         left = put_back(ctx)
         if session is not None:
-            ctx.store.update_session(session.id, status="closed", ended=time.time())
+            ctx.store.update_session(session.id, status=SessionStatus.closed.value, ended=time.time())
         free_lease(ctx)
     if left:
         raise ClusterError("reset could not put everything back:\n  " + "\n  ".join(left))
@@ -279,14 +300,32 @@ class VerifyPhase:
 
 def _grade_for(ctx: Context, lab: Lab, window: float) -> list[CheckResult]:
     """Grade repeatedly for up to WINDOW seconds and stop at the first full pass (a fix or cheat settling)."""
-    deadline = time.monotonic() + window
+    deadline = CLOCK.monotonic() + window
     while True:
         checks = checks_of(ctx, lab)
-        if all(c.ok for c in checks) or time.monotonic() >= deadline:
+        if all(c.ok for c in checks) or CLOCK.monotonic() >= deadline:
             return checks
         pending = next(c for c in checks if not c.ok)
-        ctx.log(f"  settling ({max(0, deadline - time.monotonic()):.0f}s left): {pending.name}: {pending.message}")
-        time.sleep(min(5.0, max(0.1, deadline - time.monotonic())))
+        ctx.log(f"  settling ({max(0, deadline - CLOCK.monotonic()):.0f}s left): {pending.name}: {pending.message}")
+        CLOCK.sleep(min(5.0, max(0.1, deadline - CLOCK.monotonic())))
+
+
+def _try_fix(ctx: Context, lab: Lab, phase: str, steps: list[Step], window: float, must_pass: bool) -> VerifyPhase:
+    """Apply a cheat or an alternative, grade it for WINDOW seconds, then undo just its own changes."""
+    what = "the other valid fix" if must_pass else "the cheat"
+    mark = ctx.store.journal_last_id(ctx.cluster.name)
+    try:
+        run_steps(ctx, steps, phase)
+        checks = _grade_for(ctx, lab, window)
+        passes = all(c.ok for c in checks)
+        if must_pass:
+            result = VerifyPhase(phase, passes, f"{what} {'passes' if passes else 'FAILED grading'}", checks)
+        else:
+            result = VerifyPhase(phase, not passes, f"{what} {'PASSED' if passes else 'fails'} grading", checks)
+    except BreakfixError as exc:
+        result = VerifyPhase(phase, False, f"{what} could not be applied: {exc}")
+    replay(ctx, after=mark)
+    return result
 
 
 def verify(
@@ -341,40 +380,10 @@ def _verify(
                 checks,
             )
         )
-        for name, steps in lab.cheats.items():
-            mark = ctx.store.journal_last_id(ctx.cluster.name)
-            try:
-                run_steps(ctx, steps, f"cheat:{name}")
-                checks = _grade_for(ctx, lab, min(settle, cheat_window))
-                fails = not all(c.ok for c in checks)
-                note(
-                    VerifyPhase(
-                        f"cheat:{name}",
-                        fails,
-                        "the cheat fails grading" if fails else "the cheat PASSED grading",
-                        checks,
-                    )
-                )
-            except BreakfixError as exc:
-                note(VerifyPhase(f"cheat:{name}", False, f"the cheat could not be applied: {exc}"))
-            replay(ctx, after=mark)
-        for name, steps in lab.alternatives.items():
-            mark = ctx.store.journal_last_id(ctx.cluster.name)
-            try:
-                run_steps(ctx, steps, f"alternative:{name}")
-                checks = _grade_for(ctx, lab, settle)
-                ok = all(c.ok for c in checks)
-                note(
-                    VerifyPhase(
-                        f"alternative:{name}",
-                        ok,
-                        "the other valid fix passes" if ok else "the other valid fix FAILED grading",
-                        checks,
-                    )
-                )
-            except BreakfixError as exc:
-                note(VerifyPhase(f"alternative:{name}", False, f"the other valid fix could not be applied: {exc}"))
-            replay(ctx, after=mark)
+        for name, steps in lab.cheats.items():  # each must FAIL within the cheat window
+            note(_try_fix(ctx, lab, f"cheat:{name}", steps, min(settle, cheat_window), must_pass=False))
+        for name, steps in lab.alternatives.items():  # each must PASS, as the reference fix does
+            note(_try_fix(ctx, lab, f"alternative:{name}", steps, settle, must_pass=True))
         try:
             run_steps(ctx, lab.steps["solve"], "solve")
             checks = _grade_for(ctx, lab, settle)
@@ -393,7 +402,7 @@ def _verify(
             missed = differences(ctx)  # what the journal did not put back by itself
             unrestored = put_back(ctx)
         finally:
-            ctx.store.update_session(session.id, status="verified", ended=time.time())
+            ctx.store.update_session(session.id, status=SessionStatus.verified.value, ended=time.time())
     wait_for_api(ctx)
     problems = verify_restored(ctx, records) + unrestored + [f"the journal missed: {p}" for p in missed]
     left = ctx.store.journal(ctx.cluster.name, started_at)
@@ -404,15 +413,15 @@ def _verify(
 
 def wait_for_api(ctx: Context, timeout: float = 240) -> None:
     """Wait until the API server answers again (a reset often restarts it)."""
-    deadline = time.monotonic() + timeout
+    deadline = CLOCK.monotonic() + timeout
     while True:
         try:
             ctx.kube.version()
             return
         except BreakfixError as exc:
-            if not api_not_ready(exc) or time.monotonic() > deadline:
+            if not api_not_ready(exc) or CLOCK.monotonic() > deadline:
                 raise
-            time.sleep(3)
+            CLOCK.sleep(3)
 
 
 def time_left(session: Session) -> str:

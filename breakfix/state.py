@@ -9,9 +9,11 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from breakfix.errors import BreakfixError
 from breakfix.paths import state_dir
 
 SCHEMA = """
@@ -34,7 +36,24 @@ CREATE TABLE IF NOT EXISTS journal (
   id INTEGER PRIMARY KEY AUTOINCREMENT, cluster TEXT NOT NULL, session INTEGER,
   phase TEXT NOT NULL, kind TEXT NOT NULL, record TEXT NOT NULL, created REAL NOT NULL);
 """
-ACTIVE = ("starting", "active")
+
+
+class SessionStatus(StrEnum):
+    """Where a session is; the values are what the store keeps (old stores load unchanged)."""
+
+    starting = "starting"  # breaking the cluster; not yet confirmed
+    active = "active"  # the fault is live and the clock runs
+    solved = "solved"  # graded as fixed; the changes are still on the cluster until reset
+    closed = "closed"  # reset: the cluster is as it was
+    aborted = "aborted"  # the start failed and was rolled back
+    verified = "verified"  # a `lab verify` run that finished
+
+
+#: Sessions whose changes may still be on the cluster.
+OPEN = (SessionStatus.starting, SessionStatus.active, SessionStatus.solved)
+#: Sessions the student works on: graded, hinted, timed.
+RUNNING = (SessionStatus.active, SessionStatus.solved)
+ACTIVE = (SessionStatus.starting, SessionStatus.active)
 
 
 def _failpoint(stage: str, count: int) -> None:
@@ -51,7 +70,7 @@ class Session:
     id: int
     cluster: str
     lab: str
-    status: str
+    status: SessionStatus
     created: float
     started: float | None
     deadline: float | None
@@ -75,16 +94,101 @@ class JournalEntry:
     record: dict[str, Any]
 
 
+LOST = (
+    "the registered clusters, any running lab session and its change journal are gone: register each cluster "
+    "again with `lab cluster adopt INVENTORY`; a lab that was running may have left its cluster broken, and "
+    "`lab reset` cannot undo it without the journal"
+)
+
+
+def _create(path: Path) -> None:
+    """Create a store with the schema in place, atomically: a zero-byte state.db is never one of ours."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.new")
+    try:
+        db = sqlite3.connect(tmp)
+        db.executescript(SCHEMA)
+        db.close()
+        try:
+            os.link(tmp, path)  # fails if another process created it first: then theirs is used
+        except FileExistsError:
+            pass
+        except OSError:  # a filesystem without hard links
+            if not path.exists():
+                os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _set_aside(path: Path, why: str) -> BreakfixError:
+    """Move a broken store aside (never delete it) and say what was lost and what to do."""
+    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+    try:
+        os.replace(path, aside)
+    except OSError as exc:
+        return BreakfixError(f"breakfix's state store {path} is {why}, and it cannot be moved aside: {exc.strerror}")
+    return BreakfixError(
+        f"breakfix's state store {path} was {why}; it is kept as {aside} and the next command starts a new one: {LOST}"
+    )
+
+
+def open_store(path: Path) -> sqlite3.Connection:
+    """Open (or create) the store, checked: a corrupt or emptied one is moved aside, never silently replaced."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not folder.is_dir():
+            raise NotADirectoryError(20, "not a folder")
+    except OSError as exc:
+        raise BreakfixError(
+            f"breakfix's state folder {folder} cannot be used ({exc.strerror or exc}); "
+            "set BREAKFIX_STATE_DIR to a writable folder"
+        ) from None
+    if path.is_dir():
+        raise BreakfixError(f"breakfix's state store {path} is a folder, not a file; move it away")
+    try:
+        if not path.exists():
+            _create(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise BreakfixError(f"breakfix's state store {path} cannot be created ({exc}); check {folder}") from None
+    if path.stat().st_size == 0:
+        raise _set_aside(path, "empty (zero bytes: truncated?)")
+    if not (os.access(path, os.R_OK | os.W_OK) and os.access(folder, os.W_OK | os.X_OK)):
+        raise BreakfixError(
+            f"breakfix's state store {path} (or its folder) is read-only for this user; "
+            "breakfix must write it: fix its permissions or set BREAKFIX_STATE_DIR"
+        )
+    try:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    except sqlite3.Error as exc:
+        raise BreakfixError(f"breakfix's state store {path} cannot be opened: {exc}") from None
+    try:
+        check = db.execute("PRAGMA quick_check").fetchone()
+        if check is None or check[0] != "ok":
+            raise sqlite3.DatabaseError(str(check[0] if check else "no answer")[:200])
+        db.execute("PRAGMA synchronous=FULL")
+        db.executescript(SCHEMA)
+    except sqlite3.OperationalError as exc:
+        db.close()
+        if "readonly" in str(exc) or "read-only" in str(exc):
+            raise BreakfixError(
+                f"breakfix's state store {path} is read-only ({exc}); fix its permissions or set BREAKFIX_STATE_DIR"
+            ) from None
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise BreakfixError(f"breakfix's state store {path} is busy ({exc}); try again") from None
+        raise _set_aside(path, f"damaged ({exc})") from None
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise _set_aside(path, f"damaged ({exc})") from None
+    return db
+
+
 class State:
     """The SQLite store; safe to use from the grading threads."""
 
     def __init__(self, path: Path | None = None) -> None:
         folder = state_dir()
         self.path = path or folder / "state.db"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        self._db = open_store(self.path)
         self._lock = threading.RLock()
         self._writes = 0
 
@@ -131,7 +235,7 @@ class State:
             int(head[0]),
             str(head[1]),
             str(head[2]),
-            str(head[3]),
+            SessionStatus(head[3]),
             head[4],
             head[5],
             head[6],
@@ -148,7 +252,7 @@ class State:
         with self._lock:
             cur = self._db.execute(
                 "INSERT INTO sessions (cluster, lab, status, created, student, exam) VALUES (?,?,?,?,?,?)",
-                (cluster, lab, "starting", time.time(), student, exam),
+                (cluster, lab, SessionStatus.starting.value, time.time(), student, exam),
             )
             sid = cur.lastrowid
         assert sid is not None
@@ -162,9 +266,9 @@ class State:
     def active_session(self, cluster: str) -> Session | None:
         """The cluster's session that is starting or running, if any."""
         rows = self._q(
-            f"SELECT {self._COLS} FROM sessions WHERE cluster=? AND status IN ('starting','active','solved') "
+            f"SELECT {self._COLS} FROM sessions WHERE cluster=? AND status IN ({','.join('?' * len(OPEN))}) "
             "ORDER BY id DESC LIMIT 1",
-            (cluster,),
+            (cluster, *(s.value for s in OPEN)),
         )
         return self._session(rows[0]) if rows else None
 

@@ -53,3 +53,8 @@ def crash() -> CheckResult:
 def returns_wrong_type() -> str:
     """A grader that forgets to return a CheckResult."""
     return "oops"
+
+
+def take_api_away(kube: object) -> None:
+    """A break that leaves the API server unreachable (on the fake API server only)."""
+    kube.down = True  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from breakfix.cli.output import emit_json, say, table
+from breakfix.state import SessionStatus
 
 if TYPE_CHECKING:
     from breakfix.exam.session import Board, ExamRunner
@@ -35,8 +36,8 @@ ReportOpt = Annotated[Path | None, typer.Option("--report", help="Also write the
 JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML here (a suite per student).")]
 
 _STATE_STYLE = {
-    "solved": "[green]solved[/green]",
-    "aborted": "[red]aborted[/red]",
+    SessionStatus.solved: "[green]solved[/green]",
+    SessionStatus.aborted: "[red]aborted[/red]",
     "not started": "[red]not started[/red]",
 }
 
@@ -208,3 +209,13 @@ def exam_list(json_out: JsonOpt = False) -> None:
             for r in rows
         ],
     )
+
+
+@exam_app.command("schema")
+def exam_schema() -> None:
+    """Print the JSON Schema of exam files (for editor completion)."""
+    import json
+
+    from breakfix.exam.model import ExamFile
+
+    print(json.dumps(ExamFile.model_json_schema(by_alias=True), indent=2))

@@ -63,7 +63,29 @@ def load() -> tuple[list[Row], list[str]] | None:
         return None
     if not isinstance(data, dict) or data.get("key") != fingerprint():
         return None
-    return data["rows"], data["errors"]
+    rows, errors = data.get("rows"), data.get("errors")
+    if not (isinstance(rows, list) and all(_row_ok(r) for r in rows)):
+        return None  # a damaged or hand-edited cache: the full CLI rebuilds it
+    if not (isinstance(errors, list) and all(isinstance(e, str) for e in errors)):
+        return None
+    return rows, errors
+
+
+_ROW: dict[str, type | tuple[type, ...]] = {
+    "id": str,
+    "title": str,
+    "domain": str,
+    "difficulty": str,
+    "time_limit_seconds": (int, float),
+    "summary": str,
+}
+
+
+def _row_ok(row: Any) -> bool:
+    """True when a cached row has every field `render` and `select` use, with the right types."""
+    if not isinstance(row, dict) or not all(isinstance(row.get(k), t) for k, t in _ROW.items()):
+        return False
+    return isinstance(row.get("requires"), list) and all(isinstance(r, str) for r in row["requires"])
 
 
 def select(rows: list[Row], domain: str | None, difficulty: str | None, caps: frozenset[str] | None) -> list[Row]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from breakfix.durations import Seconds
 from breakfix.errors import LabFileError
+from breakfix.model import Duration
 from breakfix.yamlfile import read_mapping, validate
 
 
@@ -28,7 +28,7 @@ class ExamFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="The exam's id in `lab exam status NAME`.")
-    duration: Seconds = Field(gt=0, description="Time for the whole exam, e.g. 45m; it replaces each lab's limit.")
+    duration: Duration = Field(gt=0, description="Time for the whole exam, e.g. 45m; it replaces each lab's limit.")
     labs: list[str] = Field(min_length=1, description="Labs dealt to the students in turn.")
     students: list[Student] = Field(min_length=1)
 

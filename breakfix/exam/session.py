@@ -17,11 +17,9 @@ from breakfix.durations import format_duration
 from breakfix.errors import BreakfixError, Interrupted, LabFileError, UnknownLabError
 from breakfix.exam.model import Assignment, ExamFile, assignments, load_exam
 from breakfix.results import CheckResult, GradeReport
-from breakfix.state import Session, State
+from breakfix.state import OPEN, RUNNING, Session, SessionStatus, State
 
 MAX_PARALLEL = 8  # clusters broken, graded or reset at the same time
-RUNNING = ("active", "solved")  # a lab that is live: graded at the end
-OPEN = ("starting", "active", "solved")  # a lab whose changes may still be on the cluster
 T = TypeVar("T")
 
 
@@ -231,7 +229,7 @@ class ExamRunner:
             api = self.api_for(seat)
             try:
                 earlier = sessions.get(seat.student)
-                if earlier is not None and earlier.status == "starting":
+                if earlier is not None and earlier.status == SessionStatus.starting:
                     self.log(f"[{seat.student}] an earlier start did not finish: undoing it first")
                     api.reset()
                 api.start(seat.lab, student=seat.student, exam=exam.name)
@@ -258,7 +256,7 @@ class ExamRunner:
         clock = record is not None and record["started"] is not None
         undo = [s for s in seats if s.student in sessions and sessions[s.student].status in OPEN]
         if clock:  # students already working keep their labs; only the unfinished starts are undone
-            undo = [s for s in undo if sessions[s.student].status == "starting"]
+            undo = [s for s in undo if sessions[s.student].status == SessionStatus.starting]
         left = {k: v for k, v in _parallel(self._reset_one, undo).items() if v}
         if left:
             return Interrupted(
@@ -345,7 +343,7 @@ class ExamRunner:
         return board
 
     def _fill(self, row: Seat, session: Session, record: dict[str, Any]) -> None:
-        row.state = session.status
+        row.state = session.status.value
         ended = record["ended"]
         grades = [g for g in self.store.grades(session.id) if ended is None or g["at"] <= ended]
         if not grades:

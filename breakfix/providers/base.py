@@ -81,16 +81,16 @@ def stream(argv: list[str], log: Log, what: str, timeout: float = 1800, env: dic
     """Run a long command, passing its output lines on as progress; fail with its last lines."""
     log(f"{what}: {' '.join(argv)}")
     start = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     tail: list[str] = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        line = line.rstrip()
-        if line:
-            tail = [*tail, line][-15:]
-            log(f"  [{time.monotonic() - start:4.0f}s] {line}")
-        if time.monotonic() - start > timeout:
-            proc.kill()
-            raise ClusterError(f"{what} took more than {timeout:.0f}s")
-    if proc.wait() != 0:
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip()
+            if line:
+                tail = [*tail, line][-15:]
+                log(f"  [{time.monotonic() - start:4.0f}s] {line}")
+            if time.monotonic() - start > timeout:
+                proc.kill()
+                raise ClusterError(f"{what} took more than {timeout:.0f}s")
+    if proc.returncode != 0:
         raise ClusterError(f"{what} failed (exit {proc.returncode}): " + " | ".join(tail[-3:]))

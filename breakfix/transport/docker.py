@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 from breakfix.errors import NodeError
-from breakfix.transport.shell import ShellTransport
+from breakfix.transport.shell import ShellTransport, run_capped
 
 
 class DockerTransport(ShellTransport):
@@ -22,10 +21,7 @@ class DockerTransport(ShellTransport):
 
     def _exec(self, line: str, stdin: bytes | None, timeout: float | None) -> tuple[int, bytes, bytes]:
         argv = [self.docker, "exec", "-i", self.container, "/bin/sh", "-c", line]
-        try:
-            proc = subprocess.run(argv, input=stdin or b"", capture_output=True, timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            return 124, exc.stdout or b"", (exc.stderr or b"") + b"\ntimed out"
-        if proc.returncode != 0 and proc.stderr.startswith(b"Error response from daemon: No such container"):
+        rc, out, err = run_capped(argv, stdin, timeout, self.max_output)
+        if rc != 0 and err.startswith(b"Error response from daemon: No such container"):
             raise NodeError(f"{self.description}: no such container")
-        return proc.returncode, proc.stdout, proc.stderr
+        return rc, out, err

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-
-from breakfix.transport.shell import ShellTransport
+from breakfix.transport.shell import ShellTransport, run_capped
 
 
 class LocalTransport(ShellTransport):
@@ -15,8 +13,4 @@ class LocalTransport(ShellTransport):
         self.become = become
 
     def _exec(self, line: str, stdin: bytes | None, timeout: float | None) -> tuple[int, bytes, bytes]:
-        try:
-            proc = subprocess.run(["/bin/sh", "-c", line], input=stdin or b"", capture_output=True, timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            return 124, exc.stdout or b"", (exc.stderr or b"") + b"\ntimed out"
-        return proc.returncode, proc.stdout, proc.stderr
+        return run_capped(["/bin/sh", "-c", line], stdin, timeout, self.max_output)

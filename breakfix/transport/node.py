@@ -49,7 +49,10 @@ class Node:
         data = self.read(path)
         if data is None:
             raise NodeError(f"{self.name}: {path} does not exist")
-        return data.decode()
+        try:
+            return data.decode()
+        except UnicodeDecodeError as exc:
+            raise NodeError(f"{self.name}: {path} is not UTF-8 text (byte {exc.start})") from None
 
     def write(self, path: str, data: bytes | str, stat: FileStat | None = None) -> None:
         """Replace a file atomically; keeps mode and owner of the old file unless STAT is given."""

@@ -37,10 +37,14 @@ def parse_spec(
     if parts.scheme == "ssh":
         if not parts.hostname:
             raise ClusterError(f"transport {text!r}: no host")
+        try:
+            port = parts.port or 22
+        except ValueError:
+            raise ClusterError(f"transport {text!r}: the port is not a number (1-65535)") from None
         return TransportSpec(
             "ssh",
             host=parts.hostname,
-            port=parts.port or 22,
+            port=port,
             user=parts.username or "root",
             key_file=key_file,
             known_hosts=known_hosts,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import select
+import threading
 import time
 from typing import TYPE_CHECKING
 
 from breakfix.errors import NodeError
-from breakfix.transport.shell import ShellTransport
+from breakfix.transport.shell import OutputTooLarge, ShellTransport
 
 if TYPE_CHECKING:
     import paramiko
@@ -95,15 +96,28 @@ class SSHTransport(ShellTransport):
         assert transport is not None
         try:
             channel = transport.open_session(timeout=self.connect_timeout)
-            channel.exec_command(line)
+            # paramiko waits for the server's answer to exec without a deadline: close the channel if it stalls
+            guard = threading.Timer(self.connect_timeout, channel.close)
+            guard.daemon = True
+            guard.start()
+            try:
+                channel.exec_command(line)
+            finally:
+                guard.cancel()
+            channel.settimeout(timeout if timeout is not None else self.connect_timeout * 6)
             if stdin:
                 channel.sendall(stdin)
             channel.shutdown_write()
         except Exception as exc:
-            raise NodeError(f"{self.description}: cannot run a command: {exc}") from exc
+            self.close()  # a stalled connection is not reused
+            reason = str(exc) or type(exc).__name__
+            raise NodeError(f"{self.description}: cannot run a command: {reason}") from None
         out, err = bytearray(), bytearray()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            if len(out) + len(err) > self.max_output:
+                channel.close()
+                raise OutputTooLarge(self.max_output)
             if channel.recv_ready():
                 out += channel.recv(65536)
                 continue
@@ -122,10 +136,13 @@ class SSHTransport(ShellTransport):
                 return 124, bytes(out), bytes(err) + b"\ntimed out"
             select.select([channel], [], [], 0.2)
         # drain what arrived with the exit status
-        while channel.recv_ready():
+        while channel.recv_ready() and len(out) + len(err) <= self.max_output:
             out += channel.recv(65536)
-        while channel.recv_stderr_ready():
+        while channel.recv_stderr_ready() and len(out) + len(err) <= self.max_output:
             err += channel.recv_stderr(65536)
+        if len(out) + len(err) > self.max_output:
+            channel.close()
+            raise OutputTooLarge(self.max_output)
         rc = channel.recv_exit_status()
         channel.close()
         return rc, bytes(out), bytes(err)

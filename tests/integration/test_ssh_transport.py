@@ -94,3 +94,45 @@ def test_unreachable_port_says_what_was_tried() -> None:
     node = Node("w9", "worker", SSHTransport("127.0.0.1", port, "root", connect_timeout=2))
     with pytest.raises(NodeError, match=f"ssh://root@127.0.0.1:{port}: cannot connect"):
         node.run("true")
+
+
+def test_endless_output_and_files_are_capped(sshd: Sshd) -> None:
+    node = ssh_node(sshd)
+    assert isinstance(node.transport, SSHTransport)
+    node.transport.max_output = 1 << 20
+    with pytest.raises(NodeError, match=r"/dev/zero is larger than 1 MiB"):
+        node.read("/dev/zero")
+    with pytest.raises(NodeError, match=r"`yes` wrote more than 1 MiB"):
+        node.run("yes", timeout=30)
+    assert node.run("echo still fine").stdout == "still fine\n"  # the connection survives
+    node.close()
+
+
+def test_a_stalled_server_does_not_hang_a_command(sshd: Sshd) -> None:
+    import signal
+    import subprocess
+    import time
+
+    node = ssh_node(sshd)
+    assert isinstance(node.transport, SSHTransport)
+    node.transport.connect_timeout = 2.0
+    assert node.run("true").ok  # connected: the session process serves this connection
+    children = subprocess.run(
+        ["pgrep", "-P", str(sshd.process.pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    assert children
+    for pid in children:
+        os.kill(int(pid), signal.SIGSTOP)
+    try:
+        began = time.monotonic()
+        try:
+            result = node.run("echo hi", timeout=3)
+            assert result.rc == 124
+        except NodeError as exc:
+            assert "cannot run a command" in str(exc)
+        assert time.monotonic() - began < 12
+    finally:
+        for pid in children:
+            os.kill(int(pid), signal.SIGCONT)
+    assert node.run("echo back").stdout == "back\n"  # a new connection
+    node.close()

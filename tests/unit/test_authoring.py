@@ -20,7 +20,7 @@ from breakfix.cli.steps import REGENERATE, markdown
 from breakfix.injected import BY_NAME, NOT_SETTABLE, REGISTRY
 from breakfix.steps import available_steps, bind, lab_value, type_name
 from tests.fakes import FakeTransport
-from tests.unit.test_changes import make_ctx
+from tests.unit.contexts import make_ctx
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "docs" / "lab.schema.json").read_text())

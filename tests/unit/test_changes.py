@@ -2,40 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from breakers import files, manifest
 from breakfix.changes import ChangeLog
-from breakfix.context import Context
 from breakfix.errors import BreakfixError, NodeError, StepError
-from breakfix.inventory import ClusterSpec, NodeSpec
-from breakfix.state import State
 from breakfix.transport.base import FileStat
-from breakfix.transport.node import Node
-from breakfix.transport.spec import TransportSpec
 from breakfix.undo import replay, verify_restored
 from tests.fakes import FakeKube, FakeTransport
+from tests.unit.contexts import make_ctx
 from tests.unit.test_manifests import MANIFEST
 
 PATH = "/etc/kubernetes/manifests/etcd.yaml"
-
-
-def make_ctx(transport: FakeTransport, kube: FakeKube | None = None) -> Context:
-    spec = ClusterSpec(
-        "test",
-        "inventory",
-        Path("/dev/null"),
-        (NodeSpec("cp1", "control-plane", TransportSpec("local"), "10.0.0.2"),),
-        None,
-        None,
-        frozenset(),
-    )
-    ctx = Context(spec, State(), kube=kube or FakeKube(), log=lambda _m: None)
-    ctx._nodes["cp1"] = Node("cp1", "control-plane", transport, "10.0.0.2")  # the fake instead of a connection
-    return ctx
 
 
 def test_edit_then_replay_restores_bytes_mode_owner() -> None:

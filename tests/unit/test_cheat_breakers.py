@@ -15,7 +15,7 @@ from breakfix.transport.base import CommandResult
 from breakfix.undo import replay
 from graders import service, systemd, workload
 from tests.fakes import FakeKube, FakeTransport
-from tests.unit.test_changes import make_ctx
+from tests.unit.contexts import make_ctx
 
 IMAGES = {"web": "breakfix.local/web:1", "shell": "breakfix.local/shell:1"}
 

@@ -28,6 +28,7 @@ from breakfix.steps import render
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = load_catalog()
+pytestmark = pytest.mark.usefixtures("shared_catalog")  # the shipped labs, loaded once for all the commands
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -12,7 +12,7 @@ from breakfix.transport.node import Node
 from breakfix.undo import replay
 from graders import probe
 from tests.fakes import FakeKube, FakeTransport
-from tests.unit.test_changes import make_ctx
+from tests.unit.contexts import FakeClock, make_ctx
 from tests.unit.test_new_graders import CLUSTER, IMAGES
 
 CONF = "/etc/cni/net.d/10-breakfix-bridge.conflist"
@@ -136,7 +136,7 @@ def test_pod_network_probe_fails_when_the_address_does_not_answer() -> None:
     assert result.status == "fail" and "cannot reach it" in result.message and "pod range" in result.hint
 
 
-def test_delete_waits_until_the_object_is_gone() -> None:
+def test_delete_waits_until_the_object_is_gone(fast_clock: FakeClock) -> None:
     class Finalizing(FakeKube):
         """Keeps a deleted object for two more reads, as a finalizer would."""
 
@@ -161,3 +161,4 @@ def test_delete_waits_until_the_object_is_gone() -> None:
     ctx = make_ctx(FakeTransport(), kube)
     kube_breakers.delete(ChangeLog(ctx, "cheat"), kube, "PersistentVolumeClaim", "c", "b")
     assert kube.lingering == 0 and kube.get("v1", "PersistentVolumeClaim", "c", "b") is None
+    assert fast_clock.slept == [1, 1]  # it waited while the finalizer held the object

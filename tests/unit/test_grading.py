@@ -7,7 +7,7 @@ import pytest
 from breakfix.grading import run_checks
 from breakfix.steps import bind
 from tests.fakes import FakeKube, FakeTransport
-from tests.unit.test_changes import make_ctx
+from tests.unit.contexts import make_ctx
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ from breakfix.transport.node import Node
 from graders import identity
 from graders import node as node_graders
 from tests.fakes import FakeTransport
-from tests.unit.test_changes import make_ctx
+from tests.unit.contexts import make_ctx
 
 KUBELET_PEM = "/var/lib/kubelet/pki/kubelet-client-current.pem"
 

@@ -11,7 +11,7 @@ from breakfix.state import State
 from graders._images import digest, familiar, pinned_to, qualified, repository, same_image
 from graders.service import not_redeployed
 from tests.fakes import FakeKube, FakeTransport
-from tests.unit.test_changes import make_ctx
+from tests.unit.contexts import make_ctx
 
 
 @pytest.mark.parametrize(

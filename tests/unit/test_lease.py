@@ -15,7 +15,7 @@ from breakfix.context import Context
 from breakfix.state import State
 from breakfix.transport.node import Node
 from tests.fakes import FakeKube, FakeTransport
-from tests.unit.test_runner import lab_from, marked_ctx
+from tests.unit.contexts import lab_from, marked_ctx
 
 
 @pytest.fixture(autouse=True)

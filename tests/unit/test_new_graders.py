@@ -26,7 +26,7 @@ from breakfix.transport.spec import TransportSpec
 from graders import node as node_graders
 from graders import probe, service, static_pod, systemd, workload
 from tests.fakes import FakeKube, FakeTransport, Unexpected
-from tests.unit.test_changes import make_ctx
+from tests.unit.contexts import make_ctx
 
 CLUSTER = ClusterSpec("t", "inventory", Path("/dev/null"), (), None, None, frozenset(), pull_policy="Never")
 IMAGES = {"pause": "breakfix.local/pause:1", "shell": "breakfix.local/shell:1", "web": "breakfix.local/web:1"}

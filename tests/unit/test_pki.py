@@ -27,7 +27,7 @@ from breakfix.transport.base import CommandResult
 from breakfix.undo import replay
 from graders.pki import serving_cert_valid
 from tests.fakes import FakeTransport
-from tests.unit.test_changes import make_ctx
+from tests.unit.contexts import make_ctx
 
 NOW = datetime.datetime.now(datetime.UTC)
 

@@ -12,7 +12,7 @@ from breakfix.errors import BreakfixError
 from breakfix.transport.base import CommandResult
 from breakfix.undo import replay
 from tests.fakes import FakeTransport
-from tests.unit.test_changes import make_ctx
+from tests.unit.contexts import make_ctx
 
 CONF = "/etc/kubernetes/kubelet.conf"
 GOOD = b"server: https://10.0.0.2:6443\n"

@@ -17,8 +17,7 @@ from breakfix.changes import ChangeLog
 from breakfix.errors import BreakfixError, StepError
 from breakfix.lock import ClusterBusy, cluster_lock, holder, lock_path
 from tests.fakes import FakeTransport
-from tests.unit.test_changes import make_ctx
-from tests.unit.test_runner import lab_from, marked_ctx
+from tests.unit.contexts import lab_from, make_ctx, marked_ctx
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +25,7 @@ def _test_steps(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BREAKFIX_STEP_MODULES", "tests.steps")
 
 
+@pytest.mark.usefixtures("fast_clock")
 def test_failed_start_undoes_only_its_own_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A start that rolls back leaves entries journaled before it began (another writer's) alone."""
     lab = lab_from(
@@ -129,7 +129,7 @@ import contextlib, pathlib, sys, time
 from breakfix import api, runner
 from breakfix.catalog import load_lab
 from breakfix.cli.main import main
-from tests.unit.test_runner import marked_ctx
+from tests.unit.contexts import marked_ctx
 
 lab = load_lab(pathlib.Path(sys.argv[1]))
 ctx, t, _kube = marked_ctx({"/etc/app.conf": b"good"})

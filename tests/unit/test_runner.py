@@ -6,80 +6,18 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-import yaml
 
 from breakfix import runner
-from breakfix.catalog import load_lab
 from breakfix.clusters import MARKER_NAME, MARKER_NAMESPACE
 from breakfix.errors import BreakfixError, LabFileError, NotALabCluster, StepError
-from tests.fakes import FakeKube, FakeTransport
-from tests.unit.test_changes import make_ctx
+from tests.unit.contexts import CP_TAINT, LAB, FakeClock, lab_from, marked_ctx, node_obj
 
-LAB = {
-    "id": "demo",
-    "title": "Demo lab",
-    "domain": "troubleshooting",
-    "difficulty": "easy",
-    "time_limit": "5m",
-    "task": "Make /etc/app.conf say good on {{ control_plane }}.",
-    "setup": [{"sentinel": {"name": "ledger"}}],
-    "break": [{"tests.steps.write": {"path": "/etc/app.conf", "content": "bad"}}],
-    "confirm": [
-        {"tests.steps.file_is": {"path": "/etc/app.conf", "content": "good", "expect": "fail", "within": "5s"}}
-    ],
-    "grade": [
-        {"tests.steps.file_is": {"path": "/etc/app.conf", "content": "good", "weight": 2}},
-        {"graders.api.sentinel_intact": {"name": "ledger"}},
-    ],
-    "hints": ["look at /etc/app.conf"],
-    "solve": [{"tests.steps.write": {"path": "/etc/app.conf", "content": "good"}}],
-    "cheats": {"wrong-value": [{"tests.steps.write": {"path": "/etc/app.conf", "content": "meh"}}]},
-    "solution": "write good",
-}
+pytestmark = pytest.mark.usefixtures("fast_clock")  # confirm, settle and API waits run their course at once
 
 
 @pytest.fixture(autouse=True)
 def _test_steps(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BREAKFIX_STEP_MODULES", "tests.steps")
-
-
-def lab_from(tmp_path: Path, **change: object):  # type: ignore[no-untyped-def]
-    path = tmp_path / "demo" / "lab.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump({**LAB, **change}))
-    return load_lab(path)
-
-
-def node_obj(name: str, taints: list[dict[str, str]] | None = None, ready: bool = True) -> dict[str, object]:
-    """A Node as the API server returns it."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
-        "spec": {"taints": taints} if taints else {},
-        "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
-    }
-
-
-CP_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
-
-
-def marked_ctx(files: dict[str, bytes]):  # type: ignore[no-untyped-def]
-    kube = FakeKube({"ConfigMap", "Node", "ClusterRoleBinding", "Deployment", "DaemonSet"})
-    kube.create(node_obj("cp1", [CP_TAINT]))
-    kube.create(
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": MARKER_NAME, "namespace": MARKER_NAMESPACE},
-            "data": {"id": "m1"},
-        }
-    )
-    t = FakeTransport(files)
-    t.expect("true")
-    ctx = make_ctx(t, kube)
-    ctx.store.add_cluster("test", "/dev/null", "inventory", "m1")
-    return ctx, t, kube
 
 
 def test_start_grade_reset(tmp_path: Path) -> None:
@@ -124,7 +62,7 @@ def test_missing_capability_is_refused(tmp_path: Path) -> None:
         runner.start(ctx, lab)
 
 
-def test_fault_not_shown_rolls_back(tmp_path: Path) -> None:
+def test_fault_not_shown_rolls_back(tmp_path: Path, fast_clock: FakeClock) -> None:
     # the break writes "bad" but the confirm waits for a *passing* check that never comes
     lab = lab_from(
         tmp_path, confirm=[{"tests.steps.file_is": {"path": "/etc/app.conf", "content": "x", "within": "1s"}}]
@@ -132,6 +70,7 @@ def test_fault_not_shown_rolls_back(tmp_path: Path) -> None:
     ctx, t, kube = marked_ctx({"/etc/app.conf": b"good"})
     with pytest.raises(StepError, match="did not show"):
         runner.start(ctx, lab)
+    assert fast_clock.slept == [3.0]  # one poll, then the 1s `within` had run out
     assert t.files["/etc/app.conf"] == b"good" and kube.get("v1", "ConfigMap", "ledger", "default") is None
     assert ctx.store.journal("test") == [] and ctx.store.active_session("test") is None
 
@@ -375,6 +314,19 @@ def test_start_shows_progress_not_the_fault_unless_asked(tmp_path: Path) -> None
         assert ("/etc/app.conf" in text) is spoilers and ("bad" in text) is spoilers
         assert ("  break: step 1 of 1" in said) is not spoilers
         runner.reset(ctx)
+
+
+def test_a_break_that_takes_the_api_away_still_starts_and_the_guard_compares_with_before(tmp_path: Path) -> None:
+    """etcd on an empty store or a dead API server: the cluster after the break cannot be read, and need not be."""
+    lab = lab_from(tmp_path, **{"break": [*LAB["break"], {"tests.steps.take_api_away": {}}]})  # type: ignore[list-item]
+    ctx, t, kube = marked_ctx({"/etc/app.conf": b"good"})
+    session = runner.start(ctx, lab)
+    assert session.status == "active" and ctx.state.get("fingerprint.started") is None
+    report = runner.grade(ctx, lab, session, record=False)
+    assert not report.passed and any(c.name.startswith("guard") and c.status == "error" for c in report.checks)
+    kube.down = False
+    t.files["/etc/app.conf"] = b"good"
+    assert runner.grade(ctx, lab, session, record=False).passed
 
 
 def test_task_text_is_rendered(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from breakfix.state import State
 from breakfix.undo import replay
 from graders.service import MANAGED_BY, SLICE_CONTROLLER, endpoints_match, not_redeployed, template_hash
 from tests.fakes import FakeKube, FakeTransport
-from tests.unit.test_changes import make_ctx
+from tests.unit.contexts import make_ctx
 
 NS = "shop"
 SKIP_MIRROR = "endpointslice.kubernetes.io/skip-mirror"

@@ -8,7 +8,7 @@ from breakers import storage as storage_breakers
 from breakfix.changes import ChangeLog
 from graders import storage
 from tests.fakes import FakeKube, FakeTransport
-from tests.unit.test_changes import make_ctx
+from tests.unit.contexts import make_ctx
 
 SC = "storage.k8s.io/v1"
 

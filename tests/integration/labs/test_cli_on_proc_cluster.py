@@ -111,6 +111,8 @@ def test_verify_svc_wrong_selector(capsys: pytest.CaptureFixture[str], cluster: 
         ("grade-after-break", True),
         ("cheat:relabel-pods", True),
         ("cheat:select-by-tier", True),
+        ("cheat:hand-endpoints", True),  # no selector, Endpoints and an EndpointSlice written by hand
+        ("alternative:both-labels", True),
         ("solve", True),
         ("reset", True),
     ]

@@ -82,7 +82,7 @@ def test_exam_for_a_class(capsys: pytest.CaptureFixture[str], proc_cluster_facto
     assert board["ended"] is not None and board["passed"] == 1
     assert [seats(board)[s]["passed"] for s in ("alice", "bob", "carol")] == [True, False, None]
     text = report.read_text()
-    assert "| alice | alice | svc-wrong-selector | fixed | 100% | 3/3 |" in text
+    assert "| alice | alice | svc-wrong-selector | fixed | 100% | 7/7 |" in text
     assert "| bob | bob | svc-wrong-selector | not fixed | 0% | 6/7 |" in text  # the guard checks alone earn nothing
     assert "| carol | carol | etcd-datadir | not started | - | - |" in text
     suites = {s.get("name"): s for s in ET.parse(junit).getroot()}

@@ -1,0 +1,19 @@
+"""The clock the engine's waiting loops read and sleep on; tests swap in one that never sleeps."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass
+class Clock:
+    """Monotonic time and sleep for the waiting loops (confirm, settle, API back, deletion done)."""
+
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+
+#: The one clock the waiting loops use: set its fields to inject another (tests/unit/conftest.py fast_clock).
+CLOCK = Clock()
