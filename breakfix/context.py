@@ -18,6 +18,7 @@ from breakfix.images import image_map
 from breakfix.injected import NOT_SETTABLE
 from breakfix.inventory import ClusterSpec
 from breakfix.kube import Kube, KubeClient
+from breakfix.node_shell import pick_node
 from breakfix.state import State
 from breakfix.steps import Step, render, template_vars
 from breakfix.transport.node import Node
@@ -76,14 +77,7 @@ class Context:
 
     def node(self, selector: str) -> Node:
         """A node by name or by role (control-plane, worker); its connection is reused."""
-        spec = next((n for n in self.cluster.nodes if n.name == selector), None)
-        if spec is None:
-            role = {"control-plane": "control-plane", "controlplane": "control-plane", "worker": "worker"}.get(selector)
-            matches = [n for n in self.cluster.nodes if n.role == role] if role else []
-            if not matches:
-                names = ", ".join(n.name for n in self.cluster.nodes) or "none"
-                raise ClusterError(f"cluster {self.cluster.name} has no node {selector!r} (nodes: {names})")
-            spec = matches[0]
+        spec = pick_node(self.cluster, selector)
         with self._lock:
             if spec.name not in self._nodes:
                 self._nodes[spec.name] = Node(spec.name, spec.role, open_transport(spec.transport), spec.ip)

@@ -436,9 +436,11 @@ def verify(
         raise typer.Exit(1)
 
 
-# sub-apps: `lab cluster ...` (breakfix/cli/clusters.py uses the helpers above) and `lab exam ...` -----------
+# `lab ssh` and the sub-apps `lab cluster ...`, `lab exam ...` (their modules use the helpers above) -----------
 from breakfix.cli.clusters import cluster_app  # noqa: E402
+from breakfix.cli.ssh import ssh_command  # noqa: E402
 
+app.command("ssh")(ssh_command)
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(exam_app, name="exam")
 
