@@ -22,6 +22,9 @@ def cluster_up(
     image: Annotated[
         str | None, typer.Option(help="kind node image (default: the one kind pins, e.g. kindest/node:v1.34.0).")
     ] = None,
+    kubeconfig: Annotated[
+        bool, typer.Option(help="Add a breakfix-NAME context to your kubeconfig ($KUBECONFIG or ~/.kube/config).")
+    ] = True,
 ) -> None:
     """Create a lab cluster, mark it and make it the default."""
     from breakfix.errors import BreakfixError
@@ -46,7 +49,38 @@ def cluster_up(
             say(f"saved snapshot {CLEAN_SNAPSHOT}: `lab reset --snapshot` brings the cluster back to this point")
         except BreakfixError as exc:
             say(f"warning: no snapshot ({exc}); `lab reset` replays the journal instead")
+    if kubeconfig:
+        _add_context(inventory, name)
     print(f"cluster {name} is up ({provider}, {workers} workers), marked as a lab cluster and the default")
+
+
+def _add_context(inventory: Path, name: str) -> None:
+    """Merge the new cluster's context into the user's kubeconfig, and say where (a failure only warns)."""
+    from breakfix.errors import BreakfixError
+    from breakfix.inventory import load_inventory
+    from breakfix.kubeconfig_merge import merge_context, user_kubeconfig
+
+    source = load_inventory(inventory).kubeconfig
+    if source is None:
+        return
+    try:
+        context = merge_context(source, name)
+    except (BreakfixError, OSError) as exc:
+        say(f"warning: your kubeconfig was left as it was ({exc}); `lab cluster kubeconfig` prints the cluster's own")
+        return
+    say(f"added context {context} to {user_kubeconfig()}: `kubectl --context {context} get nodes`")
+
+
+def _remove_context(name: str) -> None:
+    """Take the cluster's context out of the user's kubeconfig again, if `lab cluster up` put it there."""
+    from breakfix.errors import BreakfixError
+    from breakfix.kubeconfig_merge import context_name, remove_context, user_kubeconfig
+
+    try:
+        if remove_context(name):
+            say(f"removed context {context_name(name)} from {user_kubeconfig()}")
+    except (BreakfixError, OSError) as exc:
+        say(f"warning: context {context_name(name)} stays in your kubeconfig ({exc})")
 
 
 @cluster_app.command("down")
@@ -67,6 +101,7 @@ def cluster_down(
         raise BreakfixError(f"{name} was adopted, not created by breakfix: `lab cluster forget {name}` unregisters it")
     get_provider(provider).down(name, say)
     bf.forget_cluster(name)
+    _remove_context(name)
     print(f"cluster {name} deleted")
 
 

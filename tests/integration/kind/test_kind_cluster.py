@@ -48,6 +48,11 @@ def test_up_makes_a_marked_lab_cluster_with_progress(kind_cluster: KindCluster) 
     assert spec.images["web"].startswith("breakfix.local/") and spec.pull_policy == "Never"
     server = yaml.safe_load(spec.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]  # type: ignore[union-attr]
     assert server.startswith("https://127.0.0.1:")
+    context = f"breakfix-{kind_cluster.name}"
+    assert f"added context {context}" in out
+    mine = yaml.safe_load((kind_cluster.state_dir / "user-kubeconfig").read_text())
+    assert [c["name"] for c in mine["contexts"]] == [context] and mine["current-context"] == context
+    assert mine["clusters"][0]["cluster"]["server"] == server
 
 
 def test_status_reaches_the_api_and_every_node_over_docker(kind_cluster: KindCluster) -> None:
@@ -130,6 +135,8 @@ def test_down_deletes_the_nodes_and_forgets_the_cluster(kind_cluster: KindCluste
     down = kind_cluster.lab("cluster", "down", "--name", kind_cluster.name, timeout=300)
     assert down.returncode == 0, down.stderr
     assert f"cluster {kind_cluster.name} deleted" in down.stdout
+    assert f"removed context breakfix-{kind_cluster.name}" in down.stderr + down.stdout
+    assert yaml.safe_load((kind_cluster.state_dir / "user-kubeconfig").read_text())["contexts"] == []
     assert kind_cluster.containers() == []
     listed = kind_cluster.lab("cluster", "list", "--json")
     assert json.loads(listed.stdout) == []

@@ -59,6 +59,7 @@ def kind_env(network: str, state_dir: Path) -> dict[str, str]:
         "BREAKFIX_REAL_DOCKER": real,
         "KIND_EXPERIMENTAL_DOCKER_NETWORK": network,
         "BREAKFIX_STATE_DIR": str(state_dir),
+        "KUBECONFIG": str(state_dir / "user-kubeconfig"),  # `lab cluster up` adds its context here, not to ~/.kube
     }
 
 
