@@ -185,7 +185,7 @@ def cluster_forget(name: Annotated[str, typer.Argument(help="A registered cluste
 
 @cluster_app.command("status")
 def cluster_status(json_out: JsonOpt = False) -> None:
-    """Reach the cluster: API version, marker, each node."""
+    """Reach the cluster: API version, marker, each node (exit 3 when any of them cannot be reached)."""
     from breakfix.clusters import read_marker
     from breakfix.errors import BreakfixError
 
@@ -210,16 +210,22 @@ def cluster_status(json_out: JsonOpt = False) -> None:
             except BreakfixError as exc:
                 nodes[node.name] = f"unreachable: {exc}"
         out["nodes"] = nodes
+    unchecked = [n.name for n in spec.nodes if n.transport.scheme == "ssh" and not n.transport.check_host_key]
+    if unchecked:
+        say(f"warning: host keys are not checked for {', '.join(unchecked)} (breakfix_check_host_key: false)")
     if json_out:
         emit_json(out)
-        return
-    for key, value in out.items():
-        if isinstance(value, dict):
-            print(f"{key}:")
-            for k, v in value.items():
-                print(f"  {k}: {v}")
-        else:
-            print(f"{key}: {value}")
+    else:
+        for key, value in out.items():
+            if isinstance(value, dict):
+                print(f"{key}:")
+                for k, v in value.items():
+                    print(f"  {k}: {v}")
+            else:
+                print(f"{key}: {value}")
+    unreachable = str(out["api"]).startswith("unreachable") or any(v.startswith("unreachable") for v in nodes.values())
+    if unreachable:
+        raise typer.Exit(3)
 
 
 snapshot_app = typer.Typer(help="Whole-cluster snapshots (Vagrant clusters): a fast reset between labs.")

@@ -338,3 +338,43 @@ def test_grade_exit_codes(
         assert out == "a\nb\n"
         got, out, _ = run(capsys, "grade", "-o", "yaml")
         assert got == code and yaml.safe_load(out)["lab"] == "demo"
+
+
+def test_cluster_status_exits_3_when_the_api_or_a_node_cannot_be_reached(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on: both connections are refused at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "c",
+                "clusters": [{"name": "c", "cluster": {"server": f"https://127.0.0.1:{port}"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
+    inv = tmp_path / "lab.yaml"
+    node = {"ansible_host": "127.0.0.1", "ansible_port": port, "breakfix_check_host_key": False}
+    inv.write_text(
+        yaml.safe_dump(
+            {
+                "all": {
+                    "vars": {"breakfix_cluster": "lab", "breakfix_kubeconfig": str(kubeconfig)},
+                    "children": {"control_plane": {"hosts": {"cp1": node}}},
+                }
+            }
+        )
+    )
+    State().add_cluster("lab", str(inv), "inventory", "m1")
+    code, out, err = run(capsys, "cluster", "status")
+    assert code == 3, (out, err)
+    assert "api: unreachable" in out and "cp1: unreachable" in out
+    assert "host keys are not checked for cp1" in err
