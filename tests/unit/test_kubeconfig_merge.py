@@ -14,7 +14,9 @@ SOURCE = {
     "apiVersion": "v1",
     "kind": "Config",
     "current-context": "kind-lab",
-    "clusters": [{"name": "kind-lab", "cluster": {"server": "https://127.0.0.1:40001", "certificate-authority": "ca.crt"}}],
+    "clusters": [
+        {"name": "kind-lab", "cluster": {"server": "https://127.0.0.1:40001", "certificate-authority": "ca.crt"}}
+    ],
     "users": [{"name": "kind-lab", "user": {"client-certificate-data": "Y2VydA==", "client-key-data": "a2V5"}}],
     "contexts": [{"name": "kind-lab", "context": {"cluster": "kind-lab", "user": "kind-lab"}}],
 }
@@ -43,7 +45,8 @@ def test_the_context_joins_the_users_entries_which_stay_as_they_were(tmp_path: P
     assert data["current-context"] == "work" and data["preferences"] == {"colors": True}
     assert [c["name"] for c in data["contexts"]] == ["work", "breakfix-lab"]
     cluster = next(c for c in data["clusters"] if c["name"] == "breakfix-lab")["cluster"]
-    assert cluster == {"server": "https://127.0.0.1:40001", "certificate-authority": str(tmp_path / "cluster" / "ca.crt")}
+    ca = str(tmp_path / "cluster" / "ca.crt")  # relative paths made absolute
+    assert cluster == {"server": "https://127.0.0.1:40001", "certificate-authority": ca}
     assert target.stat().st_mode & 0o777 == 0o600
     merge_context(source, "lab", target)  # twice: still one of each
     assert [c["name"] for c in yaml.safe_load(target.read_text())["users"]] == ["work", "breakfix-lab"]
@@ -62,7 +65,7 @@ def test_a_missing_kubeconfig_is_created_with_the_context_current(tmp_path: Path
 def test_unreadable_files_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(BreakfixError, match="no context to copy"):
         merge_context(write(tmp_path / "k", {"kind": "Config"}), "lab", tmp_path / "c")
-    with pytest.raises(BreakfixError, match="your kubeconfig .*not a kubeconfig"):
+    with pytest.raises(BreakfixError, match=r"your kubeconfig .*not a kubeconfig"):
         merge_context(write(tmp_path / "k2", SOURCE), "lab", write(tmp_path / "c2", ["a"]))
 
 
