@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from breakfix import node_files
+from breakfix import node_files, object_fingerprint
 from breakfix.catalog import Lab
 from breakfix.clock import CLOCK
 from breakfix.clusters import (
@@ -241,6 +241,7 @@ def reset(ctx: Context) -> int:
 
 
 FILES = "fingerprint.files"
+OBJECTS = "fingerprint.objects"
 
 
 def _watches_files(ctx: Context) -> bool:
@@ -250,6 +251,7 @@ def _watches_files(ctx: Context) -> bool:
 def take_fingerprint(ctx: Context) -> None:
     """Record the cluster as it is before a lab: nodes and admins from the API, each node's watched files."""
     ctx.state.set(BEFORE, fingerprint(ctx.kube))
+    ctx.state.set(OBJECTS, object_fingerprint.take(ctx.kube))
     if _watches_files(ctx):
         nodes = ctx.nodes()
         taken = dict(zip([n.name for n in nodes], parallel(node_files.take, nodes, name="fingerprint"), strict=True))
@@ -263,19 +265,21 @@ def differences(ctx: Context) -> list[str]:
         return []
     wait_for_api(ctx)
     found = node_changes(before, before, fingerprint(ctx.kube))
+    found += object_fingerprint.differences(ctx.state.get(OBJECTS), ctx.kube)
     for name, files in (ctx.state.get(FILES) or {}).items():
         found += node_files.differences(ctx.node(name), files)
     return found
 
 
 def put_back(ctx: Context) -> list[str]:
-    """Restore what the student changed outside the journal (node labels, taints, cordons, admin bindings);
-    name what cannot be put back (a component started by hand beside its unit)."""
+    """Restore what the student changed outside the journal (node labels, taints, cordons, admin bindings,
+    the cluster's own objects, node files); name what cannot be put back (a component started by hand)."""
     before = ctx.state.get(BEFORE)
     if before is None:
         return []
     wait_for_api(ctx)
     left = restore(ctx.kube, before, ctx.log)
+    left += object_fingerprint.restore(ctx.state.get(OBJECTS), ctx.kube, ctx.log)
     for name, files in (ctx.state.get(FILES) or {}).items():
         left += node_files.restore(ctx.node(name), files, ctx.log)
     if _watches_files(ctx):

@@ -149,7 +149,7 @@ class FakeKube:
             )
         live_ip = (self.objects[key].get("spec") or {}).get("clusterIP")
         if live_ip and (obj.get("spec") or {}).get("clusterIP") not in (None, live_ip):
-            raise StepError("the API server refused replace (HTTP 422): spec.clusterIP may not change once set")
+            raise ApiRefused("the API server refused replace (HTTP 422): spec.clusterIP may not change once set", 422)
         live_rv = self.objects[key]["metadata"].get("resourceVersion", "1")
         if meta.get("resourceVersion") not in (None, live_rv):  # optimistic concurrency, as the API server does
             raise ApiRefused(

@@ -11,6 +11,7 @@ from breakfix.catalog import Lab, load_lab
 from breakfix.clusters import MARKER_NAME, MARKER_NAMESPACE
 from breakfix.context import Context
 from breakfix.inventory import ClusterSpec, NodeSpec
+from breakfix.object_fingerprint import CLUSTER_SCOPED, NAMESPACED
 from breakfix.state import State
 from breakfix.transport.node import Node
 from breakfix.transport.spec import TransportSpec
@@ -76,8 +77,12 @@ def node_obj(name: str, taints: list[dict[str, str]] | None = None, ready: bool 
 CP_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
 
 
+#: what the engine reads before and after every lab: the guard's nodes and bindings, the cluster's own objects
+CLUSTER_KINDS = {"Node", "Namespace"} | {kind for _, kind in (*NAMESPACED, *CLUSTER_SCOPED)}
+
+
 def marked_ctx(files: dict[str, bytes]) -> tuple[Context, FakeTransport, FakeKube]:
-    kube = FakeKube({"ConfigMap", "Node", "ClusterRoleBinding", "Deployment", "DaemonSet"})
+    kube = FakeKube(set(CLUSTER_KINDS))
     kube.create(node_obj("cp1", [CP_TAINT]))
     kube.create(
         {
