@@ -101,6 +101,36 @@ def test_student_cycle(capsys: pytest.CaptureFixture[str], cluster: Any, tmp_pat
     assert json.loads(out)["status"] == "idle"
 
 
+def test_reset_puts_back_what_the_student_changed_beside_the_lab(
+    capsys: pytest.CaptureFixture[str], cluster: Any
+) -> None:
+    kube = kube_of(cluster)
+    kube.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "team", "namespace": "default"},
+            "data": {"a": "1"},
+        }
+    )
+    assert lab(capsys, "cluster", "adopt", str(cluster.inventory), "--yes")[0] == 0
+    code, _, err = lab(capsys, "start", "svc-wrong-selector")
+    assert code == 0, err
+    # a hurried student: edits a ConfigMap the lab never touched, widens RBAC, leaves a namespace behind
+    cluster.kubectl("-n", "default", "patch", "configmap", "team", "--type=merge", "-p", '{"data":{"a":"2"}}')
+    cluster.kubectl("create", "clusterrolebinding", "shop-edit", "--clusterrole=edit", "--serviceaccount=shop:default")
+    cluster.kubectl("create", "namespace", "scratch")
+    code, out, err = lab(capsys, "reset")
+    assert code == 0, err
+    assert "put back ConfigMap default/team (changed during the lab)" in err
+    assert "removed ClusterRoleBinding shop-edit (created during the lab)" in err
+    assert "removed namespace scratch (created during the lab)" in err
+    assert kube.get("v1", "ConfigMap", "team", "default")["data"] == {"a": "1"}
+    assert kube.get("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "shop-edit") is None
+    scratch = kube.get("v1", "Namespace", "scratch")
+    assert scratch is None or scratch["status"]["phase"] == "Terminating"
+
+
 def test_verify_svc_wrong_selector(capsys: pytest.CaptureFixture[str], cluster: Any) -> None:
     assert lab(capsys, "cluster", "adopt", str(cluster.inventory), "--yes")[0] == 0
     code, out, err = lab(capsys, "verify", "svc-wrong-selector", "--json", "--settle", "120", "--cheat-window", "15")
@@ -136,4 +166,4 @@ def test_unreachable_cluster_says_what_was_tried(
     for command in (["start", "svc-wrong-selector"], ["cluster", "status"]):
         code, out, err = lab(capsys, *command)
         assert "cannot reach the API server at " + cluster.server in err + out, (command, out, err)
-    assert code == 0  # status reports, it does not fail
+    assert code == 3  # status reports every part, then exits 3: the API server cannot be reached
