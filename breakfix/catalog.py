@@ -15,7 +15,7 @@ from breakfix.inventory import ClusterSpec
 from breakfix.model import LabFile, StepData
 from breakfix.paths import lab_roots
 from breakfix.steps import VARIABLES, Step, StepBindError, bind_data, render, step_ref, template_vars
-from breakfix.variants import Value, VariantError, check, draw, neutral
+from breakfix.variants import Value, VariantError, check, describe, draw, neutral
 from breakfix.yamlfile import read_mapping, read_text, validate
 
 SECTIONS = ("setup", "break", "confirm", "grade", "solve")
@@ -193,6 +193,9 @@ def load_lab(path: Path) -> Lab:
         key, _, problem = str(exc).partition(": ")
         raise LabFileError(str(path), key, problem) from None
     known = VARIABLES | own
+    for key in ("title", "summary"):  # shown by `lab list`, where no value is drawn: nothing is filled in
+        if template_vars(getattr(spec, key)):
+            raise LabFileError(str(path), key, "{{ variables }} are not filled in here (only in the task and after)")
     _unknown(path, "task", template_vars(spec.task), known)
     for i, hint in enumerate(spec.hints):
         _unknown(path, f"hints[{i}]", template_vars(hint), known)
@@ -211,7 +214,11 @@ def load_lab(path: Path) -> Lab:
             _unknown(path.parent / rel, f"line {number}", template_vars(line), own)
     if own:
         _check_uses(lab, files)
-        trial = lab.variant(0)  # the values of seed 0 must bind: a port where a number is wanted, ...
+        try:
+            trial = lab.variant(0)  # the values of seed 0 must bind: a port where a number is wanted, ...
+        except LabFileError as exc:
+            values = describe(draw(spec.id, spec.variables, 0))
+            raise LabFileError(exc.path, exc.key, f"once seed 0's values are in ({values}): {exc.problem}") from None
         for rel, text in files.items():
             try:
                 list(yaml.safe_load_all(str(render(text, trial.values, keep_unknown=True))))

@@ -88,8 +88,8 @@ def template_vars(value: Any) -> set[str]:
     """The {{ variable }} names used anywhere inside a value."""
     if isinstance(value, str):
         return set(TEMPLATE_VAR.findall(value))
-    if isinstance(value, dict):
-        return set().union(*(template_vars(v) for v in value.values())) if value else set()
+    if isinstance(value, dict):  # keys too: a label's key may be a variable
+        return set().union(*(template_vars(k) | template_vars(v) for k, v in value.items())) if value else set()
     if isinstance(value, list):
         return set().union(*(template_vars(v) for v in value)) if value else set()
     return set()
@@ -112,7 +112,10 @@ def render(value: Any, variables: Mapping[str, Any], keep_unknown: bool = False)
 
         return TEMPLATE_VAR.sub(fill, value)
     if isinstance(value, dict):
-        return {k: render(v, variables, keep_unknown) for k, v in value.items()}
+        return {
+            (str(render(k, variables, keep_unknown)) if isinstance(k, str) else k): render(v, variables, keep_unknown)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [render(v, variables, keep_unknown) for v in value]
     return value

@@ -450,10 +450,9 @@ def verify(
         one = bf.lab(lab_id or "")
         labs = {one.id: one}
     ids = list(labs)
-    if not all_labs:
-        if (variants is not None or seed is not None) and not labs[ids[0]].has_variables:
-            which = "--seed" if seed is not None else "--variants"
-            raise UsageError(f"lab {ids[0]} has no variables: {which} would change nothing")
+    if not all_labs and (variants is not None or seed is not None) and not labs[ids[0]].has_variables:
+        which = "--seed" if seed is not None else "--variants"
+        raise UsageError(f"lab {ids[0]} has no variables: {which} would change nothing")
     chosen = _seed_for(bf, ids[0], seed) if seed is not None else None  # (one lab: --seed refuses --all)
     if record:  # the content as loaded now, before the verify: an edit made meanwhile is not proven
         from breakfix.proof import content_hash, record_verify
