@@ -178,8 +178,14 @@ def show(lab_id: LabArg, spoilers: SpoilersOpt = False, output: OutputOpt = None
     from breakfix.cli.listing import public
 
     fmt = _format(output, json_out)
+    from breakfix.steps import render
+
     lab = load_catalog().get(lab_id)
-    checks = [{"check": s.title, "weight": s.weight, "about": s.doc} for s in lab.steps["grade"]]
+    words = lab.words(_offline_variables())  # a lab's variables as words like <port>: no value is drawn here
+    checks = [
+        {"check": str(render(s.title, words, keep_unknown=True)), "weight": s.weight, "about": s.doc}
+        for s in lab.steps["grade"]
+    ]
     task_text = lab.task_text(_offline_variables())
     data = {
         **public(lab.summary(), spoilers),

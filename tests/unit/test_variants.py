@@ -98,7 +98,7 @@ def test_values_are_rendered_everywhere_the_lab_speaks(variant_lab: Lab, tmp_pat
 
 def test_without_a_seed_the_lab_speaks_in_neutral_words(variant_lab: Lab) -> None:
     text = variant_lab.task_text()
-    assert "namespace `the team's namespace`" in text and "`<app>` Service (port <port>)" in text
+    assert "namespace `<team namespace>`" in text and "`<app>` Service (port <port>)" in text
     assert "{{" not in text and "describe svc <app>" in variant_lab.hint_text(0)
 
 
