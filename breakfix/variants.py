@@ -232,6 +232,14 @@ def check(variables: Mapping[str, Variable]) -> None:
             options = space(var)
         except VariantError as exc:
             raise VariantError(f"variables.{name}: {exc}") from None
+        numbers = {"port", "integer"}
+        for other in var.differs_from:
+            kinds = {var.type, variables[other].type}
+            if len(kinds) > 1 and not kinds <= numbers:
+                raise VariantError(
+                    f"variables.{name}.differs_from: {other} is a {variables[other].type}, {name} a {var.type}: "
+                    "only values of one kind can be told apart"
+                )
         if var.type != "worker" and len(options) <= len(var.differs_from):
             raise VariantError(
                 f"variables.{name}: {len(options)} value(s) cannot differ from {len(var.differs_from)} other(s)"
