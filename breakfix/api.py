@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from breakfix import runner
-from breakfix.catalog import Catalog, Lab, load_catalog
+from breakfix.catalog import Catalog, Lab, build_variant, cluster_variables, load_catalog, materialize
 from breakfix.clusters import adopt, check_marker, resolve_cluster
 from breakfix.context import Context
 from breakfix.errors import BreakfixError
@@ -34,6 +36,7 @@ class Status:
     time_left: str = "-"
     grades: int = 0
     journal_entries: int = 0
+    seed: int | None = None  # a lab with variables: `lab start LAB --seed SEED` replays the attempt
 
     @property
     def status_text(self) -> str:
@@ -56,6 +59,7 @@ class Status:
             "started": s.started if s else None,
             "deadline": s.deadline if s else None,
             "journal_entries": self.journal_entries,
+            **({"seed": self.seed} if self.seed is not None else {}),
         }
 
 
@@ -96,14 +100,46 @@ class Breakfix:
     @contextmanager
     def context(self, lab: Lab | None = None, session: Session | None = None) -> Iterator[Context]:
         """A context for running steps; closes node connections afterwards."""
-        ctx = Context(
-            self.cluster(), self.store, session.id if session else None, lab.folder if lab else None, log=self.log
-        )
-        ctx.spoilers = self.spoilers
+        rendered = Path(tempfile.mkdtemp(prefix="breakfix-variant-")) if lab is not None and lab.values else None
         try:
-            yield ctx
+            if lab is not None and rendered is not None:  # a variant: steps read its files with the values in
+                materialize(lab, rendered)
+            folder = rendered or (lab.folder if lab else None)
+            ctx = Context(self.cluster(), self.store, session.id if session else None, folder, log=self.log)
+            ctx.spoilers = self.spoilers
+            try:
+                yield ctx
+            finally:
+                ctx.close()
         finally:
-            ctx.close()
+            if rendered is not None:
+                shutil.rmtree(rendered, ignore_errors=True)
+
+    def variant(self, lab_id: str, seed: int | None) -> Lab:
+        """The lab as this cluster runs it for SEED: its variables drawn (a fresh seed when None); a lab without
+        variables as it is, whatever SEED."""
+        lab = self.lab(lab_id)
+        if not lab.has_variables:
+            return lab
+        from breakfix.variants import random_seed
+
+        return lab.variant(random_seed() if seed is None else seed, [w.name for w in self.cluster().workers])
+
+    def lab_of(self, session: Session) -> Lab:
+        """A session's lab with the values it was started with."""
+        lab = self.lab(session.lab)
+        seed, values = runner.variant_of(session)
+        if seed is None or not lab.has_variables:
+            return lab
+        return build_variant(lab, seed, values)
+
+    def words(self) -> dict[str, str]:
+        """The cluster's {{ variables }} from its registered inventory (no network); neutral words without one."""
+        try:
+            spec: ClusterSpec | None = self.cluster()
+        except BreakfixError:
+            spec = None
+        return cluster_variables(spec)
 
     def active(self, required: bool = True) -> Session | None:
         """The cluster's running session."""
@@ -113,9 +149,13 @@ class Breakfix:
         return session
 
     # commands ---------------------------------------------------------------
-    def start(self, lab_id: str, student: str | None = None, exam: str | None = None) -> tuple[Session, str]:
-        """Break the cluster for a lab; returns the session and the task text."""
-        lab = self.lab(lab_id)
+    def start(
+        self, lab_id: str, student: str | None = None, exam: str | None = None, seed: int | None = None
+    ) -> tuple[Session, str]:
+        """Break the cluster for a lab; returns the session and the task text.
+
+        A lab with variables draws its values from SEED (a fresh one when None); other labs ignore it."""
+        lab = self.variant(lab_id, seed)
         with self.context(lab) as ctx:
             session = runner.start(ctx, lab, student=student, exam=exam)
             return session, runner.render_task(ctx, lab)
@@ -124,7 +164,7 @@ class Breakfix:
         """The running lab's task text."""
         session = self.active()
         assert session is not None
-        lab = self.lab(session.lab)
+        lab = self.lab_of(session)
         with self.context(lab, session) as ctx:
             return session, runner.render_task(ctx, lab)
 
@@ -141,20 +181,24 @@ class Breakfix:
                     ctx.kube.timeout = 5.0  # status stays quick while a lab keeps the API server away
                 runner.renew_lease(ctx, session)  # a running lab keeps the cluster's lease
         title = self.catalog.labs[session.lab].spec.title if session.lab in self.catalog.labs else ""
-        return Status(cluster, session, title, runner.time_left(session), len(self.store.grades(session.id)), entries)
+        grades = len(self.store.grades(session.id))
+        seed = runner.variant_of(session)[0]
+        return Status(cluster, session, title, runner.time_left(session), grades, entries, seed)
 
     def hint(self) -> tuple[int, int, str]:
         """The next hint: (number, total, text); each one costs points."""
         session = self.active()
         assert session is not None
-        hints = self.lab(session.lab).spec.hints
+        lab = self.lab_of(session)
+        hints = lab.spec.hints
         if not hints:
             raise BreakfixError(f"lab {session.lab} has no hints")
         if session.hints_used >= len(hints):
-            return len(hints), len(hints), hints[-1] + "\n(that was the last hint; `lab solution` shows the answer)"
+            last = lab.hint_text(len(hints) - 1, self.words())
+            return len(hints), len(hints), last + "\n(that was the last hint; `lab solution` shows the answer)"
         number = session.hints_used + 1
         self.store.update_session(session.id, hints_used=number)
-        return number, len(hints), hints[number - 1]
+        return number, len(hints), lab.hint_text(number - 1, self.words())
 
     def grade(self) -> tuple[GradeReport, float]:
         """Grade the running lab; returns the report and the score after hint penalties (0-100)."""
@@ -162,7 +206,7 @@ class Breakfix:
         assert session is not None
         if session.status == SessionStatus.starting:
             raise BreakfixError(f"lab {session.lab} did not finish starting (interrupted?): run `lab reset`")
-        lab = self.lab(session.lab)
+        lab = self.lab_of(session)
         with self.context(lab, session) as ctx:
             report = runner.grade(ctx, lab, session)
         return report, self.session_score(report, session)
@@ -239,8 +283,10 @@ class Breakfix:
         for session in running:
             if session.status == SessionStatus.active:
                 self.store.update_session(session.id, data={**session.data, "solution_viewed": time.time()})
-        lab = self.lab(lab_id)
-        return lab.id, lab.solution_text
+        # the running attempt's values (here, or on the cluster where the lab runs); else words like <port>
+        mine = [s for s in running if s.cluster == self.cluster_name] or running
+        lab = self.lab_of(mine[0]) if mine else self.lab(lab_id)
+        return lab.id, lab.solution_for(self.words())
 
     def verify(
         self,
@@ -248,9 +294,10 @@ class Breakfix:
         settle: float = 300,
         cheat_window: float = 90,
         on_phase: Callable[[runner.VerifyPhase], None] | None = None,
+        seed: int | None = None,
     ) -> list[runner.VerifyPhase]:
-        """Self-test a lab on the cluster."""
-        lab = self.lab(lab_id)
+        """Self-test a lab on the cluster (a lab with variables: the variant of SEED, a fresh one when None)."""
+        lab = self.variant(lab_id, seed)
         with self.context(lab) as ctx:
             return runner.verify(ctx, lab, settle=settle, on_phase=on_phase, cheat_window=cheat_window)
 

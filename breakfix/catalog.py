@@ -8,11 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from breakfix.errors import LabFileError, UnknownLabError
 from breakfix.inventory import ClusterSpec
 from breakfix.model import LabFile, StepData
 from breakfix.paths import lab_roots
 from breakfix.steps import VARIABLES, Step, StepBindError, bind_data, render, step_ref, template_vars
+from breakfix.variants import Value, VariantError, check, describe, draw, neutral
 from breakfix.yamlfile import read_mapping, read_text, validate
 
 SECTIONS = ("setup", "break", "confirm", "grade", "solve")
@@ -54,6 +57,9 @@ class Lab:
     cheats: dict[str, list[Step]]
     solution_text: str
     alternatives: dict[str, list[Step]] = field(default_factory=dict)
+    #: the seed and the values this lab was drawn with (a variant); None and {} for the lab as written
+    seed: int | None = None
+    values: dict[str, Value] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -72,9 +78,37 @@ class Lab:
             "summary": self.spec.summary,
         }
 
+    def words(self, variables: dict[str, str] | None = None) -> dict[str, Any]:
+        """Values for every {{ variable }}: the cluster's (neutral words by default), the lab's drawn values, and
+        words like <port> for lab variables not drawn."""
+        return {**neutral(self.spec.variables), **(variables or NEUTRAL_VARIABLES), **self.values}
+
     def task_text(self, variables: dict[str, str] | None = None) -> str:
         """The task with its {{ variables }} filled in (neutral words by default)."""
-        return str(render(self.spec.task, variables or NEUTRAL_VARIABLES)).strip()
+        return str(render(self.spec.task, self.words(variables), keep_unknown=True)).strip()
+
+    def hint_text(self, index: int, variables: dict[str, str] | None = None) -> str:
+        """Hint INDEX with its {{ variables }} filled in."""
+        return str(render(self.spec.hints[index], self.words(variables), keep_unknown=True))
+
+    def solution_for(self, variables: dict[str, str] | None = None) -> str:
+        """The walk-through with its {{ variables }} filled in."""
+        return str(render(self.solution_text, self.words(variables), keep_unknown=True))
+
+    @property
+    def has_variables(self) -> bool:
+        """Whether the lab draws values per student (`variables:`)."""
+        return bool(self.spec.variables)
+
+    def variant(self, seed: int, workers: list[str] | None = None) -> Lab:
+        """This lab with its variables drawn from SEED (WORKERS: the cluster's), rendered everywhere it speaks.
+
+        The files steps apply are rendered when a context opens the lab (`materialize`)."""
+        try:
+            values = draw(self.id, self.spec.variables, seed, *([workers] if workers is not None else []))
+        except VariantError as exc:
+            raise LabFileError(str(self.path), f"seed {seed}", str(exc)) from None
+        return build_variant(self, seed, values)
 
     @property
     def folder(self) -> Path:
@@ -102,33 +136,37 @@ class Catalog:
         raise UnknownLabError(lab_id, close[:3])
 
 
-def _bind_steps(path: Path, section: str, steps: list[StepData]) -> list[Step]:
+def _bind_steps(
+    path: Path, section: str, steps: list[StepData], known: frozenset[str] = VARIABLES, lax: bool = False
+) -> list[Step]:
     bound = []
     for i, step in enumerate(steps):
         try:
-            bound.append(bind_data(step, section))
+            bound.append(bind_data(step, section, known, lax))
         except StepBindError as exc:
             raise LabFileError(str(path), f"{section}[{i}] {step_ref(step)}", str(exc)) from None
     return bound
 
 
-def load_lab(path: Path) -> Lab:
-    """Load and validate one lab.yaml."""
-    spec = validate(path, LabFile, read_mapping(path, "a lab file"))
-    if spec.id != path.parent.name:
-        raise LabFileError(str(path), "id", f"{spec.id!r} must match the folder name {path.parent.name!r}")
-    unknown = template_vars(spec.task) - VARIABLES
+def _unknown(path: Path, key: str, used: set[str], known: frozenset[str]) -> None:
+    """Refuse placeholders that name no variable."""
+    unknown = used - known
     if unknown:
         raise LabFileError(
-            str(path),
-            "task",
-            f"unknown variable(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(VARIABLES))}",
+            str(path), key, f"unknown variable(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
         )
+
+
+def _assemble(spec: LabFile, path: Path, solution: str, known: frozenset[str] = VARIABLES, lax: bool = False) -> Lab:
+    """Bind every section's steps and check the files they name."""
     steps = {
-        section: _bind_steps(path, section, getattr(spec, SECTION_FIELDS.get(section, section))) for section in SECTIONS
+        section: _bind_steps(path, section, getattr(spec, SECTION_FIELDS.get(section, section)), known, lax)
+        for section in SECTIONS
     }
-    cheats = {name: _bind_steps(path, f"cheats.{name}", s) for name, s in spec.cheats.items()}
-    alternatives = {name: _bind_steps(path, f"alternatives.{name}", s) for name, s in spec.alternatives.items()}
+    cheats = {name: _bind_steps(path, f"cheats.{name}", s, known, lax) for name, s in spec.cheats.items()}
+    alternatives = {
+        name: _bind_steps(path, f"alternatives.{name}", s, known, lax) for name, s in spec.alternatives.items()
+    }
     clash = sorted(set(cheats) & set(alternatives))
     if clash:
         raise LabFileError(str(path), "alternatives", f"{', '.join(clash)} is also the name of a cheat")
@@ -138,13 +176,108 @@ def load_lab(path: Path) -> Lab:
         *(("alternatives." + n, s) for n, s in alternatives.items()),
     ]:
         _check_manifests(path, section, bound)
-    solution = spec.solution
+    return Lab(spec=spec, path=path, steps=steps, cheats=cheats, solution_text=solution, alternatives=alternatives)
+
+
+def load_lab(path: Path) -> Lab:
+    """Load and validate one lab.yaml."""
+    spec = validate(path, LabFile, read_mapping(path, "a lab file"))
+    if spec.id != path.parent.name:
+        raise LabFileError(str(path), "id", f"{spec.id!r} must match the folder name {path.parent.name!r}")
+    own = frozenset(spec.variables)
+    for name in sorted(own & VARIABLES):
+        raise LabFileError(str(path), f"variables.{name}", "breakfix fills this name in from the cluster: pick another")
+    try:
+        check(spec.variables)
+    except VariantError as exc:
+        key, _, problem = str(exc).partition(": ")
+        raise LabFileError(str(path), key, problem) from None
+    known = VARIABLES | own
+    for key in ("title", "summary"):  # shown by `lab list`, where no value is drawn: nothing is filled in
+        if template_vars(getattr(spec, key)):
+            raise LabFileError(str(path), key, "{{ variables }} are not filled in here (only in the task and after)")
+    _unknown(path, "task", template_vars(spec.task), known)
+    for i, hint in enumerate(spec.hints):
+        _unknown(path, f"hints[{i}]", template_vars(hint), known)
+    lab = _assemble(spec, path, "", known)
+    solution, solution_key = spec.solution, "solution"
     if not solution:
         sol = path.parent / "solution.md"
         if not sol.is_file():
             raise LabFileError(str(path), "solution", "empty, and there is no solution.md beside the lab file")
-        solution = read_text(sol)
-    return Lab(spec=spec, path=path, steps=steps, cheats=cheats, solution_text=solution, alternatives=alternatives)
+        solution, solution_key = read_text(sol), "solution.md"
+    _unknown(path, solution_key, template_vars(solution), known)
+    lab.solution_text = solution
+    files = lab_files(lab)
+    for rel, text in files.items():  # the files steps apply know the lab's variables only (not the cluster's)
+        for number, line in enumerate(text.splitlines(), 1):
+            _unknown(path.parent / rel, f"line {number}", template_vars(line), own)
+    if own:
+        _check_uses(lab, files)
+        try:
+            trial = lab.variant(0)  # the values of seed 0 must bind: a port where a number is wanted, ...
+        except LabFileError as exc:
+            values = describe(draw(spec.id, spec.variables, 0))
+            raise LabFileError(exc.path, exc.key, f"once seed 0's values are in ({values}): {exc.problem}") from None
+        for rel, text in files.items():
+            try:
+                list(yaml.safe_load_all(str(render(text, trial.values, keep_unknown=True))))
+            except yaml.YAMLError as exc:
+                problem = " ".join(str(exc).split())
+                where = str(path.parent / rel)
+                raise LabFileError(where, "", f"not YAML once seed 0's values are in: {problem}") from None
+    return lab
+
+
+def _check_uses(lab: Lab, files: dict[str, str]) -> None:
+    """Every variable the lab declares is used somewhere it speaks."""
+    dump = lab.spec.model_dump(by_alias=True, include=set(RENDERED))
+    used = template_vars(dump) | template_vars(lab.solution_text) | template_vars(list(files.values()))
+    for name in lab.spec.variables:
+        if name not in used:
+            raise LabFileError(
+                str(lab.path),
+                f"variables.{name}",
+                "declared but used nowhere (not in the task, the steps, the hints, the solution or the files "
+                "the steps apply)",
+            )
+
+
+#: The fields of a lab file that are rendered with a variant's values.
+RENDERED = ("task", "setup", "break_", "confirm", "grade", "solve", "cheats", "alternatives", "hints")
+
+
+def build_variant(lab: Lab, seed: int, values: dict[str, Value]) -> Lab:
+    """LAB with VALUES filled in everywhere it speaks; its steps bound again (a port becomes a number)."""
+    dump = lab.spec.model_dump(by_alias=True)
+    for name in RENDERED:
+        key = "break" if name == "break_" else name
+        dump[key] = render(dump[key], values, keep_unknown=True)
+    spec = validate(lab.path, LabFile, dump)
+    solution = str(render(lab.solution_text, values, keep_unknown=True))
+    variant = _assemble(spec, lab.path, solution, lax=True)
+    variant.seed, variant.values = seed, dict(values)
+    return variant
+
+
+def lab_files(lab: Lab) -> dict[str, str]:
+    """The text of every file the lab's steps name (`apply: {file: ...}`, `*_file`), by path in the lab folder."""
+    found: dict[str, str] = {}
+    folder = lab.folder.resolve()
+    every = [*lab.steps.values(), *lab.cheats.values(), *lab.alternatives.values()]
+    for steps in every:
+        for step in steps:
+            for rel in _named_files(step):
+                if rel not in found:
+                    found[rel] = read_text((folder / rel).resolve())
+    return found
+
+
+def _named_files(step: Step) -> list[str]:
+    if step.ref != "breakers.kube.apply_manifest" and "lab_dir" not in inspect.signature(step.fn).parameters:
+        return []
+    named = [rel for key, rel in step.kwargs.items() if key == "file" or key.endswith("_file")]
+    return [rel for rel in named if isinstance(rel, str)]
 
 
 def _check_manifests(path: Path, section: str, steps: list[Step]) -> None:
@@ -196,3 +329,26 @@ def load_catalog(roots: list[Path] | None = None) -> Catalog:
                 continue
             catalog.labs[lab.id] = lab
     return catalog
+
+
+def materialize(lab: Lab, dest: Path) -> Path:
+    """DEST filled with the lab folder's files, a variant's values in its text files; returns DEST.
+
+    Steps read their files (`apply: {file: ...}`) from here: the lab folder itself is never written to."""
+    folder = lab.folder.resolve()
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+            continue
+        if not path.resolve().is_relative_to(folder) or not path.is_file():
+            continue  # a link leading out of the lab folder is no lab file (load refuses the ones steps name)
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = path.read_bytes()
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            target.write_bytes(data)
+            continue
+        target.write_text(str(render(text, lab.values, keep_unknown=True)))
+    return dest

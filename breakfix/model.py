@@ -90,6 +90,39 @@ StepData = Annotated[
 ]
 
 
+VariableType = Literal["name", "port", "integer", "worker", "text", "memory"]
+#: A lab variable's name: what `{{ name }}` refers to.
+VARIABLE_NAME = r"^[a-z][a-z0-9_]*$"
+
+
+class Variable(BaseModel):
+    """A value drawn per student from a seed: a name, a port, a count, a worker, a text or a memory size."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: VariableType = Field(
+        description="name (a DNS label), port, integer, worker (one of the cluster's workers), text, memory (64Mi)."
+    )
+    choices: list[str | int] | None = Field(
+        default=None, min_length=1, description="The values it may take (or min/max, or a name's prefix)."
+    )
+    min: int | str | None = Field(default=None, description="Lowest value of a port, integer or memory range.")
+    max: int | str | None = Field(default=None, description="Highest value of a port, integer or memory range.")
+    step: int | str | None = Field(default=None, description="Step of a range (default 1, or 1Mi for memory).")
+    prefix: str | None = Field(
+        default=None, description="A name made of this prefix and five drawn letters or digits (instead of choices)."
+    )
+    differs_from: list[str] = Field(
+        default_factory=list, description="Variables whose values this one never takes (e.g. the right port)."
+    )
+    description: str = Field(default="", description="Words shown for it where no value is drawn (`lab show`).")
+
+    @field_validator("differs_from", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
 class LabFile(BaseModel):
     """Everything a lab declares: the task, how to break, confirm, grade, solve and cheat."""
 
@@ -103,6 +136,11 @@ class LabFile(BaseModel):
     summary: str = Field(default="", description="One line for `lab list --details`.")
     requires: list[Capability] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
+    variables: dict[Annotated[str, Field(pattern=VARIABLE_NAME)], Variable] = Field(
+        default_factory=dict,
+        description="Values drawn per student from a seed (`lab start --seed`), used as {{ name }} anywhere the "
+        "lab speaks: task, steps, hints, solution and the files steps apply.",
+    )
     task: str = Field(min_length=10, description="Shown at start; {{ control_plane }} style variables.")
     setup: list[StepData] = Field(default_factory=list)
     break_: list[StepData] = Field(alias="break", min_length=1)

@@ -73,6 +73,18 @@ def run_steps(ctx: Context, steps: list[Step], phase: str) -> None:
             raise StepError(f"{phase} step {step.ref} failed: {type(exc).__name__}: {exc}") from exc
 
 
+VARIANT = "variant"  # session data: the seed and the values of a lab with variables
+
+
+def variant_of(session: Session) -> tuple[int | None, dict[str, Any]]:
+    """The seed and the values a session's lab was drawn with ((None, {}) for a lab without variables)."""
+    found = session.data.get(VARIANT)
+    if not isinstance(found, dict) or not isinstance(found.get("seed"), int):
+        return None, {}
+    values = found.get("values")
+    return found["seed"], dict(values) if isinstance(values, dict) else {}
+
+
 def render_task(ctx: Context, lab: Lab) -> str:
     """The task text with the cluster's variables filled in."""
     from breakfix.steps import render
@@ -108,6 +120,8 @@ def _start(ctx: Context, lab: Lab, student: str | None, exam: str | None) -> Ses
     session = store.new_session(cluster, lab.id, student, exam)
     ctx.session_id = session.id
     ctx.state.session_id = session.id
+    if lab.seed is not None:  # a variant: its seed replays the attempt, its values show in exam reports
+        ctx.state.set(VARIANT, {"seed": lab.seed, "values": lab.values})
     try:  # the cluster's own lease: another machine, or another name for this cluster, is refused here
         until = time.time() + lab.spec.time_limit + LEASE_GRACE
         hold_lease(ctx.kube, store, cluster, session.id, lab.id, until, ctx.log)

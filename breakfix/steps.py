@@ -33,7 +33,7 @@ ALIASES = {
 RESERVED = {"grade": frozenset({"weight", "title"}), "confirm": frozenset({"within", "title", "expect"})}
 #: Every engine key: in the short form none of them may also be a parameter of the function.
 ENGINE_KEYS = frozenset().union(*RESERVED.values())
-TEMPLATE_VAR = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+TEMPLATE_VAR = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 VARIABLES = frozenset({"cluster", "control_plane", "control_plane_ip", "worker", "worker_ip", "workers"})
 
 
@@ -88,30 +88,46 @@ def template_vars(value: Any) -> set[str]:
     """The {{ variable }} names used anywhere inside a value."""
     if isinstance(value, str):
         return set(TEMPLATE_VAR.findall(value))
-    if isinstance(value, dict):
-        return set().union(*(template_vars(v) for v in value.values())) if value else set()
+    if isinstance(value, dict):  # keys too: a label's key may be a variable
+        return set().union(*(template_vars(k) | template_vars(v) for k, v in value.items())) if value else set()
     if isinstance(value, list):
         return set().union(*(template_vars(v) for v in value)) if value else set()
     return set()
 
 
-def render(value: Any, variables: Mapping[str, str]) -> Any:
-    """Fill {{ variable }} placeholders inside strings, lists and mappings."""
+def render(value: Any, variables: Mapping[str, Any], keep_unknown: bool = False) -> Any:
+    """Fill {{ variable }} placeholders inside strings, lists and mappings.
+
+    A string that is one placeholder and nothing else takes the value itself (a port stays a number); with
+    KEEP_UNKNOWN, placeholders VARIABLES does not name are left as they are (filled in later)."""
     if isinstance(value, str):
-        return TEMPLATE_VAR.sub(lambda m: variables[m.group(1)], value)
+        whole = TEMPLATE_VAR.fullmatch(value)
+        if whole and (whole.group(1) in variables or not keep_unknown):
+            return variables[whole.group(1)]
+
+        def fill(m: re.Match[str]) -> str:
+            if keep_unknown and m.group(1) not in variables:
+                return m.group(0)
+            return str(variables[m.group(1)])
+
+        return TEMPLATE_VAR.sub(fill, value)
     if isinstance(value, dict):
-        return {k: render(v, variables) for k, v in value.items()}
+        return {
+            (str(render(k, variables, keep_unknown)) if isinstance(k, str) else k): render(v, variables, keep_unknown)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [render(v, variables) for v in value]
+        return [render(v, variables, keep_unknown) for v in value]
     return value
 
 
-def bind_data(data: StepData, section: str) -> Step:
-    """Bind a step as the lab file writes it, in the short or the long form."""
+def bind_data(data: StepData, section: str, known: frozenset[str] = VARIABLES, lax: bool = False) -> Step:
+    """Bind a step as the lab file writes it, in the short or the long form; KNOWN: the {{ variables }} it may use
+    (LAX: see `bind`)."""
     if isinstance(data, LongStep):
-        return bind(data.step, data.args, section, settings=data.settings())
+        return bind(data.step, data.args, section, settings=data.settings(), known=known, lax=lax)
     ((ref, args),) = data.items()
-    return bind(ref, args, section)
+    return bind(ref, args, section, known=known, lax=lax)
 
 
 def step_ref(data: StepData) -> str:
@@ -139,12 +155,21 @@ def _settings(section: str, given: Mapping[str, Any]) -> tuple[int, str, float, 
     return weight, str(given.get("title", "")), within, expect
 
 
-def bind(ref: str, raw: Mapping[str, Any] | None, section: str, settings: Mapping[str, Any] | None = None) -> Step:
+def bind(
+    ref: str,
+    raw: Mapping[str, Any] | None,
+    section: str,
+    settings: Mapping[str, Any] | None = None,
+    known: frozenset[str] = VARIABLES,
+    lax: bool = False,
+) -> Step:
     """Resolve REF and check RAW arguments against its signature; converts typed values.
 
     In the short form (SETTINGS is None) breakfix's settings (within, expect, weight, title) are taken out of
     RAW, and a function that has a parameter of such a name is refused: it would never get it. The long form
-    passes SETTINGS apart, and RAW holds the function's arguments only."""
+    passes SETTINGS apart, and RAW holds the function's arguments only. KNOWN: the {{ variables }} the
+    arguments may use. LAX (a variant's values filled in): a number where the function wants text is taken as
+    text, as a `{{ port }}` that was written in quotes."""
     fn = resolve(ref)
     sig = inspect.signature(fn)
     params = sig.parameters
@@ -158,10 +183,10 @@ def bind(ref: str, raw: Mapping[str, Any] | None, section: str, settings: Mappin
                     f"the long form {{step: {ref}, args: {{{key}: ...}}}}, with breakfix's settings beside args"
                 )
             settings[key] = args.pop(key)
-    weight, title, within, expect = _settings(section, settings)
-    unknown_vars = template_vars(args) - VARIABLES
+    unknown_vars = (template_vars(args) | template_vars(dict(settings))) - known
     if unknown_vars:
         raise StepBindError(f"unknown template variable(s): {', '.join(sorted(unknown_vars))}")
+    weight, title, within, expect = _settings(section, settings)
     takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
     for name in args:
         if name not in params and not takes_any:
@@ -187,8 +212,13 @@ def bind(ref: str, raw: Mapping[str, Any] | None, section: str, settings: Mappin
         try:
             converted[name] = TypeAdapter(hints[name]).validate_python(value)
         except ValidationError as exc:
-            problem = exc.errors()[0]["msg"]
-            raise StepBindError(f"{name}: {problem}") from None
+            try:
+                if not (lax and isinstance(value, int) and not isinstance(value, bool)):
+                    raise
+                converted[name] = TypeAdapter(hints[name]).validate_python(str(value))
+            except ValidationError:
+                problem = exc.errors()[0]["msg"]
+                raise StepBindError(f"{name}: {problem}") from None
     return Step(
         ref=ALIASES.get(ref, ref),
         fn=fn,

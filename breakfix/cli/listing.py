@@ -20,7 +20,8 @@ def fingerprint() -> str:
     """A digest of every file that can change what the catalog holds (labs, steps, schema, settings)."""
     h = hashlib.sha256(f"{__version__}|{os.environ.get('BREAKFIX_STEP_MODULES', '')}".encode())
     engine = Path(__file__).resolve().parents[1]
-    sources = [engine / "model.py", engine / "steps.py", engine / "catalog.py", Path(__file__).resolve()]
+    sources = [engine / n for n in ("model.py", "steps.py", "catalog.py", "variants.py", "quantities.py")]
+    sources.append(Path(__file__).resolve())
     for pkg in ("breakers", "graders"):
         folder = engine.parent / pkg
         if folder.is_dir():

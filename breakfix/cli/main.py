@@ -22,7 +22,9 @@ from breakfix.cli.steps import steps_command
 
 if TYPE_CHECKING:
     from breakfix.api import Breakfix
+    from breakfix.catalog import Lab
     from breakfix.results import GradeReport
+    from breakfix.runner import VerifyPhase
 
 app = typer.Typer(
     name="lab",
@@ -54,6 +56,28 @@ OutputOpt = Annotated[
     Output | None, typer.Option("--output", "-o", help="json, yaml, name (one a line) or wide, as kubectl's -o.")
 ]
 SpoilersOpt = Annotated[bool, typer.Option("--spoilers", help="Also show what gives the lab away (for lab authors).")]
+SeedOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--seed", help="Draw the lab's variables from this seed (a whole number): the same seed, the same lab."
+    ),
+]
+
+
+def _seed_for(bf: Breakfix, lab_id: str, text: str | None) -> int | None:
+    """--seed as a number, refused (one line) when it is not one or the lab has no variables to draw."""
+    from breakfix.errors import UsageError
+    from breakfix.variants import VariantError, parse_seed
+
+    if text is None:
+        return None
+    try:
+        seed = parse_seed(text)
+    except VariantError as exc:
+        raise UsageError(str(exc)) from None
+    if not bf.lab(lab_id).has_variables:
+        raise UsageError(f"lab {lab_id} has no variables: --seed would change nothing")
+    return seed
 
 
 def _format(output: Output | None, json_out: bool = False, wide: bool = False) -> str:
@@ -154,8 +178,14 @@ def show(lab_id: LabArg, spoilers: SpoilersOpt = False, output: OutputOpt = None
     from breakfix.cli.listing import public
 
     fmt = _format(output, json_out)
+    from breakfix.steps import render
+
     lab = load_catalog().get(lab_id)
-    checks = [{"check": s.title, "weight": s.weight, "about": s.doc} for s in lab.steps["grade"]]
+    words = lab.words(_offline_variables())  # a lab's variables as words like <port>: no value is drawn here
+    checks = [
+        {"check": str(render(s.title, words, keep_unknown=True)), "weight": s.weight, "about": s.doc}
+        for s in lab.steps["grade"]
+    ]
     task_text = lab.task_text(_offline_variables())
     data = {
         **public(lab.summary(), spoilers),
@@ -206,12 +236,17 @@ def start(
     spoilers: Annotated[
         bool, typer.Option("--spoilers", help="Name each step and its arguments (for lab authors: gives it away).")
     ] = False,
+    seed: SeedOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Break the cluster for a lab, confirm the fault, show the task and start the clock."""
     bf = _bf()
     bf.spoilers = spoilers
-    session, task = bf.start(lab_id, student)
+    chosen = _seed_for(bf, lab_id, seed)
+    session, task = bf.start(lab_id, student, seed=chosen)
+    from breakfix.runner import variant_of
+
+    drawn = variant_of(session)[0]
     if json_out:
         emit_json(
             {
@@ -220,13 +255,15 @@ def start(
                 "cluster": session.cluster,
                 "deadline": session.deadline,
                 "task": task,
+                **({"seed": drawn} if drawn is not None else {}),
             }
         )
         return
     from breakfix.durations import format_duration
 
     limit = format_duration((session.deadline or 0) - (session.started or 0))
-    print(f"\n== {lab_id} on {session.cluster}: you have {limit} ==\n\n{task}\n")
+    again = f" (seed {drawn}: `lab start {lab_id} --seed {drawn}` gives it again)" if drawn is not None else ""
+    print(f"\n== {lab_id} on {session.cluster}: you have {limit}{again} ==\n\n{task}\n")
     print("When you think it is fixed: `lab grade`.  Stuck: `lab hint`.  Give up: `lab reset`.")
 
 
@@ -255,6 +292,7 @@ def status(output: OutputOpt = None, json_out: JsonOpt = False) -> None:
     print(
         f"{st.cluster}: {s.lab} ({st.lab_title}) is {st.status_text}; time left {st.time_left}; "
         f"hints used {s.hints_used}; graded {st.grades} times"
+        + (f"; seed {st.seed}" if st.seed is not None else "")
         + ("; run `lab reset` again" if st.status_text == "reset unfinished" else "")
     )
     if fmt == "wide":
@@ -388,42 +426,70 @@ def verify(
     record: Annotated[
         bool, typer.Option("--record", help="Write labs/<id>/verified.json for each lab that passes (commit it).")
     ] = False,
+    variants: Annotated[
+        str | None,
+        typer.Option(
+            "--variants", help="A lab with variables: prove this many variants, each from a new seed (printed)."
+        ),
+    ] = None,
+    seed: Annotated[
+        str | None, typer.Option("--seed", help="A lab with variables: prove the variant of this seed.")
+    ] = None,
 ) -> None:
     """Self-test labs: break fails grading, cheats fail, the fix and its alternatives pass, reset is clean."""
     import time
 
-    from breakfix.errors import ClusterError, UsageError
+    from breakfix.errors import UsageError
 
     bf = _bf()
     if all_labs == (lab_id is not None):
         raise UsageError("give one LAB or --all")
+    if variants is not None and seed is not None:
+        raise UsageError("give --variants N or --seed S, not both")
+    if seed is not None and all_labs:
+        raise UsageError("--seed goes with one LAB, not --all")
+    count = _variant_count(variants)
     if all_labs:
         caps = bf.cluster().capabilities
-        ids = [lab.id for lab in bf.catalog.labs.values() if set(lab.spec.requires) <= caps]
+        labs = {lab.id: lab for lab in bf.catalog.labs.values() if set(lab.spec.requires) <= caps}
     else:
-        ids = [bf.lab(lab_id or "").id]
+        one = bf.lab(lab_id or "")
+        labs = {one.id: one}
+    ids = list(labs)
+    if not all_labs and (variants is not None or seed is not None) and not labs[ids[0]].has_variables:
+        which = "--seed" if seed is not None else "--variants"
+        raise UsageError(f"lab {ids[0]} has no variables: {which} would change nothing")
+    chosen = _seed_for(bf, ids[0], seed) if seed is not None else None  # (one lab: --seed refuses --all)
     if record:  # the content as loaded now, before the verify: an edit made meanwhile is not proven
         from breakfix.proof import content_hash, record_verify
 
         digests = {lid: content_hash(bf.lab(lid)) for lid in ids}
-    results = {}
-    ok_all = True
+    results: dict[str, dict[str, object]] = {}
+    failed: list[str] = []
     for lid in ids:
-        say(f"verify {lid}:")
+        seeds = _verify_seeds(labs[lid], chosen, count)
         began = time.monotonic()
-        try:
-            phases = bf.verify(
-                lid, settle, cheat_window, on_phase=lambda p: say(f"  {'ok ' if p.ok else 'BAD'} {p.name}: {p.detail}")
-            )
-        except ClusterError as exc:
-            raise _verify_stopped(lid, str(exc)) from None
-        ok = all(p.ok for p in phases)
-        if not ok and [p.name for p in phases] == ["break"]:  # the lab did not start: is it the lab, or the cluster?
-            problem = _cluster_problem(bf)
-            if problem:
-                raise _verify_stopped(lid, problem)
-        ok_all &= ok
+        runs: list[tuple[int | None, bool, list[VerifyPhase]]] = []
+        for number, each in enumerate(seeds, 1):
+            name = lid if each is None else f"{lid} --seed {each}"
+            of = f" (variant {number} of {len(seeds)})" if len(seeds) > 1 else ""
+            say(f"verify {name}{of}:")
+            if each is not None:
+                from breakfix.variants import describe
+
+                say(f"  values: {describe(bf.variant(lid, each).values)}")
+            phases = _verify_one(bf, lid, name, each, settle, cheat_window)
+            ok = all(p.ok for p in phases)
+            runs.append((each, ok, phases))
+            if not ok:
+                failed.append(name)
+        ok = all(r[1] for r in runs)
+        phases = next((r[2] for r in runs if not r[1]), runs[-1][2])  # the first failing variant, else the last
         results[lid] = {"ok": ok, "phases": [p.as_dict() for p in phases]}
+        if seeds != [None]:
+            results[lid]["variants"] = [
+                {"seed": each, "ok": good, "phases": [p.as_dict() for p in done]} for each, good, done in runs
+            ]
         if record:
             results[lid]["record"] = record_verify(bf, lid, phases, time.monotonic() - began, digests[lid])
             say(f"  {results[lid]['record']}")
@@ -432,8 +498,66 @@ def verify(
     else:
         for lid, res in results.items():
             print(f"{'PASS' if res['ok'] else 'FAIL'} {lid}")
-    if not ok_all:
+        for name in failed:
+            if " --seed " in name:
+                print(f"  failed: lab verify {name}")
+    if failed:
         raise typer.Exit(1)
+
+
+MAX_VARIANTS = 50
+
+
+def _variant_count(text: str | None) -> int:
+    """--variants as a number from 1 to MAX_VARIANTS (1 when not given)."""
+    from breakfix.errors import UsageError
+
+    if text is None:
+        return 1
+    if not text.strip().isdigit() or not 1 <= int(text) <= MAX_VARIANTS:
+        raise UsageError(f"--variants {text!r}: a whole number from 1 to {MAX_VARIANTS}")
+    return int(text)
+
+
+def _verify_seeds(lab: Lab, seed: int | None, count: int) -> list[int | None]:
+    """The seeds to prove a lab with: [None] for a lab without variables, SEED, or COUNT different new ones."""
+    from breakfix.variants import random_seed
+
+    if not lab.has_variables:
+        return [None]
+    if seed is not None:
+        return [seed]
+    seeds: list[int | None] = []
+    while len(seeds) < count:
+        drawn = random_seed()
+        if drawn not in seeds:
+            seeds.append(drawn)
+    return seeds
+
+
+def _verify_one(
+    bf: Breakfix, lab_id: str, name: str, seed: int | None, settle: float, cheat_window: float
+) -> list[VerifyPhase]:
+    """One lab (or one variant of it) proven; a cluster that cannot start any lab stops the whole verify."""
+    from breakfix.errors import ClusterError
+
+    variant = {"seed": seed} if seed is not None else {}  # a lab without variables: verified as it always was
+    try:
+        phases = bf.verify(
+            lab_id,
+            settle,
+            cheat_window,
+            on_phase=lambda p: say(f"  {'ok ' if p.ok else 'BAD'} {p.name}: {p.detail}"),
+            **variant,
+        )
+    except ClusterError as exc:
+        raise _verify_stopped(name, str(exc)) from None
+    ok = all(p.ok for p in phases)
+    if not ok and [p.name for p in phases] == ["break"]:  # the lab did not start: is it the lab, or the cluster?
+        problem = _cluster_problem(bf)
+        if problem:
+            raise _verify_stopped(name, problem)
+    return phases
 
 
 # `lab ssh` and the sub-apps `lab cluster ...`, `lab exam ...` (their modules use the helpers above) -----------

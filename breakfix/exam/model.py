@@ -31,6 +31,13 @@ class ExamFile(BaseModel):
     duration: Duration = Field(gt=0, description="Time for the whole exam, e.g. 45m; it replaces each lab's limit.")
     labs: list[str] = Field(min_length=1, description="Labs dealt to the students in turn.")
     students: list[Student] = Field(min_length=1)
+    seed: int | None = Field(
+        default=None,
+        ge=0,
+        le=10**18,
+        description="Labs with variables: each student's values come from this seed and their name "
+        "(drawn at the first `lab exam start` when not given).",
+    )
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import time
 
 from breakfix.durations import format_duration
 from breakfix.exam.session import Board
+from breakfix.variants import describe
 
 
 def _when(at: float | None) -> str:
@@ -20,8 +21,13 @@ def markdown(board: Board) -> str:
         f"Started {_when(board.started)}, deadline {_when(board.deadline)}, ended {_when(board.ended)}. "
         f"{board.passed} of {len(board.seats)} students fixed their cluster.",
         "",
-        "| Student | Cluster | Lab | Result | Score | Checks | Fixed after | Open checks |",
-        "|---|---|---|---|---|---|---|---|",
+    ]
+    # labs with variables: each student's values, and the seed that gives their lab again
+    varied = any(s.seed is not None for s in board.seats)
+    extra = " Values (seed) |" if varied else ""
+    lines += [
+        f"| Student | Cluster | Lab | Result | Score | Checks | Fixed after | Open checks |{extra}",
+        "|---|---|---|---|---|---|---|---|" + ("---|" if varied else ""),
     ]
     for s in board.seats:
         result = "fixed" if s.passed else ("not fixed" if s.passed is False else s.state)
@@ -30,5 +36,9 @@ def markdown(board: Board) -> str:
         score = f"{s.score:g}%" if s.score is not None else "-"
         solved = format_duration(s.solved_in) if s.solved_in is not None else "-"
         detail = s.detail.replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| {s.student} | {s.cluster} | {s.lab} | {result} | {score} | {s.checks} | {solved} | {detail} |")
+        row = f"| {s.student} | {s.cluster} | {s.lab} | {result} | {score} | {s.checks} | {solved} | {detail} |"
+        if varied:
+            shown = f"{describe(s.values)} (`lab start {s.lab} --seed {s.seed}`)" if s.seed is not None else "-"
+            row += " " + shown.replace("|", "\\|") + " |"
+        lines.append(row)
     return "\n".join(lines) + "\n"

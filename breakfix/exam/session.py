@@ -17,7 +17,9 @@ from breakfix.durations import format_duration
 from breakfix.errors import BreakfixError, Interrupted, LabFileError, UnknownLabError
 from breakfix.exam.model import Assignment, ExamFile, assignments, load_exam
 from breakfix.results import CheckResult, GradeReport
+from breakfix.runner import variant_of
 from breakfix.state import OPEN, RUNNING, Session, SessionStatus, State
+from breakfix.variants import random_seed, student_seed
 
 MAX_PARALLEL = 8  # clusters broken, graded or reset at the same time
 T = TypeVar("T")
@@ -26,8 +28,10 @@ T = TypeVar("T")
 class SeatApi(Protocol):
     """What the exam needs of one student's cluster (breakfix.api.Breakfix; a fake in unit tests)."""
 
-    def start(self, lab_id: str, student: str | None = None, exam: str | None = None) -> tuple[Session, str]:
-        """Break the cluster for a lab."""
+    def start(
+        self, lab_id: str, student: str | None = None, exam: str | None = None, seed: int | None = None
+    ) -> tuple[Session, str]:
+        """Break the cluster for a lab (a lab with variables: drawn from SEED)."""
 
     def grade(self) -> tuple[GradeReport, float]:
         """Grade the running lab."""
@@ -52,6 +56,8 @@ class Seat:
     checks: str = "-"
     solved_in: float | None = None
     report: GradeReport | None = None
+    seed: int | None = None  # a lab with variables: `lab start LAB --seed SEED` gives the student's lab again
+    values: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -68,6 +74,7 @@ class Seat:
             "checks_passed": self.checks,
             "solved_in_seconds": self.solved_in,
             "checks": [c.as_dict() for c in self.report.checks] if self.report else [],
+            **({"seed": self.seed, "values": self.values} if self.seed is not None else {}),
         }
 
 
@@ -209,7 +216,11 @@ class ExamRunner:
             raise BreakfixError(
                 f"exam {exam.name} has ended (`lab exam report {exam.name}`); give a new one a new name"
             )
-        if record is not None and record["spec"] != spec:
+        if record is not None and exam.seed is None:  # the seed drawn at the first start stays the exam's
+            spec["seed"] = record["spec"].get("seed")
+        if record is None and exam.seed is None:
+            spec["seed"] = random_seed()
+        if record is not None and {"seed": None, **record["spec"]} != spec:
             raise BreakfixError(
                 f"exam {exam.name} is running with a different exam file: end it first "
                 f"(`lab exam end {exam.name}`) or give this one another name"
@@ -217,6 +228,7 @@ class ExamRunner:
         fresh = record is None
         if fresh:
             self.store.add_exam(exam.name, str(path.resolve()), spec)
+        exam_seed = spec["seed"] if isinstance(spec["seed"], int) else student_seed(0, exam.name)  # an older record
         sessions = self.store.exam_sessions(exam.name)
         pending = [s for s in seats if s.student not in sessions or sessions[s.student].status not in RUNNING]
         if not pending:  # e.g. a start interrupted after the breaks: the clock still has to start
@@ -232,7 +244,11 @@ class ExamRunner:
                 if earlier is not None and earlier.status == SessionStatus.starting:
                     self.log(f"[{seat.student}] an earlier start did not finish: undoing it first")
                     api.reset()
-                api.start(seat.lab, student=seat.student, exam=exam.name)
+                if self.catalog.get(seat.lab).has_variables:  # the student's own values, from the exam's seed
+                    seed = student_seed(exam_seed, seat.student)
+                    api.start(seat.lab, student=seat.student, exam=exam.name, seed=seed)
+                else:
+                    api.start(seat.lab, student=seat.student, exam=exam.name)
                 self.log(f"[{seat.student}] {seat.lab} is live on {seat.cluster}")
                 return ""
             except Exception as exc:
@@ -344,6 +360,7 @@ class ExamRunner:
 
     def _fill(self, row: Seat, session: Session, record: dict[str, Any]) -> None:
         row.state = session.status.value
+        row.seed, row.values = variant_of(session)
         ended = record["ended"]
         grades = [g for g in self.store.grades(session.id) if ended is None or g["at"] <= ended]
         if not grades:
