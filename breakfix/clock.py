@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 @dataclass
 class Clock:
-    """Monotonic time and sleep for the waiting loops (confirm, settle, API back, deletion done); wall time for exams."""
+    """Monotonic time and sleep for the waiting loops (confirm, settle, API back...); wall time for exams."""
 
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep

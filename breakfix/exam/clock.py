@@ -32,7 +32,7 @@ class Control:
         if action not in ACTIONS:
             raise ValueError(f"not an exam control: {action!r}")
         seconds = row.get("seconds")
-        return cls(float(row["at"]), action, row.get("student"), None if seconds is None else float(seconds))  # type: ignore[arg-type]
+        return cls(float(row["at"]), action, row.get("student"), None if seconds is None else float(seconds))
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
