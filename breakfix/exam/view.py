@@ -62,8 +62,9 @@ def public_board(board: Board, titles: Mapping[str, str], now: float) -> dict[st
         row["cells"][column[seat.lab]] = _cell(seat)
         row["hints"] += seat.hints
     for row in students.values():
-        scores = [c["score"] for c in row["cells"] if c is not None and c["score"] is not None]
-        row["score"] = round(sum(scores) / len(row["cells"]), 1) if scores else None
+        mine = [c for c in row["cells"] if c is not None]  # the student's own tasks
+        scores = [c["score"] for c in mine if c["score"] is not None]
+        row["score"] = round(sum(scores) / len(mine), 1) if scores else None  # an ungraded task counts 0
         row["fixed"] = sum(1 for c in row["cells"] if c is not None and c["passed"])
         if board.ended is not None:
             row["deadline"] = None
