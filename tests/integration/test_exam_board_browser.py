@@ -144,4 +144,3 @@ def test_the_board_page_follows_the_grades_without_a_reload(
     assert browser.find_element(By.ID, "clock").text == frozen
     assert browser.execute_script("return window.sameLoad") == "yes"
     assert proc.poll() is None
-
