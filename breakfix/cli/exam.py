@@ -39,6 +39,7 @@ NameArg = Annotated[
 ]
 BOARD_REFRESH = 1.0  # seconds between redraws of `lab exam board` (it reads the store; the clusters are not touched)
 WEB_PORT = 8765
+GRADE_EVERY = 60.0  # seconds between gradings of `lab exam board --grade`
 ReportOpt = Annotated[Path | None, typer.Option("--report", help="Also write the report as Markdown here.")]
 JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML here (a suite per student).")]
 
@@ -108,11 +109,11 @@ def _left(board: Board, s: Seat) -> str:
 
 def controls_lines(board: Board) -> list[str]:
     """What the instructor did to the clock, one line each: `10:05 paused the class clock`."""
-    from breakfix.exam.clock import describe
+    from breakfix.exam.clock import changes
 
     if board.clock is None:
         return []
-    lines = [f"{_hhmm(c.at)} {describe(c, board.clock)}" for c in board.controls]
+    lines = [f"{_hhmm(at)} {what}" for at, what in changes(board.clock)]
     if board.paused_since is not None:
         lines.append(f"paused since {_hhmm(board.paused_since)}: time left is frozen; `lab exam resume` runs it again")
     return lines
@@ -144,7 +145,7 @@ def board_view(board: Board, titles: Mapping[str, str] | None = None, footer: st
     parts: list[RenderableType] = [table]
     changes = controls_lines(board)
     if changes:
-        parts.append(Text("clock: " + "; ".join(changes)))
+        parts.append(Text("\n".join(["clock:", *(f"  {line}" for line in changes)])))
     if footer:
         parts.append(Text(footer, style="dim"))
     return Group(*parts)
@@ -407,7 +408,9 @@ def exam_board(
     grade: Annotated[
         bool, typer.Option("--grade", help="Also grade every running lab every --every seconds (students see nothing).")
     ] = False,
-    every: Annotated[float, typer.Option("--every", min=5, help="Seconds between gradings with --grade.")] = 60,
+    every: Annotated[
+        float, typer.Option("--every", min=5, help="Seconds between gradings with --grade.")
+    ] = GRADE_EVERY,
     web: Annotated[bool, typer.Option("--web", help="Serve the board as a web page on 127.0.0.1 (a projector).")] = (
         False
     ),
@@ -423,6 +426,8 @@ def exam_board(
 
     if port != WEB_PORT and not web:
         raise UsageError("--port is for the web board: add --web")
+    if every != GRADE_EVERY and not grade:
+        raise UsageError("--every is how often --grade grades: add --grade")
     runner = _runner(log=lambda _m: None)  # grading's progress lines would tear the board
     board = runner.status(name)
     if grade and board.ended is not None:

@@ -136,3 +136,8 @@ def describe(control: Control, clock: ExamClock) -> str:
         start = next((s for s, e in clock.pauses() if e == control.at), None)
         return "resumed the class clock" + (f" after {format_duration(control.at - start)}" if start else "")
     return f"gave {control.student} {format_duration(control.seconds or 0)} more"
+
+
+def changes(clock: ExamClock) -> list[tuple[float, str]]:
+    """Each control of the clock as (when, what it changed), oldest first."""
+    return [(c.at, describe(c, clock)) for c in clock.controls]

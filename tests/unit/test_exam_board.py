@@ -16,7 +16,8 @@ from breakfix.cli.main import main
 from breakfix.clock import CLOCK
 from breakfix.errors import BreakfixError
 from breakfix.exam.model import ExamFile
-from breakfix.exam.session import ExamRunner
+from breakfix.exam.report import markdown
+from breakfix.exam.session import Board, ExamRunner
 from breakfix.state import State
 from tests.exam_fakes import EXAM, SPEC, SPOILERS, TITLES, bob_fixes_it, exam_with_grades
 from tests.unit.conftest import Wall
@@ -62,6 +63,9 @@ def test_pause_freezes_everyones_time_and_resume_moves_every_deadline(wall: Wall
     assert [c["action"] for c in board.as_dict()["controls"]] == ["pause", "resume"]
     text = text_of(board_view(board))
     assert "paused the class clock" in text and "resumed the class clock after 5m" in text
+    report = markdown(board)
+    assert "paused the class clock; " in report and "resumed the class clock after 5m.\n" in report
+    assert "Clock: " not in markdown(Board(EXAM, None, None, None))  # no changes, no line
 
 
 def test_extra_time_moves_one_students_deadline_and_when_a_grade_is_late(wall: Wall) -> None:
@@ -121,6 +125,7 @@ def test_controls_from_the_command_line(capsys: pytest.CaptureFixture[str], wall
         (("exam", "extend", EXAM, "bob", "25h"), 2, "lab: extra time must be more than 0 and at most 24h00m"),
         (("exam", "extend", "week-9", "bob", "10m"), 1, "lab: no exam named 'week-9' (known: week-1)"),
         (("exam", "board", "--port", "9000"), 2, "lab: --port is for the web board: add --web"),
+        (("exam", "board", "--every", "10"), 2, "lab: --every is how often --grade grades: add --grade"),
     ],
 )
 def test_bad_input_is_one_line_and_a_non_zero_exit(
