@@ -218,7 +218,11 @@ class ExamRunner:
 
     def clock(self, record: dict[str, Any]) -> ExamClock:
         """The exam's clock: its start, duration, end and the instructor's controls."""
-        controls = [Control.from_row(c) for c in self.store.exam_controls(record["name"])]
+        try:
+            controls = [Control.from_row(c) for c in self.store.exam_controls(record["name"])]
+        except ValueError as exc:  # a newer breakfix's control: its times cannot be worked out here
+            name = record["name"]
+            raise BreakfixError(f"exam {name}: {exc}; this version of breakfix cannot read its clock") from None
         return ExamClock.of(record["started"], float(self._exam_file(record).duration), record["ended"], controls)
 
     def _problems(self, name: str, found: dict[str, str]) -> None:

@@ -229,3 +229,13 @@ def test_the_web_board_without_its_extra_says_how_to_install_it(
     monkeypatch.delitem(sys.modules, "breakfix.exam.web", raising=False)
     code, _, err = run(capsys, "exam", "board", "--web")
     assert code == 1 and "the web board needs the `board` extra" in err and "pip install 'breakfix[board]'" in err
+
+
+def test_a_clock_change_this_version_cannot_read_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    store = State()
+    exam_with_grades(store)
+    store.add_exam_control(EXAM, CLOCK.wall(), "rewind")
+    code, _, err = run(capsys, "exam", "status")
+    assert code == 1 and err.strip() == (
+        "lab: exam week-1: not an exam control: 'rewind'; this version of breakfix cannot read its clock"
+    )
