@@ -206,76 +206,6 @@ def exam_status(
         say("stopped watching; the exam goes on")
 
 
-@exam_app.command("end")
-def exam_end(
-    name: NameArg = None,
-    keep: Annotated[bool, typer.Option("--keep", help="Leave the clusters as the students left them.")] = False,
-    report: ReportOpt = None,
-    junit: JunitOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """Grade everyone one last time, stop the clock, reset every cluster and print the report."""
-    _writable(report, junit)
-    _show(_runner().end(name, keep), json_out, report, junit)
-
-
-@exam_app.command("report")
-def exam_report(
-    name: NameArg = None,
-    report: ReportOpt = None,
-    junit: JunitOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """Print (and write) an exam's report again, from the grades breakfix kept."""
-    _writable(report, junit)
-    runner = _runner()
-    _show(runner.status(name), json_out, report, junit)
-
-
-@exam_app.command("list")
-def exam_list(json_out: JsonOpt = False) -> None:
-    """Every exam breakfix remembers, newest first."""
-    from breakfix.errors import BreakfixError
-
-    runner = _runner()
-    rows: list[dict[str, object]] = []
-    for name in runner.store.exams():
-        try:
-            summary = runner.board(name).as_dict()
-            rows.append({**summary, "students": len(summary["students"])})
-        except BreakfixError as exc:
-            rows.append({"exam": name, "error": str(exc)})
-    if json_out:
-        emit_json(rows)
-        return
-    if not rows:
-        print("no exams yet: `lab exam start EXAM.yaml` starts one")
-        return
-    table(
-        "exams",
-        ["NAME", "STUDENTS", "FIXED", "TIME LEFT"],
-        [
-            [
-                str(r["exam"]),
-                str(r.get("students", "?")),
-                str(r.get("passed", "?")),
-                str(r.get("time_left", r.get("error"))),
-            ]
-            for r in rows
-        ],
-    )
-
-
-@exam_app.command("schema")
-def exam_schema() -> None:
-    """Print the JSON Schema of exam files (for editor completion)."""
-    import json
-
-    from breakfix.exam.model import ExamFile
-
-    print(json.dumps(ExamFile.model_json_schema(by_alias=True), indent=2))
-
-
 # instructor controls ------------------------------------------------------------------------------
 @exam_app.command("pause")
 def exam_pause(name: NameArg = None, json_out: JsonOpt = False) -> None:
@@ -444,3 +374,73 @@ def exam_board(
     finally:
         if grading is not None:
             grading.stop()
+
+
+@exam_app.command("end")
+def exam_end(
+    name: NameArg = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Leave the clusters as the students left them.")] = False,
+    report: ReportOpt = None,
+    junit: JunitOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Grade everyone one last time, stop the clock, reset every cluster and print the report."""
+    _writable(report, junit)
+    _show(_runner().end(name, keep), json_out, report, junit)
+
+
+@exam_app.command("report")
+def exam_report(
+    name: NameArg = None,
+    report: ReportOpt = None,
+    junit: JunitOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Print (and write) an exam's report again, from the grades breakfix kept."""
+    _writable(report, junit)
+    runner = _runner()
+    _show(runner.status(name), json_out, report, junit)
+
+
+@exam_app.command("list")
+def exam_list(json_out: JsonOpt = False) -> None:
+    """Every exam breakfix remembers, newest first."""
+    from breakfix.errors import BreakfixError
+
+    runner = _runner()
+    rows: list[dict[str, object]] = []
+    for name in runner.store.exams():
+        try:
+            summary = runner.board(name).as_dict()
+            rows.append({**summary, "students": len(summary["students"])})
+        except BreakfixError as exc:
+            rows.append({"exam": name, "error": str(exc)})
+    if json_out:
+        emit_json(rows)
+        return
+    if not rows:
+        print("no exams yet: `lab exam start EXAM.yaml` starts one")
+        return
+    table(
+        "exams",
+        ["NAME", "STUDENTS", "FIXED", "TIME LEFT"],
+        [
+            [
+                str(r["exam"]),
+                str(r.get("students", "?")),
+                str(r.get("passed", "?")),
+                str(r.get("time_left", r.get("error"))),
+            ]
+            for r in rows
+        ],
+    )
+
+
+@exam_app.command("schema")
+def exam_schema() -> None:
+    """Print the JSON Schema of exam files (for editor completion)."""
+    import json
+
+    from breakfix.exam.model import ExamFile
+
+    print(json.dumps(ExamFile.model_json_schema(by_alias=True), indent=2))
