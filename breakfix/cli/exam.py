@@ -15,7 +15,7 @@ from breakfix.cli.output import console, emit_json, say, table
 from breakfix.state import SessionStatus
 
 if TYPE_CHECKING:
-    from rich.console import RenderableType
+    from rich.console import Console, RenderableType
 
     from breakfix.exam.session import Board, ExamRunner, Seat
     from breakfix.results import GradeReport
@@ -292,8 +292,10 @@ def lab_titles(runner: ExamRunner, board: Board) -> dict[str, str]:
     return titles
 
 
-def live_board(runner: ExamRunner, name: str, titles: Mapping[str, str], grading: Grading | None) -> None:
-    """Redraw the board every BOARD_REFRESH seconds from the store until Ctrl-C."""
+def live_board(
+    runner: ExamRunner, name: str, titles: Mapping[str, str], grading: Grading | None, screen: Console
+) -> None:
+    """Redraw the board on SCREEN every BOARD_REFRESH seconds from the store until Ctrl-C."""
     from rich.live import Live
 
     from breakfix.clock import CLOCK
@@ -303,7 +305,7 @@ def live_board(runner: ExamRunner, name: str, titles: Mapping[str, str], grading
         foot.append("Ctrl-C stops the board; the exam goes on")
         return board_view(runner.board(name), titles, footer=" · ".join(foot))
 
-    with Live(frame(), console=console(), auto_refresh=False, redirect_stderr=False) as live:
+    with Live(frame(), console=screen, auto_refresh=False, redirect_stderr=False) as live:
         while True:
             CLOCK.sleep(BOARD_REFRESH)
             live.update(frame(), refresh=True)
@@ -362,13 +364,20 @@ def exam_board(
     board = runner.status(name)
     if grade and board.ended is not None:
         raise BreakfixError(f"exam {board.name} has ended: its grades are final (drop --grade)")
+    screen = None if web else console()
+    if screen is not None and not screen.is_terminal:  # rich would show nothing until the board stops
+        raise UsageError(
+            "lab exam board redraws a terminal and this output is not one: "
+            "`lab exam status --watch SECONDS` prints the board as it goes (or use --web)"
+        )
     titles = lab_titles(runner, board)
     grading = Grading(runner, board.name, every).start() if grade else None
     try:
         if web:
             web_board(runner, board.name, titles, port)
         else:
-            live_board(runner, board.name, titles, grading)
+            assert screen is not None
+            live_board(runner, board.name, titles, grading, screen)
     except KeyboardInterrupt:
         say("stopped the board; the exam goes on")
     finally:

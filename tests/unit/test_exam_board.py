@@ -126,6 +126,7 @@ def test_controls_from_the_command_line(capsys: pytest.CaptureFixture[str], wall
         (("exam", "extend", "week-9", "bob", "10m"), 1, "lab: no exam named 'week-9' (known: week-1)"),
         (("exam", "board", "--port", "9000"), 2, "lab: --port is for the web board: add --web"),
         (("exam", "board", "--every", "10"), 2, "lab: --every is how often --grade grades: add --grade"),
+        (("exam", "board"), 2, "lab: lab exam board redraws a terminal and this output is not one: `lab exam status"),
     ],
 )
 def test_bad_input_is_one_line_and_a_non_zero_exit(
