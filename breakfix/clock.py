@@ -9,10 +9,11 @@ from dataclasses import dataclass
 
 @dataclass
 class Clock:
-    """Monotonic time and sleep for the waiting loops (confirm, settle, API back, deletion done)."""
+    """Monotonic time and sleep for the waiting loops (confirm, settle, API back...); wall time for exams."""
 
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    wall: Callable[[], float] = time.time  # seconds since the epoch: an exam's clock, pauses and extra time
 
 
 #: The one clock the waiting loops use: set its fields to inject another (tests/unit/conftest.py fast_clock).

@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS grades (
 CREATE TABLE IF NOT EXISTS exams (
   name TEXT PRIMARY KEY, file TEXT NOT NULL, spec TEXT NOT NULL, created REAL NOT NULL,
   started REAL, deadline REAL, ended REAL, problems TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE IF NOT EXISTS exam_controls (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, exam TEXT NOT NULL, at REAL NOT NULL, action TEXT NOT NULL,
+  student TEXT, seconds REAL);
 CREATE TABLE IF NOT EXISTS journal (
   id INTEGER PRIMARY KEY AUTOINCREMENT, cluster TEXT NOT NULL, session INTEGER,
   phase TEXT NOT NULL, kind TEXT NOT NULL, record TEXT NOT NULL, created REAL NOT NULL);
@@ -340,11 +343,27 @@ class State:
     def drop_exam(self, name: str) -> None:
         """Forget an exam that never started (its sessions stay, closed)."""
         self._q("DELETE FROM exams WHERE name=?", (name,))
+        self._q("DELETE FROM exam_controls WHERE exam=?", (name,))
 
     def exam_sessions(self, name: str) -> dict[str, Session]:
         """Each student's newest session in the exam."""
         rows = self._q(f"SELECT {self._COLS} FROM sessions WHERE exam=? ORDER BY id", (name,))
         return {s.student or "": s for s in (self._session(r) for r in rows)}
+
+    def add_exam_control(
+        self, name: str, at: float, action: str, student: str | None = None, seconds: float | None = None
+    ) -> None:
+        """Note an instructor's control of an exam's clock: pause, resume, or extra time for one student."""
+        self._q(
+            "INSERT INTO exam_controls (exam, at, action, student, seconds) VALUES (?,?,?,?,?)",
+            (name, at, action, student, seconds),
+        )
+
+    def exam_controls(self, name: str) -> list[dict[str, Any]]:
+        """Every control of an exam's clock, oldest first."""
+        cols = ("at", "action", "student", "seconds")
+        rows = self._q(f"SELECT {', '.join(cols)} FROM exam_controls WHERE exam=? ORDER BY id", (name,))
+        return [dict(zip(cols, r, strict=True)) for r in rows]
 
     # journal ------------------------------------------------------------------
     def journal_add(self, cluster: str, session: int | None, phase: str, kind: str, record: dict[str, Any]) -> int:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from breakfix.cli.output import emit_json, say, table
+from breakfix.cli.output import console, emit_json, say, table
 from breakfix.state import SessionStatus
 
 if TYPE_CHECKING:
-    from breakfix.exam.session import Board, ExamRunner
+    from rich.console import Console, RenderableType
+
+    from breakfix.exam.session import Board, ExamRunner, Seat
     from breakfix.results import GradeReport
 
 exam_app = typer.Typer(
@@ -32,6 +37,9 @@ NameArg = Annotated[
     str | None,
     typer.Argument(help="Exam name (default: the running or newest exam).", autocompletion=_complete_exam),
 ]
+BOARD_REFRESH = 1.0  # seconds between redraws of `lab exam board` (it reads the store; the clusters are not touched)
+WEB_PORT = 8765
+GRADE_EVERY = 60.0  # seconds between gradings of `lab exam board --grade`
 ReportOpt = Annotated[Path | None, typer.Option("--report", help="Also write the report as Markdown here.")]
 JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML here (a suite per student).")]
 
@@ -42,10 +50,10 @@ _STATE_STYLE = {
 }
 
 
-def _runner() -> ExamRunner:
+def _runner(log: Callable[[str], None] | None = say) -> ExamRunner:
     from breakfix.exam.session import ExamRunner
 
-    return ExamRunner(log=say)
+    return ExamRunner(log=log)
 
 
 def _writable(*paths: Path | None) -> None:
@@ -80,27 +88,74 @@ def _junit_suites(board: Board) -> list[tuple[str, GradeReport]]:
     return suites
 
 
+def _hhmm(at: float) -> str:
+    return time.strftime("%H:%M", time.localtime(at))
+
+
+def _score(s: Seat) -> str:
+    if s.score is None:
+        return "-"
+    return f"{s.score:g}%" + (" (late)" if s.late else "") + (" (paused)" if s.paused_grade else "")
+
+
+def _left(board: Board, s: Seat) -> str:
+    from breakfix.durations import format_duration
+
+    if s.left is None or board.ended is not None:
+        return "-"
+    text = format_duration(s.left) if s.left >= 0 else f"over by {format_duration(-s.left)}"
+    return text + (f" (+{format_duration(s.extra)})" if s.extra else "")
+
+
+def controls_lines(board: Board) -> list[str]:
+    """What the instructor did to the clock, one line each: `10:05 paused the class clock`."""
+    from breakfix.exam.clock import changes
+
+    if board.clock is None:
+        return []
+    lines = [f"{_hhmm(at)} {what}" for at, what in changes(board.clock)]
+    if board.paused_since is not None:
+        lines.append(f"paused since {_hhmm(board.paused_since)}: time left is frozen; `lab exam resume` runs it again")
+    return lines
+
+
+def board_view(board: Board, titles: Mapping[str, str] | None = None, footer: str = "") -> RenderableType:
+    """The board as `lab exam status` draws it; with TITLES, as the class may see it (`lab exam board`).
+
+    With TITLES a lab shows by its title and a seat by its state, score and checks: no lab id, cluster or
+    check message (those give the fault away).
+    """
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    public = titles is not None
+    columns = ["STUDENT", "TASK"] if public else ["STUDENT", "CLUSTER", "LAB"]
+    columns += ["STATE", "SCORE", "CHECKS", "TIME LEFT", "HINTS"] + ([] if public else ["DETAIL"])
+    table = Table(
+        title=f"exam {board.name}: {board.passed}/{len(board.seats)} fixed; time left {board.time_left}",
+        title_justify="left",
+    )
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for s in board.seats:
+        where = [titles.get(s.lab) or "-"] if titles is not None else [s.cluster, s.lab]
+        cells = [_STATE_STYLE.get(s.state, s.state), _score(s), s.checks, _left(board, s), str(s.hints)]
+        table.add_row(s.student, *where, *cells, *([] if public else [s.detail]))
+    parts: list[RenderableType] = [table]
+    changes = controls_lines(board)
+    if changes:
+        parts.append(Text("\n".join(["clock:", *(f"  {line}" for line in changes)])))
+    if footer:
+        parts.append(Text(footer, style="dim"))
+    return Group(*parts)
+
+
 def _show(board: Board, json_out: bool, report: Path | None = None, junit: Path | None = None) -> None:
     if json_out:
         emit_json(board.as_dict())
     else:
-        rows = [
-            [
-                s.student,
-                s.cluster,
-                s.lab,
-                _STATE_STYLE.get(s.state, s.state),
-                "-" if s.score is None else f"{s.score:g}%" + (" (late)" if s.late else ""),
-                s.checks,
-                s.detail,
-            ]
-            for s in board.seats
-        ]
-        table(
-            f"exam {board.name}: {board.passed}/{len(board.seats)} fixed; time left {board.time_left}",
-            ["STUDENT", "CLUSTER", "LAB", "STATE", "SCORE", "CHECKS", "DETAIL"],
-            rows,
-        )
+        console().print(board_view(board))
     if report is not None:
         from breakfix.exam.report import markdown
 
@@ -149,6 +204,185 @@ def exam_status(
             time.sleep(watch)
     except KeyboardInterrupt:
         say("stopped watching; the exam goes on")
+
+
+# instructor controls ------------------------------------------------------------------------------
+@exam_app.command("pause")
+def exam_pause(name: NameArg = None, json_out: JsonOpt = False) -> None:
+    """Stop the class clock: nobody's time runs until `lab exam resume` (grades taken meanwhile are marked)."""
+    _show(_runner().pause(name), json_out)
+
+
+@exam_app.command("resume")
+def exam_resume(name: NameArg = None, json_out: JsonOpt = False) -> None:
+    """Start the class clock again where it stopped: every deadline moves on by the pause."""
+    _show(_runner().resume(name), json_out)
+
+
+@exam_app.command("extend")
+def exam_extend(
+    name: Annotated[str, typer.Argument(help="Exam name.", autocompletion=_complete_exam)],
+    student: Annotated[str, typer.Argument(help="The student who gets extra time.")],
+    extra: Annotated[str, typer.Argument(help="How much more, e.g. 10m (added to any extra time given before).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Give one student extra time (their own deadline moves; the class clock does not)."""
+    from breakfix.durations import parse_duration
+    from breakfix.errors import UsageError
+
+    try:
+        seconds = parse_duration(extra)
+    except ValueError as exc:
+        raise UsageError(f"extra time: {exc}") from None
+    _show(_runner().extend(name, student, seconds), json_out)
+
+
+# the live board -----------------------------------------------------------------------------------
+class Grading:
+    """Grade every running lab every EVERY seconds in a thread of its own, so the board keeps ticking meanwhile."""
+
+    def __init__(self, runner: ExamRunner, name: str, every: float) -> None:
+        self.runner, self.name, self.every = runner, name, every
+        self.rounds = 0
+        self.last: float | None = None
+        self.problem = ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="exam-board-grading", daemon=True)
+
+    def start(self) -> Grading:
+        """Start grading (the first round at once)."""
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        from breakfix.clock import CLOCK
+        from breakfix.errors import BreakfixError
+
+        while not self._stop.is_set():
+            try:
+                self.runner.status(self.name, grade=True)
+                self.rounds, self.last, self.problem = self.rounds + 1, CLOCK.wall(), ""
+            except BreakfixError as exc:  # e.g. the exam ended meanwhile: its grades are final
+                self.problem = str(exc)
+                if "has ended" in self.problem:
+                    return
+            except Exception as exc:
+                self.problem = f"grading failed: {type(exc).__name__}: {exc}"
+            self._stop.wait(self.every)
+
+    def stop(self) -> None:
+        """Grade no more (a round under way finishes in the background)."""
+        self._stop.set()
+
+    def status(self) -> str:
+        """One line for the board's foot."""
+        when = time.strftime("%H:%M:%S", time.localtime(self.last)) if self.last else "not yet"
+        text = f"graded every {self.every:g}s (last: {when})"
+        return f"{text}; {self.problem}" if self.problem else text
+
+
+def lab_titles(runner: ExamRunner, board: Board) -> dict[str, str]:
+    """The title of each lab on the board (what the class may see of it)."""
+    from breakfix.errors import BreakfixError
+
+    titles: dict[str, str] = {}
+    for seat in board.seats:
+        with contextlib.suppress(BreakfixError):  # a lab gone from the catalog shows as "-", never by its id
+            titles[seat.lab] = runner.catalog.get(seat.lab).spec.title
+    return titles
+
+
+def live_board(
+    runner: ExamRunner, name: str, titles: Mapping[str, str], grading: Grading | None, screen: Console
+) -> None:
+    """Redraw the board on SCREEN every BOARD_REFRESH seconds from the store until Ctrl-C."""
+    from rich.live import Live
+
+    from breakfix.clock import CLOCK
+
+    def frame() -> RenderableType:
+        foot = [grading.status()] if grading else ["not grading (--grade grades every --every seconds)"]
+        foot.append("Ctrl-C stops the board; the exam goes on")
+        return board_view(runner.board(name), titles, footer=" · ".join(foot))
+
+    with Live(frame(), console=screen, auto_refresh=False, redirect_stderr=False) as live:
+        while True:
+            CLOCK.sleep(BOARD_REFRESH)
+            live.update(frame(), refresh=True)
+
+
+def web_board(runner: ExamRunner, name: str, titles: Mapping[str, str], port: int) -> None:
+    """Serve the projector page on 127.0.0.1:PORT until Ctrl-C."""
+    from breakfix.clock import CLOCK
+    from breakfix.errors import BreakfixError
+
+    try:
+        from breakfix.exam.view import public_board
+        from breakfix.exam.web import BoardServer, create_app
+    except ImportError as exc:
+        raise BreakfixError(
+            f"the web board needs the `board` extra ({exc.name} is missing): pip install 'breakfix[board]'"
+        ) from None
+
+    server = BoardServer(create_app(lambda: public_board(runner.board(name), titles, CLOCK.wall())), port)
+    url = server.start()
+    say(f"exam {name}: the board is on {url} (this machine only); Ctrl-C stops it, the exam goes on")
+    try:
+        while True:
+            CLOCK.sleep(BOARD_REFRESH)
+    finally:
+        server.stop()
+
+
+@exam_app.command("board")
+def exam_board(
+    name: NameArg = None,
+    grade: Annotated[
+        bool, typer.Option("--grade", help="Also grade every running lab every --every seconds (students see nothing).")
+    ] = False,
+    every: Annotated[
+        float, typer.Option("--every", min=5, help="Seconds between gradings with --grade.")
+    ] = GRADE_EVERY,
+    web: Annotated[bool, typer.Option("--web", help="Serve the board as a web page on 127.0.0.1 (a projector).")] = (
+        False
+    ),
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="The web page's port on 127.0.0.1 (0: any free one).")
+    ] = WEB_PORT,
+) -> None:
+    """The live board for the class: students x tasks, state, score, checks, time left, hints; until Ctrl-C.
+
+    It shows lab titles, never what is broken, so it can go on a projector.
+    """
+    from breakfix.errors import BreakfixError, UsageError
+
+    if port != WEB_PORT and not web:
+        raise UsageError("--port is for the web board: add --web")
+    if every != GRADE_EVERY and not grade:
+        raise UsageError("--every is how often --grade grades: add --grade")
+    runner = _runner(log=lambda _m: None)  # grading's progress lines would tear the board
+    board = runner.status(name)
+    if grade and board.ended is not None:
+        raise BreakfixError(f"exam {board.name} has ended: its grades are final (drop --grade)")
+    screen = None if web else console()
+    if screen is not None and not screen.is_terminal:  # rich would show nothing until the board stops
+        raise UsageError(
+            "lab exam board redraws a terminal and this output is not one: "
+            "`lab exam status --watch SECONDS` prints the board as it goes (or use --web)"
+        )
+    titles = lab_titles(runner, board)
+    grading = Grading(runner, board.name, every).start() if grade else None
+    try:
+        if web:
+            web_board(runner, board.name, titles, port)
+        else:
+            assert screen is not None
+            live_board(runner, board.name, titles, grading, screen)
+    except KeyboardInterrupt:
+        say("stopped the board; the exam goes on")
+    finally:
+        if grading is not None:
+            grading.stop()
 
 
 @exam_app.command("end")

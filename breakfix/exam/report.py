@@ -5,12 +5,20 @@ from __future__ import annotations
 import time
 
 from breakfix.durations import format_duration
+from breakfix.exam.clock import changes
 from breakfix.exam.session import Board
 from breakfix.variants import describe
 
 
 def _when(at: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(at)) if at else "-"
+
+
+def _clock_lines(board: Board) -> list[str]:
+    """The instructor's changes to the clock (pauses, extra time), as a paragraph; none without changes."""
+    if board.clock is None or not board.controls:
+        return []
+    return ["Clock: " + "; ".join(f"{_when(at)} {what}" for at, what in changes(board.clock)) + ".", ""]
 
 
 def markdown(board: Board) -> str:
@@ -21,6 +29,7 @@ def markdown(board: Board) -> str:
         f"Started {_when(board.started)}, deadline {_when(board.deadline)}, ended {_when(board.ended)}. "
         f"{board.passed} of {len(board.seats)} students fixed their cluster.",
         "",
+        *_clock_lines(board),
     ]
     # labs with variables: each student's values, and the seed that gives their lab again
     varied = any(s.seed is not None for s in board.seats)

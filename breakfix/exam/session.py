@@ -13,8 +13,10 @@ from pydantic import ValidationError
 
 from breakfix.api import Breakfix
 from breakfix.catalog import Catalog, load_catalog
+from breakfix.clock import CLOCK
 from breakfix.durations import format_duration
-from breakfix.errors import BreakfixError, Interrupted, LabFileError, UnknownLabError
+from breakfix.errors import BreakfixError, Interrupted, LabFileError, UnknownLabError, UsageError
+from breakfix.exam.clock import Control, ExamClock
 from breakfix.exam.model import Assignment, ExamFile, assignments, load_exam
 from breakfix.results import CheckResult, GradeReport
 from breakfix.runner import variant_of
@@ -22,6 +24,7 @@ from breakfix.state import OPEN, RUNNING, Session, SessionStatus, State
 from breakfix.variants import random_seed, student_seed
 
 MAX_PARALLEL = 8  # clusters broken, graded or reset at the same time
+MAX_EXTRA = 24 * 3600.0  # more extra time than this for one student is a typo
 T = TypeVar("T")
 
 
@@ -58,6 +61,10 @@ class Seat:
     report: GradeReport | None = None
     seed: int | None = None  # a lab with variables: `lab start LAB --seed SEED` gives the student's lab again
     values: dict[str, Any] = field(default_factory=dict)
+    hints: int = 0
+    extra: float = 0.0  # extra time the instructor gave this student (seconds)
+    left: float | None = None  # this student's exam time left (seconds; negative when over)
+    paused_grade: bool = False  # the latest grade was taken while the class clock was paused
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -73,6 +80,10 @@ class Seat:
             "graded_after_deadline": self.late,
             "checks_passed": self.checks,
             "solved_in_seconds": self.solved_in,
+            "graded_while_paused": self.paused_grade,
+            "hints_used": self.hints,
+            "extra_seconds": self.extra,
+            "time_left_seconds": None if self.left is None else round(self.left, 1),
             "checks": [c.as_dict() for c in self.report.checks] if self.report else [],
             **({"seed": self.seed, "values": self.values} if self.seed is not None else {}),
         }
@@ -87,6 +98,7 @@ class Board:
     deadline: float | None
     ended: float | None
     seats: list[Seat] = field(default_factory=list)
+    clock: ExamClock | None = None  # None: a plain deadline (no pause, no extra time)
 
     @property
     def passed(self) -> int:
@@ -94,23 +106,47 @@ class Board:
         return sum(1 for s in self.seats if s.passed)
 
     @property
+    def paused_since(self) -> float | None:
+        """When the instructor paused the class clock, while it stands still."""
+        return self.clock.paused_since if self.clock else None
+
+    @property
+    def controls(self) -> tuple[Control, ...]:
+        """What the instructor did to the clock, oldest first."""
+        return self.clock.controls if self.clock else ()
+
+    def left(self) -> float | None:
+        """The class's exam time left now (seconds, negative when over); None before the start or after the end."""
+        if self.ended is not None:
+            return None
+        if self.clock is not None:
+            return self.clock.left(CLOCK.wall())
+        return None if self.deadline is None else self.deadline - CLOCK.wall()
+
+    @property
     def time_left(self) -> str:
-        """Time until the deadline, or how far past it."""
+        """Time until the deadline, or how far past it; `(paused)` while the clock stands still."""
         if self.ended is not None:
             return "ended"
-        if self.deadline is None:
+        left = self.left()
+        if left is None:
             return "not started"
-        left = self.deadline - time.time()
-        return format_duration(left) if left >= 0 else f"over by {format_duration(-left)}"
+        text = format_duration(left) if left >= 0 else f"over by {format_duration(-left)}"
+        return f"{text} (paused)" if self.paused_since is not None else text
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
+        left = self.left()
         return {
             "exam": self.name,
             "started": self.started,
             "deadline": self.deadline,
             "ended": self.ended,
             "time_left": self.time_left,
+            "time_left_seconds": None if left is None else round(left, 1),
+            "paused": self.paused_since is not None,
+            "paused_since": self.paused_since,
+            "controls": [c.as_dict() for c in self.controls],
             "passed": self.passed,
             "students": [s.as_dict() for s in self.seats],
         }
@@ -129,6 +165,10 @@ def _parallel(fn: Callable[[Assignment], T], seats: list[Assignment]) -> dict[st
         raise
     pool.shutdown()
     return dict(zip((s.student for s in seats), results, strict=True))
+
+
+def _hhmm(at: float) -> str:
+    return time.strftime("%H:%M", time.localtime(at))
 
 
 def _failure(exc: Exception) -> str:
@@ -171,13 +211,26 @@ class ExamRunner:
         return record
 
     @staticmethod
-    def _seats(record: dict[str, Any]) -> list[Assignment]:
+    def _exam_file(record: dict[str, Any]) -> ExamFile:
         try:
-            return assignments(ExamFile.model_validate(record["spec"]))
+            return ExamFile.model_validate(record["spec"])
         except ValidationError:
             raise BreakfixError(
                 f"exam {record['name']}: the stored exam file cannot be read by this version of breakfix"
             ) from None
+
+    @classmethod
+    def _seats(cls, record: dict[str, Any]) -> list[Assignment]:
+        return assignments(cls._exam_file(record))
+
+    def clock(self, record: dict[str, Any]) -> ExamClock:
+        """The exam's clock: its start, duration, end and the instructor's controls."""
+        try:
+            controls = [Control.from_row(c) for c in self.store.exam_controls(record["name"])]
+        except ValueError as exc:  # a newer breakfix's control: its times cannot be worked out here
+            name = record["name"]
+            raise BreakfixError(f"exam {name}: {exc}; this version of breakfix cannot read its clock") from None
+        return ExamClock.of(record["started"], float(self._exam_file(record).duration), record["ended"], controls)
 
     def _problems(self, name: str, found: dict[str, str]) -> None:
         """Keep what went wrong for each student (a later success clears it)."""
@@ -290,12 +343,66 @@ class ExamRunner:
         if not live:
             return
         if record["started"] is None:
-            now = time.time()
+            now = CLOCK.wall()
             self.store.update_exam(exam.name, started=now, deadline=now + exam.duration)
-            record = self.store.exam(exam.name)
-            assert record is not None
-        for session in live:
-            self.store.update_session(session.id, deadline=record["deadline"])
+        self._sync_deadlines(exam.name)
+
+    def _sync_deadlines(self, name: str) -> None:
+        """Each running lab's deadline (what `lab --cluster C status` shows) from the clock: pauses, extra time."""
+        record = self.store.exam(name)
+        assert record is not None
+        clock, now = self.clock(record), CLOCK.wall()
+        self.store.update_exam(name, deadline=clock.deadline(now))
+        for student, session in self.store.exam_sessions(name).items():
+            if session.status in RUNNING:
+                self.store.update_session(session.id, deadline=clock.deadline(now, student))
+
+    # instructor controls ---------------------------------------------------------
+    def _running_clock(self, name: str | None, what: str) -> tuple[dict[str, Any], ExamClock]:
+        record = self._record(name)
+        if record["ended"] is not None:
+            raise BreakfixError(f"exam {record['name']} has ended: its clock cannot {what}")
+        return record, self.clock(record)
+
+    def pause(self, name: str | None = None) -> Board:
+        """Stop the class clock: nobody's time runs until `resume` (grades taken meanwhile are marked)."""
+        record, clock = self._running_clock(name, "be paused")
+        if record["started"] is None:
+            raise BreakfixError(f"exam {record['name']} has not started: there is no clock to pause yet")
+        if clock.paused_since is not None:
+            raise BreakfixError(
+                f"exam {record['name']} is paused already (since {_hhmm(clock.paused_since)}): "
+                f"`lab exam resume {record['name']}` starts the clock again"
+            )
+        self.store.add_exam_control(record["name"], CLOCK.wall(), "pause")
+        self.log(f"exam {record['name']}: the class clock is paused")
+        return self.board(record["name"])
+
+    def resume(self, name: str | None = None) -> Board:
+        """Start the class clock again where it stopped: every deadline moves by the pause."""
+        record, clock = self._running_clock(name, "be resumed")
+        if clock.paused_since is None:
+            raise BreakfixError(f"exam {record['name']} is not paused: its clock is running")
+        self.store.add_exam_control(record["name"], CLOCK.wall(), "resume")
+        self._sync_deadlines(record["name"])
+        self.log(f"exam {record['name']}: the class clock runs again")
+        return self.board(record["name"])
+
+    def extend(self, name: str | None, student: str, seconds: float) -> Board:
+        """Give one student SECONDS more (on top of any extra time given before)."""
+        record, _clock = self._running_clock(name, "give extra time")
+        students = [s.student for s in self._seats(record)]
+        if student not in students:
+            raise UsageError(f"no student {student!r} in exam {record['name']} (students: {', '.join(students)})")
+        if not 0 < seconds <= MAX_EXTRA:
+            raise UsageError(
+                f"extra time must be more than 0 and at most {format_duration(MAX_EXTRA)}, "
+                f"not {format_duration(seconds)}"
+            )
+        self.store.add_exam_control(record["name"], CLOCK.wall(), "extend", student, seconds)
+        self._sync_deadlines(record["name"])
+        self.log(f"exam {record['name']}: {student} has {format_duration(seconds)} more")
+        return self.board(record["name"])
 
     def status(self, name: str | None = None, grade: bool = False) -> Board:
         """The board; with GRADE, every running lab is graded first (at once)."""
@@ -336,7 +443,7 @@ class ExamRunner:
         if record["ended"] is None:
             self.log(f"exam {name}: final grading of every cluster...")
             found = self._grade_all(record)
-            self.store.update_exam(name, ended=time.time())
+            self.store.update_exam(name, ended=CLOCK.wall())
             self._problems(name, found)
         elif not to_reset:
             raise BreakfixError(f"exam {name} has ended already and left nothing to reset: `lab exam report {name}`")
@@ -349,18 +456,22 @@ class ExamRunner:
         """The exam's board from what the store holds (grades taken after the end do not count)."""
         record = self._record(name)
         sessions = self.store.exam_sessions(name)
-        board = Board(name, record["started"], record["deadline"], record["ended"])
+        clock, now = self.clock(record), CLOCK.wall()
+        board = Board(name, record["started"], clock.deadline(now), record["ended"], clock=clock)
         for seat in self._seats(record):
             row = Seat(seat.student, seat.cluster, seat.lab, detail=record["problems"].get(seat.student, ""))
+            row.extra = clock.extra(seat.student)
+            row.left = None if record["ended"] is not None else clock.left(now, seat.student)
             session = sessions.get(seat.student)
             if session is not None:
-                self._fill(row, session, record)
+                self._fill(row, session, record, clock)
             board.seats.append(row)
         return board
 
-    def _fill(self, row: Seat, session: Session, record: dict[str, Any]) -> None:
+    def _fill(self, row: Seat, session: Session, record: dict[str, Any], clock: ExamClock) -> None:
         row.state = session.status.value
         row.seed, row.values = variant_of(session)
+        row.hints = session.hints_used
         ended = record["ended"]
         grades = [g for g in self.store.grades(session.id) if ended is None or g["at"] <= ended]
         if not grades:
@@ -370,12 +481,13 @@ class ExamRunner:
         row.report = report
         row.passed = report.passed
         row.graded_at = last["at"]
-        row.late = record["deadline"] is not None and last["at"] > record["deadline"]
+        row.late = clock.late(last["at"], row.student)
+        row.paused_grade = clock.paused_at(last["at"])
         # an unfixed lab scores 0: its guard checks (nothing redeployed, ...) pass on an untouched cluster too
         row.score = Breakfix.session_score(report, session) if report.passed else 0.0
         row.checks = f"{sum(1 for c in report.checks if c.ok)}/{len(report.checks)}"
         first_pass = next((g for g in grades if g["passed"]), None)
-        if first_pass is not None and record["started"] is not None:
-            row.solved_in = round(max(0.0, first_pass["at"] - record["started"]), 1)
+        if first_pass is not None:
+            row.solved_in = clock.solved_in(first_pass["at"])
         if not row.detail and not report.passed:
             row.detail = "; ".join(f"{c.name}: {c.message}" for c in report.checks if not c.ok)

@@ -62,3 +62,29 @@ def shared_catalog(monkeypatch: pytest.MonkeyPatch) -> Catalog:
     monkeypatch.setattr(catalog, "load_catalog", load)
     monkeypatch.setattr(api, "load_catalog", load)
     return shipped
+
+
+class Wall:
+    """Wall time that a test moves on by hand: `wall.advance(300)`."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Let SECONDS pass."""
+        self.now += seconds
+
+
+@pytest.fixture
+def wall(monkeypatch: pytest.MonkeyPatch) -> Wall:
+    """The exam clock's wall time (and the store's: when a grade is taken), starting now, moved by hand."""
+    import time
+    from types import SimpleNamespace
+
+    clock = Wall(time.time())
+    monkeypatch.setattr(CLOCK, "wall", clock)
+    monkeypatch.setattr("breakfix.state.time", SimpleNamespace(time=clock, strftime=time.strftime))
+    return clock

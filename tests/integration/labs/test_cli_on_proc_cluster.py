@@ -120,7 +120,7 @@ def test_reset_puts_back_what_the_student_changed_beside_the_lab(
     cluster.kubectl("-n", "default", "patch", "configmap", "team", "--type=merge", "-p", '{"data":{"a":"2"}}')
     cluster.kubectl("create", "clusterrolebinding", "shop-edit", "--clusterrole=edit", "--serviceaccount=shop:default")
     cluster.kubectl("create", "namespace", "scratch")
-    code, out, err = lab(capsys, "reset")
+    code, _, err = lab(capsys, "reset")
     assert code == 0, err
     assert "put back ConfigMap default/team (changed during the lab)" in err
     assert "removed ClusterRoleBinding shop-edit (created during the lab)" in err
