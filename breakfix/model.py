@@ -112,9 +112,10 @@ class Variable(BaseModel):
     prefix: str | None = Field(
         default=None, description="A name made of this prefix and five drawn letters or digits (instead of choices)."
     )
-    differs_from: list[str] = Field(
-        default_factory=list, description="Variables whose values this one never takes (e.g. the right port)."
-    )
+    differs_from: Annotated[
+        list[str],
+        WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+    ] = Field(default_factory=list, description="Variables whose values this one never takes (e.g. the right port).")
     description: str = Field(default="", description="Words shown for it where no value is drawn (`lab show`).")
 
     @field_validator("differs_from", mode="before")

@@ -25,6 +25,7 @@ from breakfix.results import CheckResult, GradeReport
 from breakfix.runner import VerifyPhase
 from breakfix.state import State
 from breakfix.steps import render
+from breakfix.variants import neutral
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = load_catalog()
@@ -104,7 +105,8 @@ def breaker_values(lab: Lab) -> set[str]:
     """Every argument value of the lab's break steps longer than 3 characters, rendered with neutral words,
     except those the student is shown anyway: the lab's title and task name them (a namespace, the node)."""
     given = f"{lab.spec.title}\n{lab.task_text()}"
-    found = {v for step in lab.steps["break"] for v in _values(render(step.kwargs, NEUTRAL_VARIABLES))}
+    words = {**neutral(lab.spec.variables), **NEUTRAL_VARIABLES}  # a lab's own variables: their neutral words
+    found = {v for step in lab.steps["break"] for v in _values(render(step.kwargs, words))}
     return {v for v in found if len(v) > 3 and v not in given}
 
 

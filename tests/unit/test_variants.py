@@ -242,10 +242,13 @@ def test_a_lab_without_variables_runs_as_before(tmp_path: Path) -> None:
     runner.reset(ctx)
 
 
-def test_every_shipped_lab_loads_and_none_declares_variables() -> None:
+def test_every_shipped_lab_loads_and_labs_with_variables_draw_them_the_same_way_twice() -> None:
     catalog = load_catalog([lab_roots()[0]])
     assert catalog.errors == [] and len(catalog.labs) >= 20
-    assert not any(lab.has_variables for lab in catalog.labs.values())
+    varied = [lab for lab in catalog.labs.values() if lab.has_variables]
+    assert {"svc-target-port", "image-tag-typo", "pending-taint"} <= {lab.id for lab in varied}
+    for lab in varied:
+        assert draw(lab.id, lab.spec.variables, 7, ["w1"]) == draw(lab.id, lab.spec.variables, 7, ["w1"])
 
 
 # load-time errors: the file and the key named, one line -----------------------------------------------
