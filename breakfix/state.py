@@ -41,6 +41,26 @@ CREATE TABLE IF NOT EXISTS journal (
 """
 
 
+#: The store's layout, kept in `PRAGMA user_version`: 0 is a store from before versions were kept.
+SCHEMA_VERSION = 1
+#: What takes a store from version N-1 to N, after SCHEMA has added any new table (e.g. an ALTER TABLE).
+MIGRATIONS: dict[int, str] = {}
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Bring the store up to SCHEMA_VERSION, one version at a time; refuse one written by a newer breakfix."""
+    found = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if found > SCHEMA_VERSION:
+        db.close()
+        raise BreakfixError(
+            f"breakfix's state store {path} was written by a newer breakfix (layout {found}, this one knows "
+            f"{SCHEMA_VERSION}): upgrade breakfix, or set BREAKFIX_STATE_DIR to use another store"
+        )
+    db.executescript(SCHEMA)
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        db.executescript(f"BEGIN; {MIGRATIONS.get(version, '')}; PRAGMA user_version = {version}; COMMIT;")
+
+
 class SessionStatus(StrEnum):
     """Where a session is; the values are what the store keeps (old stores load unchanged)."""
 
@@ -169,7 +189,7 @@ def open_store(path: Path) -> sqlite3.Connection:
         if check is None or check[0] != "ok":
             raise sqlite3.DatabaseError(str(check[0] if check else "no answer")[:200])
         db.execute("PRAGMA synchronous=FULL")
-        db.executescript(SCHEMA)
+        _migrate(db, path)
     except sqlite3.OperationalError as exc:
         db.close()
         if "readonly" in str(exc) or "read-only" in str(exc):
