@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from breakfix.clock import CLOCK
-from breakfix.errors import ApiRefused, BreakfixError, ClusterError
+from breakfix.errors import ApiRefused, BreakfixError, ClusterError, StepError
 from breakfix.paths import state_dir
 
 Obj = dict[str, Any]
@@ -189,6 +189,8 @@ class KubeClient:
             raise ApiRefused(f"the API server refused {what} (HTTP {status}): {_reason(exc)}", status) from None
         except (HTTPError, OSError) as exc:
             raise self._unreachable(what, exc) from None
+        except ValueError as exc:  # the client's own refusal, e.g. a namespaced kind asked for without a namespace
+            raise StepError(f"cannot {what}: {exc}") from None
 
     def _res(self, api_version: str, kind: str) -> Any:
         from kubernetes.client.exceptions import ApiException

@@ -198,3 +198,17 @@ def test_adopt_of_an_unreachable_address_is_one_line_exit_1(tmp_path: Path, caps
     err = capsys.readouterr().err
     assert code == 1, err
     assert err.count("\n") == 1 and f"127.0.0.1:{port}" in err and "connection refused" in err and "check" in err
+
+
+def test_a_refusal_of_the_client_itself_is_a_step_error_not_a_traceback() -> None:
+    from types import SimpleNamespace
+
+    from breakfix.errors import StepError
+    from breakfix.kube import KubeClient
+
+    def needs_namespace(**_kwargs: object) -> None:
+        raise ValueError("Namespace is required for apps/v1.Deployment")
+
+    client = SimpleNamespace(timeout=5, _host="https://fake:6443")
+    with pytest.raises(StepError, match=r"cannot delete Deployment/orders: Namespace is required"):
+        KubeClient._call(client, "delete Deployment/orders", needs_namespace)  # type: ignore[arg-type]
