@@ -53,7 +53,8 @@ def create_volume(
     """Create a PersistentVolume of the folder PATH on NODE, pinned to that node by its node affinity.
 
     A hand-made volume, as with the `kubernetes.io/no-provisioner` class; undo deletes it."""
-    volume_source = {"local": {"path": path}} if source == "local" else {"hostPath": {"path": path, "type": "Directory"}}
+    hostpath = {"hostPath": {"path": path, "type": "Directory"}}
+    volume_source = {"local": {"path": path}} if source == "local" else hostpath
     changes.create_object(
         {
             "apiVersion": "v1",
