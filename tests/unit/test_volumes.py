@@ -100,7 +100,7 @@ def test_serves_data_wants_this_sessions_page() -> None:
 
 
 def test_data_intact_notices_a_lost_or_rewritten_page() -> None:
-    state, t, node, token = written()
+    state, t, node, _token = written()
     assert volumes.data_intact([node], state, "ledger").ok
     t.files[f"{FOLDER}/index.html"] = b"<p>ledger-0000</p>"
     assert "rewritten" in volumes.data_intact([node], state, "ledger").message
