@@ -175,7 +175,10 @@ class ChangeLog:
         """Run `systemctl ACTION UNIT` after journaling whether the unit was active and enabled."""
         if action not in ("stop", "start", "restart", "disable", "enable", "mask", "unmask", "kill"):
             raise StepError(f"systemctl {action}: not an action breakfix journals")
-        active = node.run("systemctl is-active --quiet %s", unit).ok
+        # a unit crash-looping under Restart= ("activating", auto-restart) is meant to run: undo starts it again
+        active = node.run(
+            'systemctl is-active --quiet %s || test "$(systemctl is-active %s)" = activating', unit, unit
+        ).ok
         enabled = node.run("systemctl is-enabled --quiet %s", unit).ok
         masked = node.run("systemctl is-enabled %s", unit).stdout.strip() == "masked"
         record = {"node": node.name, "unit": unit, "active": active, "enabled": enabled, "masked": masked}
@@ -219,8 +222,17 @@ class ChangeLog:
         )
         return live
 
+    def _placed(self, obj: Obj) -> Obj:
+        """OBJ with `default` as its namespace when its kind lives in namespaces and it names none (as kubectl
+        does): the journal then names the object that really gets created."""
+        meta = obj.get("metadata") or {}
+        if meta.get("namespace") or not self.ctx.kube.namespaced(obj["apiVersion"], obj["kind"]):
+            return obj
+        return {**obj, "metadata": {**meta, "namespace": "default"}}
+
     def create_object(self, obj: Obj) -> Obj:
         """Create an object (undo deletes it)."""
+        obj = self._placed(obj)
         meta = obj.get("metadata", {})
         self._remember(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
         created: Obj = self._api(lambda: self.ctx.kube.create(obj))
@@ -228,6 +240,7 @@ class ChangeLog:
 
     def apply_object(self, obj: Obj) -> Obj:
         """Create or replace an object (undo puts the previous one back or deletes it)."""
+        obj = self._placed(obj)
         meta = obj.get("metadata", {})
         live = self._remember(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
         applied: Obj = self._api(lambda: self.ctx.kube.create(obj) if live is None else self.ctx.kube.replace(obj))

@@ -34,6 +34,10 @@ class Kube(Protocol):
         """Objects of a kind, optionally in one namespace and matching a label selector."""
         ...
 
+    def namespaced(self, api_version: str, kind: str) -> bool:
+        """Whether objects of a kind live in a namespace (from discovery)."""
+        ...
+
     def create(self, obj: Obj) -> Obj:
         """Create an object."""
         ...
@@ -235,6 +239,10 @@ class KubeClient:
             kwargs["label_selector"] = label_selector
         out = self._call(f"list {kind}", res.get, **kwargs)
         return [dict(i) for i in out.to_dict().get("items", [])]
+
+    def namespaced(self, api_version: str, kind: str) -> bool:
+        """Whether objects of a kind live in a namespace (from discovery)."""
+        return bool(self._res(api_version, kind).namespaced)
 
     def create(self, obj: Obj) -> Obj:
         """Create an object."""

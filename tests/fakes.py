@@ -110,6 +110,16 @@ class FakeKube:
                 out.append(copy.deepcopy(obj))
         return out
 
+    #: kinds whose objects live outside namespaces (discovery's answer)
+    CLUSTER_SCOPED = frozenset(
+        {"Namespace", "Node", "PersistentVolume", "StorageClass", "ClusterRole", "ClusterRoleBinding",
+         "CertificateSigningRequest", "CustomResourceDefinition", "PriorityClass", "RuntimeClass", "IngressClass",
+         "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"}
+    )  # fmt: skip
+
+    def namespaced(self, api_version: str, kind: str) -> bool:
+        return kind not in self.CLUSTER_SCOPED
+
     def create(self, obj: dict[str, Any]) -> dict[str, Any]:
         self._check(obj["kind"], "create")
         meta = obj["metadata"]

@@ -88,7 +88,7 @@ def test_replace_text_requires_the_text() -> None:
 
 def test_units_are_restored() -> None:
     t = FakeTransport()
-    t.expect(r"systemctl is-active --quiet containerd")
+    t.expect(r"systemctl is-active --quiet containerd .*")
     t.expect(r"systemctl is-enabled --quiet containerd")
     t.expect(r"systemctl is-enabled containerd", stdout="enabled\n")
     t.expect(r"systemctl stop containerd")
@@ -161,7 +161,7 @@ def test_reset_stops_at_the_first_failed_undo() -> None:
 
 def test_masked_units_are_masked_again() -> None:
     t = FakeTransport()
-    t.expect(r"systemctl is-active --quiet kubelet", rc=3)
+    t.expect(r"systemctl is-active --quiet kubelet .*", rc=3)
     t.expect(r"systemctl is-enabled --quiet kubelet", rc=1)
     t.expect(r"systemctl is-enabled kubelet", stdout="masked\n")
     t.expect(r"systemctl (unmask|start|stop|mask) kubelet")
@@ -307,3 +307,14 @@ def test_restart_on_reset_changes_nothing_now_and_restarts_after_the_later_undos
     t.run = run  # type: ignore[method-assign]
     assert replay(ctx) == 3
     assert order == ["restart"] and t.files[PATH] == MANIFEST and t.files[api] == api_manifest
+
+
+def test_an_object_without_a_namespace_is_journaled_where_it_is_created() -> None:
+    kube = FakeKube({"ConfigMap", "Namespace"})
+    ctx = make_ctx(FakeTransport({}), kube)
+    changes = ChangeLog(ctx, "setup")
+    changes.apply_object({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app"}, "data": {"a": "1"}})
+    changes.create_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
+    assert ("v1", "ConfigMap", "default", "app") in kube.objects  # as kubectl would place it
+    assert [e.record["namespace"] for e in ctx.store.journal("test")] == ["default", None]
+    assert replay(ctx) == 2 and kube.objects == {}

@@ -31,6 +31,8 @@ class Systemd:
         self.runtime = False
         self.active = False
         t.scripts.append((re.compile(rf"systemctl (.+) {unit}"), self.answer))
+        running = rf'systemctl is-active --quiet {unit} \|\| test "\$\(systemctl is-active {unit}\)" = activating'
+        t.scripts.append((re.compile(running), lambda _line: CommandResult(0 if self.active else 3, "", "")))
 
     def state(self) -> str:
         return "enabled" if self.persistent else "enabled-runtime" if self.runtime else "disabled"

@@ -22,7 +22,7 @@ def unit_node(active: bool = True) -> tuple[FakeTransport, list[str]]:
     """A node whose kubelet notes which kubelet.conf it read at each (re)start."""
     t = FakeTransport({CONF: GOOD})
     seen: list[str] = []
-    t.expect(r"systemctl is-active --quiet kubelet", rc=0 if active else 3)
+    t.expect(r"systemctl is-active --quiet kubelet .*", rc=0 if active else 3)
     t.expect(r"systemctl is-enabled --quiet kubelet")
     t.expect(r"systemctl is-enabled kubelet", stdout="enabled\n")
     t.expect(r"systemctl (unmask|enable|stop) kubelet")
