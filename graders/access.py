@@ -38,7 +38,7 @@ def service_account_may(
     may: list[str] | None = None,
     may_not: list[str] | None = None,
 ) -> CheckResult:
-    """ServiceAccount NAMESPACE/ACCOUNT may do each action of MAY and none of MAY_NOT (e.g. "list services").
+    """ServiceAccount NAMESPACE/ACCOUNT may do each action of MAY and none of MAY_NOT, as the API server answers.
 
     An action is `VERB RESOURCE[.GROUP] [NAMESPACE]`; without a namespace it means in every namespace. The API server's
     own authorizer answers, so every way of granting counts: ClusterRoles, Roles, aggregated roles, groups."""

@@ -126,7 +126,7 @@ def _tokens(text: str) -> list[tuple[str, int]]:
     return out
 
 
-def parse_corefile(text: str) -> list[ServerBlock]:
+def _parse_corefile(text: str) -> list[ServerBlock]:
     """The server blocks of a Corefile (a ValueError when a block has no zones or its braces do not match)."""
     flat = _tokens(text)
     n = len(flat)
@@ -209,7 +209,7 @@ def corefile_serves(
     if not text:
         return failed(f"ConfigMap {namespace}/{configmap} holds no Corefile", "CoreDNS reads its Corefile from there.")
     try:
-        blocks = parse_corefile(text)
+        blocks = _parse_corefile(text)
     except ValueError as exc:
         return failed(f"the Corefile cannot be read: {exc}", "kubectl -n kube-system logs -l k8s-app=kube-dns")
     want = _fqdn(zone)

@@ -128,7 +128,7 @@ def test_the_most_specific_zone_answers_and_other_upstreams_are_fine() -> None:
 
 
 def test_the_parser_keeps_plugin_blocks_apart() -> None:
-    (block,) = dns.parse_corefile(COREFILE)
+    (block,) = dns._parse_corefile(COREFILE)
     assert block.zones() == [(".", 53)]
     names = [d.name for d in block.directives]
     assert names[:4] == ["errors", "health", "ready", "kubernetes"] and names[-1] == "loadbalance"
