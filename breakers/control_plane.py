@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
+
 from breakers._manifests import dump_pod, load_pod, main_container, manifest_path, probes
-from breakers.manifest import _process
+from breakers.manifest import RESTART_WAIT_S, _process
 from breakfix.changes import ChangeLog
 from breakfix.durations import Seconds
 from breakfix.errors import StepError
@@ -69,3 +71,54 @@ def wait_restarted(node: Node, manifest: str, timeout: Seconds = 120.0) -> None:
     )
     if not node.run(script, timeout=timeout + 30).ok:
         raise StepError(f"{node.name}: {process} still runs {timeout:.0f}s after its manifest changed")
+
+
+def _volume_paths(node: Node, manifest: str, volume: str, container: str | None) -> tuple[str, str]:
+    """(host folder, path in the container) of a static pod's hostPath volume, as its manifest says now."""
+    file = manifest_path(manifest)
+    pod = load_pod(node.read(file), file)
+    volumes = pod.get("spec", {}).get("volumes") or []
+    mounts = main_container(pod, container).get("volumeMounts") or []
+    host = next((str(v["hostPath"]["path"]) for v in volumes if v.get("name") == volume and "hostPath" in v), None)
+    mount = next((str(m["mountPath"]) for m in mounts if m.get("name") == volume), None)
+    if host is None or mount is None:
+        raise StepError(f"{file}: no hostPath volume {volume!r} mounted in its container")
+    return host, mount
+
+
+def _on_volume_script(process: str, host: str, mount: str, wait_s: int) -> str:
+    """Shell: wait until a PROCESS runs that sees the node's folder HOST at MOUNT (same device and inode)."""
+    pattern = shlex.quote(f"^{process}( |$)")
+    return (
+        f"want=$(stat -L -c %d:%i {shlex.quote(host)}) || exit 1; i=0; while :; do "
+        f"for p in $(pgrep -f -- {pattern}); do "
+        f'[ "$(stat -L -c %d:%i /proc/$p/root{shlex.quote(mount)} 2>/dev/null)" = "$want" ] && exit 0; done; '
+        f'i=$((i+1)); [ "$i" -gt {wait_s} ] && exit 1; sleep 1; done'
+    )
+
+
+def wait_on_volume(
+    node: Node, manifest: str, volume: str, container: str | None = None, timeout: Seconds = 180.0
+) -> None:
+    """Wait until the static pod's process runs on the host folder its manifest's VOLUME names now (changes nothing).
+
+    E.g. etcd back on its real data after its data volume was moved: only then may kube-apiserver restart.
+    """
+    host, mount = _volume_paths(node, manifest, volume, container)
+    process = _process(node, manifest_path(manifest))
+    if not node.run(_on_volume_script(process, host, mount, int(timeout)), timeout=timeout + 30).ok:
+        raise StepError(f"{node.name}: no {process} runs on {host} (volume {volume}) after {timeout:.0f}s")
+
+
+def wait_on_volume_on_reset(
+    node: Node, changes: ChangeLog, manifest: str, volume: str, container: str | None = None
+) -> None:
+    """Changes nothing now; on reset, wait until the static pod's process runs on the folder VOLUME names now.
+
+    Journal it between breakers.manifest.restart_on_reset and a break that moves the volume: once the
+    volume is back, the reset then restarts kube-apiserver only after etcd runs on its real data.
+    """
+    host, mount = _volume_paths(node, manifest, volume, container)
+    process = _process(node, manifest_path(manifest))
+    script = _on_volume_script(process, host, mount, RESTART_WAIT_S)
+    changes.command(node, "true", script, timeout=RESTART_WAIT_S + 30)

@@ -308,3 +308,57 @@ def test_csr_probe_is_an_error_when_the_api_refuses(monkeypatch: pytest.MonkeyPa
     kube, cluster = csr_setup(monkeypatch, tmp_path, None)
     kube.down = True
     assert control_plane.csr_signed(kube, cluster, wait_for=1).status == "error"
+
+
+# etcd on its real data ---------------------------------------------------------------------------------
+
+ETCD = "/etc/kubernetes/manifests/etcd.yaml"
+
+
+def etcd_manifest(host: str = "/var/lib/etcd") -> bytes:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "spec": {
+            "containers": [
+                {
+                    "name": "etcd",
+                    "command": ["etcd", "--data-dir=/var/lib/etcd"],
+                    "volumeMounts": [{"mountPath": "/var/lib/etcd", "name": "etcd-data"}],
+                }
+            ],
+            "volumes": [{"hostPath": {"path": host, "type": "DirectoryOrCreate"}, "name": "etcd-data"}],
+        },
+    }
+    return yaml.safe_dump(pod).encode()
+
+
+def test_wait_on_volume_compares_the_process_view_with_the_host_folder() -> None:
+    t = FakeTransport({ETCD: etcd_manifest()})
+    t.expect(
+        r"want=\$\(stat -L -c %d:%i /var/lib/etcd\) \|\| exit 1; .*pgrep -f -- '\^etcd\( \|\$\)'.*"
+        r"/proc/\$p/root/var/lib/etcd .*",
+        rc=0,
+    )
+    cp_breakers.wait_on_volume(cp_node(t), "etcd", "etcd-data", timeout=5)
+    never = FakeTransport({ETCD: etcd_manifest()})
+    never.expect(r"want=.*", rc=1)
+    with pytest.raises(StepError, match="no etcd runs on /var/lib/etcd"):
+        cp_breakers.wait_on_volume(cp_node(never), "etcd", "etcd-data", timeout=5)
+    with pytest.raises(StepError, match="no hostPath volume 'nope'"):
+        cp_breakers.wait_on_volume(cp_node(never), "etcd", "nope")
+
+
+def test_wait_on_volume_on_reset_waits_for_the_folder_of_before_the_break() -> None:
+    t = FakeTransport({ETCD: etcd_manifest()})
+    t.expect("true")
+    ctx = make_ctx(t)
+    changes = ChangeLog(ctx, "break")
+    cp_breakers.wait_on_volume_on_reset(ctx.node("cp1"), changes, "etcd", "etcd-data")
+    from breakers import manifest
+
+    manifest.set_volume_path(ctx.node("cp1"), changes, "etcd", "etcd-data", "/var/lib/etcd-ssd")
+    t.expect(r"want=\$\(stat -L -c %d:%i /var/lib/etcd\) .*", rc=0)  # the real folder, not the moved one
+    replay(ctx)
+    assert t.files[ETCD] == etcd_manifest()
+    assert t.log[-1].startswith("want=$(stat -L -c %d:%i /var/lib/etcd)")
