@@ -109,6 +109,30 @@ def probes_pass(node: Node, manifest: str, container: str | None = None) -> Chec
     return passed(f"{manifest}'s probes pass on {node.name} ({', '.join(sorted(set(tried)))})")
 
 
+# units that must stay down ----------------------------------------------------------------------------
+
+#: What `systemctl is-enabled` says of a unit that nothing starts at boot.
+STAYS_DOWN = ("disabled", "masked", "masked-runtime", "not-found", "")
+
+
+def unit_stays_down(node: Node, unit: str) -> CheckResult:
+    """The unit does not run, and does not start at boot (disabled, masked or removed): it will not come back."""
+    active = node.run("systemctl is-active %s", unit, timeout=30).stdout.strip()
+    if active in ("active", "activating", "reloading", "deactivating"):
+        return failed(
+            f"{unit} still runs on {node.name} ({active})",
+            f"systemctl status {unit}: what does it run, and what does it hold?",
+        )
+    enabled = node.run("systemctl is-enabled %s", unit, timeout=30)
+    state = enabled.stdout.strip().splitlines()[-1] if enabled.stdout.strip() else ""
+    if state not in STAYS_DOWN:
+        return failed(
+            f"{unit} is stopped on {node.name}, but {state}: it starts again at the next boot",
+            "A stopped unit that is still enabled comes back after a reboot.",
+        )
+    return passed(f"{unit} does not run on {node.name} and does not start at boot ({state or 'no such unit'})")
+
+
 # requests to the API server with a client certificate ---------------------------------------------
 
 

@@ -362,3 +362,56 @@ def test_wait_on_volume_on_reset_waits_for_the_folder_of_before_the_break() -> N
     replay(ctx)
     assert t.files[ETCD] == etcd_manifest()
     assert t.log[-1].startswith("want=$(stat -L -c %d:%i /var/lib/etcd)")
+
+
+# a unit that must stay down, and the port squatter -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("active", "enabled", "status", "words"),
+    [
+        ("inactive", "disabled", "pass", "does not start at boot (disabled)"),
+        ("inactive", "masked", "pass", "(masked)"),
+        ("inactive", "", "pass", "no such unit"),
+        ("active", "disabled", "fail", "still runs"),
+        ("inactive", "enabled", "fail", "starts again at the next boot"),
+        ("failed", "enabled-runtime", "fail", "starts again at the next boot"),
+    ],
+)
+def test_unit_stays_down(active: str, enabled: str, status: str, words: str) -> None:
+    t = FakeTransport()
+    t.expect("systemctl is-active relay", rc=0 if active == "active" else 3, stdout=active + "\n")
+    t.expect("systemctl is-enabled relay", rc=0 if enabled.startswith("enabled") else 1, stdout=enabled + "\n")
+    result = control_plane.unit_stays_down(cp_node(t), "relay")
+    assert result.status == status and words in result.message, result.message
+
+
+def test_squat_port_installs_a_unit_and_undo_removes_it_whatever_became_of_it() -> None:
+    from breakers import processes
+
+    t = FakeTransport()
+    t.expect(r"true")
+    t.expect(r"systemctl daemon-reload && systemctl enable --now relay\.service")
+    ctx = make_ctx(t)
+    processes.squat_port(ctx.node("cp1"), ChangeLog(ctx, "break"), "relay", 6443)
+    assert "PORT = 6443" in t.files["/usr/local/bin/relay"].decode()
+    assert t.stats["/usr/local/bin/relay"].mode == 0o755
+    unit = t.files["/etc/systemd/system/relay.service"].decode()
+    assert "ExecStart=/usr/bin/python3 /usr/local/bin/relay" in unit and "WantedBy=multi-user.target" in unit
+    del t.files["/etc/systemd/system/relay.service"]  # the student removed it: undo must still go through
+    t.expect(r"systemctl unmask relay\.service .*disable --now relay\.service.*; true")
+    t.expect(r"systemctl daemon-reload")
+    replay(ctx)
+    assert not t.files
+    assert t.log[-1] == "systemctl daemon-reload"
+
+
+def test_squat_port_refuses_to_overwrite_and_odd_names() -> None:
+    from breakers import processes
+
+    t = FakeTransport({"/usr/local/bin/relay": b"mine"})
+    ctx = make_ctx(t)
+    with pytest.raises(StepError, match="already exists"):
+        processes.squat_port(ctx.node("cp1"), ChangeLog(ctx, "break"), "relay", 6443)
+    with pytest.raises(StepError, match="letters, digits and dashes"):
+        processes.squat_port(ctx.node("cp1"), ChangeLog(ctx, "break"), "../x", 6443)
