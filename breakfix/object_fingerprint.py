@@ -68,6 +68,15 @@ VOLATILE_ANNOTATIONS = frozenset(
         "rbac.authorization.kubernetes.io/autoupdate",
     }
 )
+#: objects their own component rewrites: the bootstrap signer signs cluster-info (`jws-kubeconfig-*` keys) as
+#: tokens come and go, the API server writes its client CAs at every start
+OWNED_BY_COMPONENTS = frozenset(
+    {
+        ("ConfigMap", "kube-public", "cluster-info"),
+        ("ConfigMap", "kube-system", "extension-apiserver-authentication"),
+        ("ConfigMap", "kube-system", "kube-apiserver-legacy-service-account-token-tracking"),
+    }
+)
 #: at most this many objects are fingerprinted (a busy shared cluster is not a lab cluster)
 LIMIT = 5000
 
@@ -91,6 +100,8 @@ def _skipped(obj: Obj) -> bool:
     meta = obj.get("metadata") or {}
     if meta.get("ownerReferences"):
         return True  # a controller made it and keeps it
+    if (obj.get("kind"), meta.get("namespace"), meta.get("name")) in OWNED_BY_COMPONENTS:
+        return True
     return bool(meta.get("name") == MARKER_NAME and meta.get("namespace") == MARKER_NAMESPACE)
 
 
