@@ -54,7 +54,7 @@ def _load(data: bytes | None, node: Node, path: str) -> dict[str, Any]:
     return config
 
 
-def current_entry(config: dict[str, Any], section: Section) -> dict[str, Any]:
+def _current_entry(config: dict[str, Any], section: Section) -> dict[str, Any]:
     """The current context's own entry of SECTION (cluster, context or user), as a mutable dict."""
     contexts = {c.get("name"): c for c in config.get("contexts") or [] if isinstance(c, dict)}
     context = contexts.get(config.get("current-context"))
@@ -86,7 +86,7 @@ def edit(node: Node, changes: ChangeLog, path: str, section: Section, set: dict[
 
     def change(data: bytes | None) -> bytes:
         config = _load(data, node, path)
-        _apply(current_entry(config, section), set)
+        _apply(_current_entry(config, section), set)
         return yaml.safe_dump(config, sort_keys=False).encode()
 
     changes.edit_file(node, path, change)

@@ -45,7 +45,7 @@ def _current(config: dict[str, Any], section: str) -> dict[str, Any] | None:
     return entry if isinstance(entry, dict) else None
 
 
-def whoami(node: Node, path: str, timeout: float = 10.0) -> Identity | str:
+def _whoami(node: Node, path: str, timeout: float = 10.0) -> Identity | str:
     """Who the API server says the kubeconfig at PATH is (kubectl auth whoami on NODE), or why it did not answer."""
     result = node.run(
         "kubectl --kubeconfig %s --request-timeout=%ss auth whoami -o json", path, f"{timeout:g}", timeout=timeout + 50
@@ -67,7 +67,7 @@ def reaches_api(
 ) -> CheckResult:
     """kubectl on NODE with the kubeconfig at PATH reaches the API server, which knows it as USER (with GROUPS)."""
     try:
-        found = whoami(node, path)
+        found = _whoami(node, path)
     except FileNotFoundError as exc:
         return CheckResult("error", str(exc))
     if isinstance(found, str):
