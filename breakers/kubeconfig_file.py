@@ -28,11 +28,11 @@ def own_copy(
         folder, _, name = path.rpartition("/")
         tmp = shlex.quote(f"{folder}/.breakfix-copy-{name}")
         q = shlex.quote(path)
-        changes.command(
-            node,
-            f"cp -L -- {q} {tmp} && chmod 600 {tmp} && mv -f -- {tmp} {q}",
-            undo=f"ln -sfn -- {shlex.quote(target)} {q}",
-        )
+        # Journaled in this order so that reset, newest first, ends with the link back in place, and finds
+        # PATH as it was when it checks (the target's bytes and the link's own mode, read through the link).
+        changes.command(node, "true", undo=f"rm -f -- {q} && ln -s -- {shlex.quote(target)} {q}")
+        changes.keep_file(node, path)
+        changes.command(node, f"cp -L -- {q} {tmp} && chmod 600 {tmp} && mv -f -- {tmp} {q}", undo="true")
     elif node.exists(path):
         changes.keep_file(node, path)
     else:

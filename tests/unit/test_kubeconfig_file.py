@@ -13,9 +13,9 @@ import yaml
 from breakers import kubeconfig_file as kb
 from breakfix.changes import ChangeLog
 from breakfix.errors import StepError
-from breakfix.transport.base import CommandResult
+from breakfix.transport.base import CommandResult, FileStat
 from breakfix.transport.node import Node
-from breakfix.undo import replay
+from breakfix.undo import replay, verify_restored
 from graders import kubeconfig_file as kg
 from tests.fakes import FakeTransport
 from tests.unit.contexts import make_ctx
@@ -70,23 +70,36 @@ class LinkTransport(FakeTransport):
             path = argv[3]
             self.files[path] = self.files[self.links.pop(path)]
             return CommandResult(0, "", "")
-        if argv[:3] == ["ln", "-sfn", "--"]:
+        if argv[:3] == ["rm", "-f", "--"] and "ln" in argv:  # rm -f -- PATH && ln -s -- TARGET PATH
             self.log.append(command)
-            self.files.pop(argv[4], None)
-            self.links[argv[4]] = argv[3]
+            self.files.pop(argv[3], None)
+            self.links[argv[9]] = argv[8]
             return CommandResult(0, "", "")
         return super().run(command, timeout, stdin)
+
+    def read_bytes(self, path: str) -> bytes | None:
+        return super().read_bytes(self.links.get(path, path))
+
+    def stat(self, path: str) -> FileStat | None:
+        return FileStat(0o777, 0, 0) if path in self.links else super().stat(path)
+
+    def write_bytes(self, path: str, data: bytes, stat: FileStat | None) -> None:
+        self.links.pop(path, None)  # written beside, then moved over the link
+        super().write_bytes(path, data, stat)
 
 
 def test_own_copy_turns_a_link_into_a_copy_and_reset_puts_the_link_back() -> None:
     t = LinkTransport({ADMIN: good(None)}, {CONF: ADMIN})
+    t.expect("true")
     ctx = make_ctx(t)
     kb.own_copy(ctx.node("cp1"), ChangeLog(ctx, "setup"))
     assert CONF not in t.links and t.files[CONF] == good(None)
     kb.edit(ctx.node("cp1"), ChangeLog(ctx, "break"), CONF, "context", {"namespace": "ops"})
     assert t.files[ADMIN] == good(None), "the link's target is not touched"
+    records = ctx.store.journal("test")
     replay(ctx)
     assert t.links == {CONF: ADMIN} and CONF not in t.files
+    assert verify_restored(ctx, records) == [], "reset finds the link as it was, read through it"
 
 
 def test_own_copy_writes_a_missing_file_and_keeps_an_existing_one() -> None:
