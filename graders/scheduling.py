@@ -171,7 +171,7 @@ def admits(pod_spec: dict[str, Any], labels: dict[str, str], node_name: str = ""
     for key, value in (pod_spec.get("nodeSelector") or {}).items():
         if labels.get(key) != str(value):
             return False
-    required = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {})).get(
+    required = ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
         "requiredDuringSchedulingIgnoredDuringExecution"
     )
     if required is None:
@@ -195,7 +195,8 @@ def requires_node_label(
     real = [(n["metadata"]["name"], dict(n["metadata"].get("labels") or {})) for n in nodes]
     labelled = [(n, labels) for n, labels in real if labels.get(key) == value]
     # each real node as it would be without the label, or with another value: a node of another class
-    others = [("", {})] + [
+    others = [("", {})] + [(n, labels) for n, labels in real if labels.get(key) != value]
+    others += [
         (n, variant)
         for n, labels in real
         for variant in (
@@ -207,7 +208,7 @@ def requires_node_label(
     if loose:
         return failed(
             f"{kind} {name}'s pods could land on nodes that are not {key}={value} "
-            f"(e.g. {loose[0]} without that label)",
+            f"(a node like {loose[0]}, without {key}={value}, would do)",
             f"The app belongs on the {key}={value} nodes: its own placement rules must say so.",
         )
     if not any(admits(spec, labels, n) for n, labels in labelled):
@@ -280,7 +281,9 @@ def requests_kept(
         problems.extend(f"{pod_name}: {m}" for m in missing)
         for r, low in sorted(floor.items()):
             if totals[r] < low:
-                problems.append(f"{pod_name} reserves {shown(r, totals[r])} of {r}, less than the {shown(r, low)} it needs")
+                problems.append(
+                    f"{pod_name} reserves {shown(r, totals[r])} of {r}, less than the {shown(r, low)} it needs"
+                )
         if room and not any(all(totals[r] <= node.get(r, 0) for r in resources) for node in room):
             asked = ", ".join(f"{r} {shown(r, totals[r])}" for r in resources)
             problems.append(f"{pod_name} asks for more than any worker can offer ({asked})")
@@ -293,7 +296,9 @@ def requests_kept(
     return passed(f"{kind} {name}'s pods reserve what they need and fit a worker ({'; '.join(sorted(seen))})")
 
 
-def ready_replicas(kube: Kube, name: str, at_least: int, namespace: str = "default", kind: str = "Deployment") -> CheckResult:
+def ready_replicas(
+    kube: Kube, name: str, at_least: int, namespace: str = "default", kind: str = "Deployment"
+) -> CheckResult:
     """The workload asks for at least AT_LEAST replicas and that many are up to date and ready."""
     obj = _workload(kube, kind, name, namespace)
     if isinstance(obj, CheckResult):
