@@ -360,7 +360,7 @@ def quota_caps(kube: Kube, namespace: str, resource: str, at_most: Amount) -> Ch
 
 
 def limit_caps(kube: Kube, namespace: str, resource: str, at_most: Amount) -> CheckResult:
-    """A LimitRange of NAMESPACE still caps what one container (or pod) may use of RESOURCE at AT_MOST or less."""
+    """NAMESPACE still caps what one container (or pod) may be given of RESOURCE, at AT_MOST or less."""
     ceiling = amount(resource, at_most)
     try:
         ranges = kube.list("v1", "LimitRange", namespace)
