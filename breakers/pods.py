@@ -56,3 +56,19 @@ def remove_init_container(
     changes.patch_object(
         "apps/v1", kind, name, namespace, {"spec": {"template": {"spec": {"initContainers": kept or None}}}}
     )
+
+
+def remove_container(
+    changes: ChangeLog, kube: Kube, name: str, container: str, namespace: str = "default", kind: str = "Deployment"
+) -> None:
+    """Take one container out of a workload's pod template, the others kept (e.g. a crashing sidecar: a shortcut)."""
+    obj = kube.get("apps/v1", kind, name, namespace)
+    if obj is None:
+        raise StepError(f"{kind} {namespace}/{name} does not exist")
+    containers = obj["spec"]["template"]["spec"].get("containers") or []
+    if not any(c["name"] == container for c in containers):
+        raise StepError(f"{kind} {namespace}/{name} has no container {container!r}")
+    kept = [c for c in containers if c["name"] != container]
+    if not kept:
+        raise StepError(f"{container!r} is the only container of {kind} {namespace}/{name}")
+    changes.patch_object("apps/v1", kind, name, namespace, {"spec": {"template": {"spec": {"containers": kept}}}})

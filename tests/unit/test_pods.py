@@ -268,3 +268,27 @@ def test_init_container_breakers_refuse_what_is_not_there() -> None:
     with pytest.raises(StepError, match="does not exist"):
         pod_breakers.remove_init_container(changes, kube, "nope", "fetch", "ns")
     assert ctx.store.journal("test") == []
+
+
+def test_a_sidecar_is_removed_the_app_kept_and_reset_puts_it_back() -> None:
+    kube = FakeKube({"Deployment"})
+    two = deployment({"name": "web", "image": "busybox"})
+    two["spec"]["template"]["spec"]["containers"].append({"name": "refresher", "image": "busybox"})
+    kube.create(two)
+    ctx = make_ctx(FakeTransport(), kube)
+    changes = ChangeLog(ctx, "cheat")
+    with pytest.raises(StepError, match="no container 'logger'"):
+        pod_breakers.remove_container(changes, kube, "app", "logger", "ns")
+    with pytest.raises(StepError, match="does not exist"):
+        pod_breakers.remove_container(changes, kube, "nope", "web", "ns")
+    pod_breakers.remove_container(changes, kube, "app", "refresher", "ns")
+    live = kube.get("apps/v1", "Deployment", "app", "ns")
+    assert live is not None and live["spec"]["template"]["spec"]["containers"] == [{"name": "web", "image": "busybox"}]
+    with pytest.raises(StepError, match="the only container"):
+        pod_breakers.remove_container(changes, kube, "app", "web", "ns")
+    replay(ctx)
+    live = kube.get("apps/v1", "Deployment", "app", "ns")
+    assert live is not None and [c["name"] for c in live["spec"]["template"]["spec"]["containers"]] == [
+        "web",
+        "refresher",
+    ]
