@@ -37,3 +37,31 @@ def test_says_how_many_it_found_when_time_is_up() -> None:
     kube = FakeKube({"Pod"})
     with pytest.raises(StepError, match=r"pods app=api in shop: 0 of 1 after 0s"):
         pods_present(kube, "shop", "app=api", timeout=0)
+
+
+def test_a_rollout_is_reached_when_every_pod_comes_from_the_current_template(monkeypatch: pytest.MonkeyPatch) -> None:
+    from breakers.waits import rollout_reached
+
+    kube = FakeKube({"Deployment"})
+    status = {"observedGeneration": 2, "replicas": 4, "updatedReplicas": 2}  # old pods still there
+    kube.create(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "api", "namespace": "shop", "generation": 2},
+            "spec": {"replicas": 2},
+            "status": status,
+        }
+    )
+    waited: list[float] = []
+
+    def sleep(s: float) -> None:
+        waited.append(s)
+        kube.objects[("apps/v1", "Deployment", "shop", "api")]["status"]["replicas"] = 2
+
+    monkeypatch.setattr("breakers.waits.time.sleep", sleep)
+    rollout_reached(kube, "api", "shop")
+    assert waited == [2]
+    with pytest.raises(StepError, match="did not reach its pods"):
+        kube.objects[("apps/v1", "Deployment", "shop", "api")]["metadata"]["generation"] = 3
+        rollout_reached(kube, "api", "shop", timeout=0)
