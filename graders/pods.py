@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 from typing import Any, Literal
@@ -108,13 +109,26 @@ def setting_from(
 PROBES = ("livenessProbe", "readinessProbe")
 #: Programs that can tell whether the app answers on a port (the probe's exit code is theirs).
 CLIENTS = frozenset({"wget", "curl", "nc", "grpc_health_probe"})
-#: Programs that only run another one (their own arguments skipped).
+#: Programs that only run another one (their own arguments skipped): how many operands they take first.
 _WRAPPERS = {"exec": 0, "timeout": 1, "nice": 0, "env": 0, "command": 0}
+#: Their options that take a value as the next word (`timeout -s KILL 5 wget ...`).
+_VALUED = {
+    "timeout": {"-s", "--signal", "-k", "--kill-after"},
+    "nice": {"-n", "--adjustment"},
+    "env": {"-u", "--unset"},
+}
 _SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh"})
 #: Shell that decides the exit code by something else than the check: `a || b`, `a; b`, `! a`, `exit`.
-_OVERRIDES = re.compile(r"\|\||;|\n|(^|\s)!(\s|$)|(^|\s)exit(\s|$)|(?<!&)&(?!&)")
+_OVERRIDES = re.compile(r"\|\||;|\n|(^|\s)!(\s|$)|(^|\s)exit(\s|$)|(?<![&>])&(?![&>])")
 _URL = re.compile(r"\b(https?)://(\[[^\]]*\]|[^/:\s'\"]*)(?::(\d+))?")
 _NUMBER = re.compile(r"^\d{1,5}$")
+#: What a client prints (with `2>&1`) when nothing answers: a check that greps it must not succeed on it.
+_DEAD_TEXTS = (
+    "wget: can't connect to remote host (127.0.0.1): Connection refused",
+    "curl: (7) Failed to connect to localhost port 80 after 0 ms: Couldn't connect to server",
+    "nc: connect to localhost port 80 (tcp) failed: Connection refused",
+    "Connecting to 127.0.0.1:80 (127.0.0.1:80)",
+)
 
 
 def _served(container: dict[str, Any]) -> set[int]:
@@ -146,11 +160,11 @@ def _number(port: object, container: dict[str, Any]) -> int | None:
 def _unwrapped(words: list[str]) -> list[str]:
     """A command without the programs that only run it (`exec`, `timeout 5`, `env A=b`...)."""
     while words and words[0].rsplit("/", 1)[-1] in _WRAPPERS:
-        skip = _WRAPPERS[words[0].rsplit("/", 1)[-1]]
+        wrapper = words[0].rsplit("/", 1)[-1]
         words = words[1:]
         while words and (words[0].startswith("-") or "=" in words[0]):
-            words = words[1:]
-        words = words[skip:]
+            words = words[2:] if words[0] in _VALUED.get(wrapper, ()) else words[1:]
+        words = words[_WRAPPERS[wrapper] :]
     return words
 
 
@@ -160,14 +174,72 @@ def _program(words: list[str]) -> str:
     return words[0].rsplit("/", 1)[-1] if words else ""
 
 
+def _shell_flags(command: list[str]) -> int | None:
+    """The index of a shell's `-c` option (`sh -c`, `sh -ec`, `bash -euc`) when COMMAND runs a script, or None."""
+    if not command or command[0].rsplit("/", 1)[-1] not in _SHELLS:
+        return None
+    for i, word in enumerate(command[1:-1], start=1):
+        if not word.startswith("-") or word.startswith("--"):
+            return None
+        if "c" in word[1:]:
+            return i
+    return None
+
+
+def _local(host: str) -> bool:
+    """Whether a probe's target host is the container itself (its own address may be a variable)."""
+    host = host.strip("[]").lower()
+    if host in ("", "localhost", "::1", "0.0.0.0") or host.startswith("$"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _grep_accepts_dead(args: list[str], client: list[str]) -> bool:
+    """Whether `grep ARGS` succeeds on what CLIENT prints when nothing answers (so it cannot tell dead from alive)."""
+    options, patterns = set(), []
+    rest = iter(args)
+    for word in rest:
+        if word in ("-e", "--regexp"):
+            patterns.append(next(rest, ""))
+        elif word.startswith("-") and len(word) > 1:
+            options |= set(word[1:])
+        elif not patterns:
+            patterns.append(word)
+    if "v" in options:
+        return True  # a check turned upside down: it passes on anything but one answer
+    dead: list[str] = []
+    text = " ".join(client)
+    written = _program(client) == "curl" and re.search(r"(?:-w|--write-out)[ =]?\s*(\S+)", text)
+    if written:  # curl -w prints its format even when it could not connect (%{http_code} is 000)
+        dead.append(re.sub(r"%\{(?:http_code|response_code)\}", "000", re.sub(r"%\{[a-z_]+\}", "0", written.group(1))))
+    if "2>&1" in client or "|&" in text:
+        dead += _DEAD_TEXTS
+    for pattern in patterns:
+        if "F" in options:
+            if any(pattern.lower() in t.lower() if "i" in options else pattern in t for t in dead):
+                return True
+            continue
+        try:
+            regex = re.compile(pattern, re.IGNORECASE if "i" in options else 0)
+        except re.error:
+            return False
+        if any(regex.search(line) for t in dead for line in t.splitlines() or [""]):
+            return True
+    return False
+
+
 def _exec_problem(command: list[str], served: set[int]) -> str | None:
     """Why an exec probe is not a client asking a served port whose exit code decides, or None."""
     if not command:
         return "it runs no command"
     script = shlex.join(command)
     words = list(command)
-    if command[0].rsplit("/", 1)[-1] in _SHELLS and "-c" in command[:-1]:
-        script = command[command.index("-c") + 1]
+    flags = _shell_flags(command)
+    if flags is not None:
+        script = command[flags + 1]
         if _OVERRIDES.search(script):
             return f"its command ({script.strip()[:60]}) can succeed even when the check in it fails"
         try:
@@ -178,15 +250,23 @@ def _exec_problem(command: list[str], served: set[int]) -> str | None:
         last = _program(stages[-1]) if len(stages) > 1 else ""
         if last and last not in CLIENTS | {"grep"}:
             return f"its command ({script.strip()[:60]}) succeeds as {last} does, whatever the app answers"
+        if last == "grep" and _grep_accepts_dead(_unwrapped(stages[-1])[1:], words):
+            return f"its command ({script.strip()[:60]}) succeeds on what the client prints when nothing answers"
     words = _unwrapped(words)
     program = _program(words)
     if program not in CLIENTS:
         return f"its command ({script.strip()[:60]}) runs {program or 'nothing'}, which does not ask the app anything"
-    asked = set()
-    for scheme, _host, port in _URL.findall(" ".join(words)):
+    asked, hosts = set(), []
+    for scheme, host, port in _URL.findall(" ".join(words)):
         asked.add(int(port) if port else 443 if scheme == "https" else 80)
+        hosts.append(host)
     if program == "nc":
-        asked |= {int(w) for w in words[1:] if _NUMBER.match(w)}
+        operands = [w for w in words[1:] if not w.startswith("-") and not set(w) & set("<>&")]
+        asked |= {int(w) for w in operands if _NUMBER.match(w)}
+        hosts += [w for w in operands if not _NUMBER.match(w)][:1]
+    elsewhere = [h for h in hosts if not _local(h)]
+    if elsewhere:
+        return f"its command asks {elsewhere[0]}, not the container itself"
     if not asked:
         return f"its command ({script.strip()[:60]}) names no port of the app"
     if served and not asked & served:

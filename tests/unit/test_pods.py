@@ -166,6 +166,20 @@ def judge(**changes: Any) -> tuple[bool, str]:
         {"livenessProbe": {"exec": {"command": ["sh", "-c", "wget -qO- http://localhost:80/ | grep -q Soup"]}}},
         {"livenessProbe": {"exec": {"command": ["timeout", "5", "nc", "-z", "127.0.0.1", "80"]}}},
         {"livenessProbe": {"exec": {"command": ["sh", "-c", "exec wget -q http://127.0.0.1/ && echo ok"]}}},
+        # valid probes written the ways admins write them
+        {"livenessProbe": {"exec": {"command": ["sh", "-c", "wget -qO- http://127.0.0.1/ 2>&1 | grep -q Soup"]}}},
+        {"livenessProbe": {"exec": {"command": ["timeout", "-s", "KILL", "5", "wget", "-q", "http://[::1]:80/"]}}},
+        {"livenessProbe": {"exec": {"command": ["sh", "-ec", "wget -q -O /dev/null http://localhost/"]}}},
+        {"livenessProbe": {"exec": {"command": ["/bin/bash", "-euc", "curl -fsS http://127.0.0.1:80/ >/dev/null"]}}},
+        {
+            "livenessProbe": {
+                "exec": {
+                    "command": ["sh", "-c", "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1/ | grep -q 200"]
+                }
+            }
+        },
+        {"livenessProbe": {"exec": {"command": ["sh", "-c", "wget -qO- http://$POD_IP/ | grep -q ."]}}},
+        {"livenessProbe": {"exec": {"command": ["nc", "-z", "-w", "2", "localhost", "80"]}}},
     ],
 )
 def test_a_tuned_probe_or_an_added_startup_probe_passes(changes: dict[str, Any]) -> None:
@@ -189,6 +203,46 @@ def test_a_tuned_probe_or_an_added_startup_probe_passes(changes: dict[str, Any])
         ({"livenessProbe": {"exec": {"command": ["nc", "-z", "127.0.0.1", "8080"]}}}, "asks port 8080"),
         ({"livenessProbe": {"exec": {"command": ["wget", "-q", "/index.html"]}}}, "names no port"),
         ({"livenessProbe": {"exec": {"command": []}}}, "runs no command"),
+        ({"livenessProbe": {"exec": {"command": ["wget", "-q", "http://10.96.0.1/"]}}}, "asks 10.96.0.1"),
+        (
+            {"livenessProbe": {"exec": {"command": ["sh", "-c", "wget -q http://other-app.ns:80/"]}}},
+            "asks other-app.ns",
+        ),
+        ({"livenessProbe": {"exec": {"command": ["nc", "-z", "db", "80"]}}}, "asks db"),
+        (
+            {
+                "livenessProbe": {
+                    "exec": {"command": ["sh", "-c", "curl -s -w '%{http_code}' http://127.0.0.1/ | grep -q ."]}
+                }
+            },
+            "when nothing answers",
+        ),
+        (
+            {
+                "livenessProbe": {
+                    "exec": {"command": ["sh", "-c", "curl -s -w %{http_code} http://127.0.0.1/ | grep 0"]}
+                }
+            },
+            "when nothing answers",
+        ),
+        (
+            {"livenessProbe": {"exec": {"command": ["sh", "-c", "wget -qO- http://127.0.0.1/ 2>&1 | grep -q ''"]}}},
+            "nothing answers",
+        ),
+        (
+            {
+                "livenessProbe": {
+                    "exec": {"command": ["sh", "-c", "wget -qO- http://127.0.0.1/ 2>&1 | grep -qi connect"]}
+                }
+            },
+            "nothing answers",
+        ),
+        (
+            {"livenessProbe": {"exec": {"command": ["sh", "-c", "wget -qO- http://127.0.0.1/ | grep -qv Soup"]}}},
+            "nothing answers",
+        ),
+        ({"livenessProbe": {"exec": {"command": ["timeout", "-s", "KILL", "5", "true"]}}}, "runs true"),
+        ({"livenessProbe": {"exec": {"command": ["sh", "-ec", "true"]}}}, "runs true"),
         ({"livenessProbe": {"tcpSocket": {"port": 80}, "failureThreshold": 10000}}, "periodSeconds x failureThreshold"),
         ({"livenessProbe": {"tcpSocket": {"port": 80}, "initialDelaySeconds": 3600}}, "initialDelaySeconds"),
         ({"livenessProbe": {"tcpSocket": {"port": 80}, "timeoutSeconds": 600}}, "timeoutSeconds"),
