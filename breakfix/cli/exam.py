@@ -40,7 +40,12 @@ NameArg = Annotated[
 BOARD_REFRESH = 1.0  # seconds between redraws of `lab exam board` (it reads the store; the clusters are not touched)
 WEB_PORT = 8765
 GRADE_EVERY = 60.0  # seconds between gradings of `lab exam board --grade`
-ReportOpt = Annotated[Path | None, typer.Option("--report", help="Also write the report as Markdown here.")]
+ReportOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--report", help="Also write the report here: HTML or CSV when the file ends in .html or .csv, else Markdown."
+    ),
+]
 JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Also write JUnit XML here (a suite per student).")]
 
 _STATE_STYLE = {
@@ -157,9 +162,9 @@ def _show(board: Board, json_out: bool, report: Path | None = None, junit: Path 
     else:
         console().print(board_view(board))
     if report is not None:
-        from breakfix.exam.report import markdown
+        from breakfix.exam.report import render
 
-        _write(report, markdown(board))
+        _write(report, render(board, report))
     if junit is not None:
         from breakfix.cli.junit import junit_xml
 

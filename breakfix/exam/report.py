@@ -1,12 +1,16 @@
-"""The exam report an instructor keeps: a Markdown table and a JUnit file with one suite per student."""
+"""The exam report an instructor keeps: a Markdown, HTML or CSV table, and a JUnit file with one suite per student."""
 
 from __future__ import annotations
 
+import csv
+import html
+import io
 import time
+from pathlib import Path
 
 from breakfix.durations import format_duration
 from breakfix.exam.clock import changes
-from breakfix.exam.session import Board
+from breakfix.exam.session import Board, Seat
 from breakfix.variants import describe
 
 
@@ -21,33 +25,100 @@ def _clock_lines(board: Board) -> list[str]:
     return ["Clock: " + "; ".join(f"{_when(at)} {what}" for at, what in changes(board.clock)) + ".", ""]
 
 
+def _result(s: Seat) -> str:
+    result = "fixed" if s.passed else ("not fixed" if s.passed is False else s.state)
+    return result + (" (graded after the deadline)" if s.late else "")
+
+
+def _rows(board: Board) -> tuple[list[str], list[list[str]]]:
+    """The report's columns and one row of plain text per student (the Values column only for labs with variables)."""
+    varied = any(s.seed is not None for s in board.seats)
+    header = ["Student", "Cluster", "Lab", "Result", "Score", "Checks", "Fixed after", "Open checks"]
+    header += ["Values (seed)"] if varied else []
+    rows = []
+    for s in board.seats:
+        row = [
+            s.student,
+            s.cluster,
+            s.lab,
+            _result(s),
+            f"{s.score:g}%" if s.score is not None else "-",
+            s.checks,
+            format_duration(s.solved_in) if s.solved_in is not None else "-",
+            s.detail.replace("\n", " "),
+        ]
+        if varied:
+            row.append(f"{describe(s.values)} (`lab start {s.lab} --seed {s.seed}`)" if s.seed is not None else "-")
+        rows.append(row)
+    return header, rows
+
+
+def _summary(board: Board) -> str:
+    return (
+        f"Started {_when(board.started)}, deadline {_when(board.deadline)}, ended {_when(board.ended)}. "
+        f"{board.passed} of {len(board.seats)} students fixed their cluster."
+    )
+
+
 def markdown(board: Board) -> str:
     """The board as a Markdown report."""
-    lines = [
-        f"# Exam {board.name}",
-        "",
-        f"Started {_when(board.started)}, deadline {_when(board.deadline)}, ended {_when(board.ended)}. "
-        f"{board.passed} of {len(board.seats)} students fixed their cluster.",
-        "",
-        *_clock_lines(board),
-    ]
-    # labs with variables: each student's values, and the seed that gives their lab again
-    varied = any(s.seed is not None for s in board.seats)
-    extra = " Values (seed) |" if varied else ""
-    lines += [
-        f"| Student | Cluster | Lab | Result | Score | Checks | Fixed after | Open checks |{extra}",
-        "|---|---|---|---|---|---|---|---|" + ("---|" if varied else ""),
-    ]
-    for s in board.seats:
-        result = "fixed" if s.passed else ("not fixed" if s.passed is False else s.state)
-        if s.late:
-            result += " (graded after the deadline)"
-        score = f"{s.score:g}%" if s.score is not None else "-"
-        solved = format_duration(s.solved_in) if s.solved_in is not None else "-"
-        detail = s.detail.replace("|", "\\|").replace("\n", " ")
-        row = f"| {s.student} | {s.cluster} | {s.lab} | {result} | {score} | {s.checks} | {solved} | {detail} |"
-        if varied:
-            shown = f"{describe(s.values)} (`lab start {s.lab} --seed {s.seed}`)" if s.seed is not None else "-"
-            row += " " + shown.replace("|", "\\|") + " |"
-        lines.append(row)
+    lines = [f"# Exam {board.name}", "", _summary(board), "", *_clock_lines(board)]
+    header, rows = _rows(board)
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def csv_text(board: Board) -> str:
+    """The board as CSV (one row per student, the Markdown report's columns), for a spreadsheet."""
+    header, rows = _rows(board)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:  # a cell a spreadsheet would run as a formula is written as text
+        writer.writerow(["'" + cell if cell[:1] in ("=", "+", "-", "@") and cell != "-" else cell for cell in row])
+    return out.getvalue()
+
+
+_STYLE = """
+body { font-family: sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #bbb; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
+th { background: #eee; }
+tr.fixed td.result { color: #176f2c; font-weight: bold; }
+tr.not-fixed td.result { color: #a3161b; font-weight: bold; }
+"""
+
+
+def html_page(board: Board) -> str:
+    """The board as one self-contained HTML page (no scripts, nothing fetched), to print or to share."""
+    header, rows = _rows(board)
+    e = html.escape
+    clock = "".join(f"<p>{e(line)}</p>" for line in _clock_lines(board) if line)
+    body = []
+    for s, row in zip(board.seats, rows, strict=True):
+        kind = "fixed" if s.passed else ("not-fixed" if s.passed is False else "open")
+        cells = "".join(
+            f'<td class="{"result" if i == 3 else "c" + str(i)}">{e(cell)}</td>' for i, cell in enumerate(row)
+        )
+        body.append(f'<tr class="{kind}">{cells}</tr>')
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><title>Exam {e(board.name)}</title>'
+        f"<style>{_STYLE}</style></head><body>\n"
+        f"<h1>Exam {e(board.name)}</h1>\n<p>{e(_summary(board))}</p>{clock}\n"
+        "<table><thead><tr>"
+        + "".join(f"<th>{e(h)}</th>" for h in header)
+        + "</tr></thead>\n<tbody>\n"
+        + "\n".join(body)
+        + "\n</tbody></table>\n</body></html>\n"
+    )
+
+
+#: The report's format, by the extension of the file it is written to (anything else is Markdown).
+FORMATS = {".html": html_page, ".htm": html_page, ".csv": csv_text}
+
+
+def render(board: Board, path: Path) -> str:
+    """The report in the format PATH's extension names: .html or .csv, else Markdown."""
+    return FORMATS.get(path.suffix.lower(), markdown)(board)

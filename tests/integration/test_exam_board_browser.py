@@ -148,3 +148,23 @@ def test_the_board_page_follows_the_grades_without_a_reload(
     assert browser.find_element(By.ID, "clock").text == frozen
     assert browser.execute_script("return window.sameLoad") == "yes"
     assert proc.poll() is None
+
+
+def test_the_html_report_reads_in_a_real_browser(
+    browser: Any, exam: tuple[State, dict[str, int]], tmp_path: Any
+) -> None:
+    """`lab exam report --report r.html` writes one page: every student's row shows, student text stays text."""
+    from selenium.webdriver.common.by import By
+
+    from breakfix.exam.report import render
+
+    store, _sessions = exam
+    board = ExamRunner(store).board(EXAM)
+    board.seats[2].student = "<b>carol</b>"
+    page = tmp_path / "report.html"
+    page.write_text(render(board, page))
+    browser.get(page.as_uri())
+    rows = browser.find_elements(By.CSS_SELECTOR, "tbody tr")
+    assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows] == ["alice", "bob", "<b>carol</b>"]
+    assert rows[0].find_element(By.CSS_SELECTOR, "td.result").text == "fixed"
+    assert not browser.find_elements(By.CSS_SELECTOR, "tbody b")  # the name was not read as markup

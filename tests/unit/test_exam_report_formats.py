@@ -1,0 +1,77 @@
+"""The exam report as HTML and CSV besides Markdown: the same rows, chosen by the file's extension, escaped."""
+
+from __future__ import annotations
+
+import csv
+import io
+from html.parser import HTMLParser
+from pathlib import Path
+
+from breakfix.exam.report import csv_text, html_page, markdown, render
+from breakfix.exam.session import Board, ExamRunner
+from breakfix.state import State
+from tests.exam_fakes import EXAM, exam_with_grades
+
+
+def board() -> Board:
+    store = State()
+    exam_with_grades(store)
+    return ExamRunner(store).board(EXAM)
+
+
+class Cells(HTMLParser):
+    """The text of every table cell, row by row, and whether any script or outside resource is in the page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.active = False
+        self.fetches = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.active = True
+            self.rows[-1].append("")
+        elif tag in ("script", "link", "img", "iframe") or any(k in ("src", "href") for k, _v in attrs):
+            self.fetches = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th"):
+            self.active = False
+
+    def handle_data(self, data: str) -> None:
+        if self.active:
+            self.rows[-1][-1] += data
+
+
+def test_csv_and_html_hold_the_markdown_reports_rows() -> None:
+    b = board()
+    rows = list(csv.reader(io.StringIO(csv_text(b))))
+    assert rows[0][:4] == ["Student", "Cluster", "Lab", "Result"] and len(rows) == 1 + len(b.seats)
+    assert [r[0] for r in rows[1:]] == [s.student for s in b.seats]
+    assert rows[1][3] == "fixed" and rows[1][4] == "100%"
+    page = Cells()
+    page.feed(html_page(b))
+    assert page.rows == rows and not page.fetches  # one self-contained page, the same cells
+    for row in rows[1:]:
+        assert "| " + " | ".join(row) + " |" in markdown(b)
+
+
+def test_what_students_typed_cannot_become_markup_or_a_spreadsheet_formula() -> None:
+    b = board()
+    b.seats[0].student = "<script>alert(1)</script>"
+    b.seats[1].detail = '=HYPERLINK("http://x")|a'
+    text = html_page(b)
+    assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    rows = list(csv.reader(io.StringIO(csv_text(b))))
+    assert rows[2][7] == '\'=HYPERLINK("http://x")|a'  # read as text, not run
+    assert '=HYPERLINK("http://x")\\|a' in markdown(b)  # the table's pipe escaped
+
+
+def test_the_files_extension_picks_the_format(tmp_path: Path) -> None:
+    b = board()
+    assert render(b, tmp_path / "r.HTML").startswith("<!DOCTYPE html>")
+    assert render(b, tmp_path / "r.csv").startswith("Student,Cluster,Lab,")
+    assert render(b, tmp_path / "r.md") == render(b, tmp_path / "report") == markdown(b)
