@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -12,6 +13,42 @@ from breakfix.inventory import ClusterSpec
 from breakfix.kube import Kube
 from breakfix.results import CheckResult, failed, passed
 from graders.probe import _pod_spec, _probe_pod, _wait
+
+
+def _probe(
+    kube: Kube,
+    images: dict[str, str],
+    cluster: ClusterSpec,
+    command: list[str],
+    pod_node: str,
+    wait_for: float,
+    namespace: str,
+) -> str | None:
+    """Run COMMAND in a new shell pod (on POD_NODE when given); its phase when it ends, None when it did not."""
+    pod_name = f"breakfix-probe-{uuid.uuid4().hex[:8]}"
+    spec = _pod_spec(images["shell"], cluster, "dns")
+    spec["containers"][0]["command"] = command
+    spec["restartPolicy"] = "Never"
+    if pod_node:
+        spec["nodeName"] = pod_node  # straight to the node: no scheduler, no taint keeps it off
+
+    def finished() -> str | None:
+        phase = ((kube.get("v1", "Pod", pod_name, namespace) or {}).get("status") or {}).get("phase")
+        return phase if phase in ("Succeeded", "Failed") else None
+
+    kube.create(_probe_pod(pod_name, namespace, "dns", spec))
+    try:
+        phase: str | None = _wait(wait_for, finished, poll=2.0)
+    finally:
+        kube.delete("v1", "Pod", pod_name, namespace)
+    return phase
+
+
+def _unfinished(wait_for: float, where: str) -> CheckResult:
+    return failed(
+        f"the DNS probe pod{where} did not finish within {wait_for:.0f}s",
+        f"Do new pods start{where} at all? kubectl get pods -o wide; kubectl describe pod",
+    )
 
 
 def resolves(
@@ -24,37 +61,92 @@ def resolves(
     namespace: str = "default",
 ) -> CheckResult:
     """A new pod on node POD_NODE (any node when empty) resolves NAME with the DNS settings pods get by default."""
-    pod_name = f"breakfix-probe-{uuid.uuid4().hex[:8]}"
-    spec = _pod_spec(images["shell"], cluster, "dns")
-    spec["containers"][0]["command"] = ["nslookup", name]
-    spec["restartPolicy"] = "Never"
-    if pod_node:
-        spec["nodeName"] = pod_node  # straight to the node: no scheduler, no taint keeps it off
-    pod = _probe_pod(pod_name, namespace, "dns", spec)
     where = f" on {pod_node}" if pod_node else ""
-
-    def finished() -> str | None:
-        phase = ((kube.get("v1", "Pod", pod_name, namespace) or {}).get("status") or {}).get("phase")
-        return phase if phase in ("Succeeded", "Failed") else None
-
     try:
-        kube.create(pod)
-        try:
-            phase = _wait(wait_for, finished, poll=2.0)
-        finally:
-            kube.delete("v1", "Pod", pod_name, namespace)
+        phase = _probe(kube, images, cluster, ["nslookup", name], pod_node, wait_for, namespace)
     except BreakfixError as exc:
         return CheckResult("error", f"could not run the DNS probe: {exc}")
     if phase == "Succeeded":
         return passed(f"a new pod{where} resolves {name}")
     if phase is None:
-        return failed(
-            f"the DNS probe pod{where} did not finish within {wait_for:.0f}s",
-            f"Do new pods start{where} at all? kubectl get pods -o wide; kubectl describe pod",
-        )
+        return _unfinished(wait_for, where)
     return failed(
         f"a new pod{where} cannot resolve {name}",
         "Which name server does a new pod there ask (its /etc/resolv.conf), and does that server answer?",
+    )
+
+
+def _dns_query(name: str) -> str:
+    """A DNS query for NAME (type A) as the bytes of a TCP message, in printf's octal escapes."""
+    labels = b"".join(bytes([len(part)]) + part.encode() for part in name.strip(".").split(".")) + b"\0"
+    body = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + labels + b"\x00\x01\x00\x01"
+    message = len(body).to_bytes(2, "big") + body
+    return "".join(f"\\{byte:03o}" for byte in message)
+
+
+def answers_over_tcp(
+    kube: Kube,
+    images: dict[str, str],
+    cluster: ClusterSpec,
+    pod_node: str = "",
+    name: str = "kubernetes.default.svc.cluster.local",
+    wait_for: Seconds = 60.0,
+    namespace: str = "default",
+) -> CheckResult:
+    """A new pod's name server answers NAME over TCP too (large answers and many clients use TCP, not only UDP)."""
+    if not re.fullmatch(r"[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*\.?", name) or len(name) > 200:
+        raise ValueError(f"not a DNS name: {name!r}")
+    where = f" on {pod_node}" if pod_node else ""
+    # The answer's header: rcode 0 (byte 4 of the message, after the 2-byte length) and at least one answer.
+    script = (
+        "ns=$(awk '/^nameserver/ {print $2; exit}' /etc/resolv.conf); "
+        f"printf '{_dns_query(name)}' | nc -w 5 \"$ns\" 53 > /tmp/answer; "
+        "set -- $(od -An -tu1 -N12 /tmp/answer); "
+        '[ "$#" -eq 12 ] && [ $(( $6 % 16 )) -eq 0 ] && [ $(( ${9} * 256 + ${10} )) -gt 0 ]'
+    )
+    try:
+        phase = _probe(kube, images, cluster, ["sh", "-c", script], pod_node, wait_for, namespace)
+    except BreakfixError as exc:
+        return CheckResult("error", f"could not run the DNS probe: {exc}")
+    if phase == "Succeeded":
+        return passed(f"a new pod{where} gets an answer for {name} over TCP")
+    if phase is None:
+        return _unfinished(wait_for, where)
+    return failed(
+        f"a new pod{where} gets no answer for {name} when it asks over TCP",
+        "DNS uses port 53 over UDP and over TCP: does each way reach the DNS server?",
+    )
+
+
+def asks_cluster_dns(
+    kube: Kube,
+    images: dict[str, str],
+    cluster: ClusterSpec,
+    pod_node: str = "",
+    service: str = "kube-dns",
+    service_namespace: str = "kube-system",
+    wait_for: Seconds = 60.0,
+    namespace: str = "default",
+) -> CheckResult:
+    """A new pod on POD_NODE gets the cluster DNS Service's address (SERVICE's ClusterIP) as its name server."""
+    where = f" on {pod_node}" if pod_node else ""
+    try:
+        svc = kube.get("v1", "Service", service, service_namespace)
+        ip = ((svc or {}).get("spec") or {}).get("clusterIP")
+        if not ip or ip == "None":
+            return failed(f"Service {service_namespace}/{service} has no cluster address", "Which Service is the DNS?")
+        ipaddress.ip_address(ip)
+        command = ["sh", "-c", f"awk '/^nameserver/ {{print $2; exit}}' /etc/resolv.conf | grep -qx '{ip}'"]
+        phase = _probe(kube, images, cluster, command, pod_node, wait_for, namespace)
+    except (BreakfixError, ValueError) as exc:
+        return CheckResult("error", f"could not run the DNS probe: {exc}")
+    if phase == "Succeeded":
+        return passed(f"a new pod{where} asks the cluster DNS Service ({ip})")
+    if phase is None:
+        return _unfinished(wait_for, where)
+    return failed(
+        f"a new pod{where} does not ask the cluster DNS Service {service_namespace}/{service} ({ip})",
+        "Which name server does a new pod there get in /etc/resolv.conf, and who hands it out?",
     )
 
 
@@ -178,7 +270,7 @@ def _parse_corefile(text: str) -> list[ServerBlock]:
 
 
 def _loops_back(target: str, dns_ips: set[str]) -> bool:
-    """Whether a forward target is CoreDNS itself: a loopback address or the cluster DNS Service."""
+    """Whether a forward target is CoreDNS itself: a loopback or unspecified address, or the cluster DNS Service."""
     host = target.split("://", 1)[-1]
     if host.startswith("["):
         host = host[1:].partition("]")[0]
@@ -187,7 +279,8 @@ def _loops_back(target: str, dns_ips: set[str]) -> bool:
     if host in dns_ips or host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
+        return address.is_loopback or address.is_unspecified  # 0.0.0.0 reaches the pod itself
     except ValueError:
         return False  # a file such as /etc/resolv.conf, or a name
 
@@ -199,7 +292,9 @@ def corefile_serves(
     namespace: str = "kube-system",
     service: str = "kube-dns",
 ) -> CheckResult:
-    """CoreDNS's Corefile answers ZONE from the cluster (kubernetes plugin, port 53) and forwards nothing to itself."""
+    """CoreDNS's Corefile answers ZONE from the cluster (kubernetes plugin, port 53) and forwards the rest upstream.
+
+    Upstream is not CoreDNS itself (a loopback or unspecified address, the cluster DNS Service)."""
     try:
         cm = kube.get("v1", "ConfigMap", configmap, namespace)
         svc = kube.get("v1", "Service", service, namespace)
@@ -239,4 +334,10 @@ def corefile_serves(
                     f"CoreDNS sends the queries it cannot answer to {', '.join(looping)}, which is CoreDNS itself",
                     "Where should names outside the cluster be asked? The node's resolver is the usual upstream.",
                 )
-    return passed(f"the Corefile answers {zone} from the cluster and forwards nothing back to CoreDNS")
+    root = [b for b in blocks for z, port in b.zones() if port == 53 and z == "."]
+    if not any(d.name == "forward" and len(d.args) > 1 for b in root for d in b.directives):
+        return failed(
+            "CoreDNS passes the names it does not know to no upstream resolver",
+            "Which server does CoreDNS ask for names outside the cluster?",
+        )
+    return passed(f"the Corefile answers {zone} from the cluster and forwards the rest upstream, not to itself")

@@ -111,6 +111,9 @@ def test_kubeadms_corefile_passes() -> None:
         (COREFILE.replace("kubernetes cluster", "hosts cluster"), "does not answer cluster.local"),
         (COREFILE.replace(".:53", ".:5353"), "no server block"),
         (COREFILE.replace(".:53", "example.org:53"), "no server block"),
+        (COREFILE.replace("/etc/resolv.conf", "0.0.0.0"), "0.0.0.0, which is CoreDNS itself"),
+        (COREFILE.replace("    forward . /etc/resolv.conf {\n       max_concurrent 1000\n    }\n", ""), "no upstream"),
+        (COREFILE.replace("forward . /etc/resolv.conf", "forward ."), "no upstream"),
         (COREFILE[:-2], "is not closed"),
         (None, "holds no Corefile"),
     ],
@@ -141,3 +144,49 @@ def test_an_unreadable_api_is_an_error() -> None:
     kube = dns_kube(COREFILE)
     kube.down = True
     assert dns.corefile_serves(kube).status == "error"
+
+
+def test_the_tcp_probe_sends_a_real_dns_query_from_a_new_pod() -> None:
+    kube = Kubelet("Succeeded")
+    assert dns.answers_over_tcp(kube, IMAGES, CLUSTER, wait_for=1).ok
+    (pod,) = kube.created
+    shell, flag, script = pod["spec"]["containers"][0]["command"]
+    assert (shell, flag) == ("sh", "-c") and "nc -w 5" in script and "/etc/resolv.conf" in script
+    escaped = script.split("printf '", 1)[1].split("'", 1)[0]
+    message = bytes(int(escaped[i + 1 : i + 4], 8) for i in range(0, len(escaped), 4))
+    assert int.from_bytes(message[:2], "big") == len(message) - 2  # the TCP length prefix
+    assert message[2 + 4 : 2 + 6] == b"\x00\x01"  # one question
+    assert b"\x0akubernetes\x07default\x03svc\x07cluster\x05local\x00\x00\x01\x00\x01" in message
+    assert "${10}" in script  # the answer count: "$10" would be "$1" and a 0 in sh
+
+
+def test_the_tcp_probe_fails_without_an_answer_and_refuses_odd_names() -> None:
+    result = dns.answers_over_tcp(Kubelet("Failed"), IMAGES, CLUSTER, pod_node="w1", wait_for=1)
+    assert result.status == "fail" and "over TCP" in result.message
+    with pytest.raises(ValueError, match="not a DNS name"):
+        dns.answers_over_tcp(Kubelet("Succeeded"), IMAGES, CLUSTER, name="x'; reboot; '", wait_for=1)
+
+
+class _DnsService(Kubelet):
+    def __init__(self, phase: str) -> None:
+        super().__init__(phase)
+        self.kinds.add("Service")
+        FakeKube.create(
+            self,
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "kube-dns", "namespace": "kube-system"},
+                "spec": {"clusterIP": "10.96.0.10"},
+            },
+        )
+
+
+@pytest.mark.parametrize(("phase", "status"), [("Succeeded", "pass"), ("Failed", "fail"), ("", "fail")])
+def test_a_new_pod_must_ask_the_dns_services_address(phase: str, status: str) -> None:
+    kube = _DnsService(phase)
+    result = dns.asks_cluster_dns(kube, IMAGES, CLUSTER, pod_node="w1", wait_for=0)
+    assert result.status == status, result.message
+    (pod,) = kube.created
+    assert "grep -qx '10.96.0.10'" in pod["spec"]["containers"][0]["command"][2]
+    assert pod["spec"]["nodeName"] == "w1"

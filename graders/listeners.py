@@ -1,0 +1,48 @@
+"""Checks on who answers a port on a node: the component itself, not a forwarder or a stand-in put in front."""
+
+from __future__ import annotations
+
+import re
+
+from breakfix.errors import BreakfixError
+from breakfix.results import CheckResult, failed, passed
+from breakfix.transport.node import Node
+
+_WILDCARDS = frozenset({"*", "0.0.0.0", "[::]", "::"})
+_PROCESS = re.compile(r'\(\("([^"]+)"')
+
+
+def _listeners(text: str, address: str) -> list[tuple[str, list[str]]]:
+    """(local address, process names) of the `ss -Hltnp` lines that take connections to ADDRESS."""
+    out = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 5 or fields[0] != "LISTEN":
+            continue
+        host = fields[3].rpartition(":")[0].split("%", 1)[0]
+        if host == address or host.strip("[]") == address or host in _WILDCARDS:
+            out.append((fields[3], _PROCESS.findall(line)))
+    return out
+
+
+def served_by(node: Node, port: int, process: str, address: str = "127.0.0.1") -> CheckResult:
+    """On NODE, the program that takes connections to ADDRESS:PORT is PROCESS itself (e.g. etcd on 127.0.0.1:2379)."""
+    try:
+        result = node.run("ss -Hltnp %s", f"sport = :{int(port)}", timeout=30)
+    except BreakfixError as exc:
+        return CheckResult("error", f"cannot list the listening sockets on {node.name}: {exc}")
+    if not result.ok:
+        return CheckResult("error", f"cannot list the listening sockets on {node.name}: {result.stderr.strip()[:200]}")
+    found = _listeners(result.stdout, address)
+    if not found:
+        return failed(
+            f"nothing takes connections to {address}:{port} on {node.name}", "Which clients use that address?"
+        )
+    others = sorted({name for _local, names in found for name in names if name != process})
+    if others or not any(process in names for _local, names in found):
+        who = ", ".join(others) or "a program that cannot be named"
+        return failed(
+            f"{address}:{port} on {node.name} is answered by {who}, not by {process} itself",
+            f"`ss -ltnp 'sport = :{port}'` on {node.name}: who listens there, and why?",
+        )
+    return passed(f"{process} itself takes connections to {address}:{port} on {node.name}")

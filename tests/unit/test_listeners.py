@@ -1,0 +1,51 @@
+"""graders.listeners: who takes connections to an address and port on a node (ss output, fake node)."""
+
+from __future__ import annotations
+
+import pytest
+
+from breakfix.transport.node import Node
+from graders import listeners
+from tests.fakes import FakeTransport
+
+ETCD = (
+    'LISTEN 0      4096     127.0.0.1:2379 0.0.0.0:* users:(("etcd",pid=1011,fd=7))\n'
+    'LISTEN 0      4096   172.20.3.11:2379 0.0.0.0:* users:(("etcd",pid=1011,fd=6))\n'
+)
+
+
+def node(stdout: str, rc: int = 0) -> Node:
+    t = FakeTransport()
+    t.expect(r"^ss -Hltnp 'sport = :2379'$", rc=rc, stdout=stdout, stderr="ss: failed" if rc else "")
+    return Node("cp1", "control-plane", t)
+
+
+@pytest.mark.parametrize(
+    "stdout",
+    [
+        ETCD,
+        'LISTEN 0 4096 *:2379 *:* users:(("etcd",pid=9,fd=7))\n',  # every address, the loopback one included
+        'LISTEN 0 4096 [::]:2379 [::]:* users:(("etcd",pid=9,fd=7))\n',
+    ],
+)
+def test_etcd_itself_on_the_local_address_passes(stdout: str) -> None:
+    result = listeners.served_by(node(stdout), 2379, "etcd")
+    assert result.ok, result.message
+
+
+@pytest.mark.parametrize(
+    ("stdout", "says"),
+    [
+        ('LISTEN 0 5 127.0.0.1:2379 0.0.0.0:* users:(("socat",pid=77,fd=5))\n' + ETCD.splitlines()[1], "by socat"),
+        (ETCD.splitlines()[1] + "\n", "nothing takes connections to 127.0.0.1:2379"),
+        ("", "nothing takes connections"),
+        ("LISTEN 0 5 127.0.0.1:2379 0.0.0.0:*\n", "cannot be named"),
+    ],
+)
+def test_a_forwarder_or_nothing_on_the_local_address_fails(stdout: str, says: str) -> None:
+    result = listeners.served_by(node(stdout), 2379, "etcd")
+    assert result.status == "fail" and says in result.message, result.message
+
+
+def test_a_node_that_cannot_list_its_sockets_is_an_error() -> None:
+    assert listeners.served_by(node("", rc=1), 2379, "etcd").status == "error"
