@@ -146,7 +146,7 @@ def asks_cluster_dns(
         return _unfinished(wait_for, where)
     return failed(
         f"a new pod{where} does not ask the cluster DNS Service {service_namespace}/{service} ({ip})",
-        "Which name server does a new pod there get in /etc/resolv.conf, and who hands it out?",
+        "Which name server does a new pod there get in its /etc/resolv.conf?",
     )
 
 
@@ -280,7 +280,8 @@ def _loops_back(target: str, dns_ips: set[str]) -> bool:
         return True
     try:
         address = ipaddress.ip_address(host)
-        return address.is_loopback or address.is_unspecified  # 0.0.0.0 reaches the pod itself
+        mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 is 127.0.0.1
+        return address.is_loopback or address.is_unspecified or bool(mapped and mapped.is_loopback)
     except ValueError:
         return False  # a file such as /etc/resolv.conf, or a name
 

@@ -15,6 +15,7 @@ from breakfix.results import CheckResult, failed, passed
 from breakfix.transport.node import Node
 
 PKI = "/etc/kubernetes/pki/etcd"
+DEFAULT_QUOTA = 2 * 2**30  # etcd's backend quota when --quota-backend-bytes is 0 or not given
 ENDPOINT = "https://127.0.0.1:2379"
 #: curl with the client certificate kubeadm makes for etcd's health checks
 CURL = (
@@ -59,6 +60,9 @@ def quota_at_least(node: Node, at_least: str = "2Gi") -> CheckResult:
     except (BreakfixError, ValueError) as exc:
         return CheckResult("error", f"cannot read etcd's status on {node.name}: {exc}")
     want = parse_bytes(at_least)
+    if quota < 0:  # etcd takes a negative quota as no quota at all
+        return passed(f"etcd on {node.name} may grow without a limit")
+    quota = quota or DEFAULT_QUOTA  # 0, or no flag on an etcd that reports the flag as it was given
     if quota >= want:
         return passed(f"etcd on {node.name} may grow to {quota // 2**20} MiB")
     return failed(

@@ -186,6 +186,30 @@ def _shell_flags(command: list[str]) -> int | None:
     return None
 
 
+#: Options of the clients that take the next word as their value (a file, a time, a header...), not as a target.
+_CLIENT_VALUED = {
+    "nc": {"-w", "-i", "-s", "-p", "-q", "-W", "-I", "-O", "-T", "-e"},
+    "wget": {"-O", "-o", "-a", "-P", "-T", "-t", "-U", "-Y", "--header", "--output-document", "--timeout"},
+    "curl": {"-o", "-w", "-m", "-H", "-X", "-d", "-u", "-A", "-e", "--max-time", "--connect-timeout", "--header",
+             "--write-out", "--output", "--data", "--user", "--request", "--retry", "--resolve", "--connect-to"},
+}  # fmt: skip
+_BARE_URL = re.compile(r"^(\[[^\]]*\]|[A-Za-z0-9][A-Za-z0-9.-]*)(?::(\d{1,5}))?(/\S*)?$")
+
+
+def _operands(program: str, args: list[str]) -> list[str]:
+    """A client's arguments that are not options, nor their values, nor shell redirections."""
+    out, skip = [], False
+    valued = _CLIENT_VALUED.get(program, set())
+    for word in args:
+        if skip:
+            skip = False
+        elif word in valued:
+            skip = True
+        elif not word.startswith("-") and not set(word) & set("<>&"):
+            out.append(word)
+    return out
+
+
 def _local(host: str) -> bool:
     """Whether a probe's target host is the container itself (its own address may be a variable)."""
     host = host.strip("[]").lower()
@@ -197,19 +221,25 @@ def _local(host: str) -> bool:
         return False
 
 
-def _grep_accepts_dead(args: list[str], client: list[str]) -> bool:
-    """Whether `grep ARGS` succeeds on what CLIENT prints when nothing answers (so it cannot tell dead from alive)."""
-    options, patterns = set(), []
+def _grep_accepts_dead(args: list[str], client: list[str]) -> str | None:
+    """Why `grep ARGS` may succeed on what CLIENT prints when nothing answers (dead or alive alike), or None."""
+    options, patterns, files = set(), [], []
     rest = iter(args)
     for word in rest:
         if word in ("-e", "--regexp"):
             patterns.append(next(rest, ""))
+        elif word in ("-f", "--file"):
+            files.append(next(rest, ""))
         elif word.startswith("-") and len(word) > 1:
-            options |= set(word[1:])
+            options |= set(word.lstrip("-")) if not word.startswith("--") else {word}
         elif not patterns:
             patterns.append(word)
-    if "v" in options:
-        return True  # a check turned upside down: it passes on anything but one answer
+        else:
+            files.append(word)
+    if files or options & {"r", "R", "--recursive"}:
+        return "as its grep reads a file, not what the client prints"
+    if "v" in options or "--invert-match" in options:
+        return "on what the client prints when nothing answers"  # turned upside down: anything but one answer
     dead: list[str] = []
     text = " ".join(client)
     written = _program(client) == "curl" and re.search(r"(?:-w|--write-out)[ =]?\s*(\S+)", text)
@@ -220,15 +250,15 @@ def _grep_accepts_dead(args: list[str], client: list[str]) -> bool:
     for pattern in patterns:
         if "F" in options:
             if any(pattern.lower() in t.lower() if "i" in options else pattern in t for t in dead):
-                return True
+                return "on what the client prints when nothing answers"
             continue
         try:
             regex = re.compile(pattern, re.IGNORECASE if "i" in options else 0)
         except re.error:
-            return False
+            return None
         if any(regex.search(line) for t in dead for line in t.splitlines() or [""]):
-            return True
-    return False
+            return "on what the client prints when nothing answers"
+    return None
 
 
 def _exec_problem(command: list[str], served: set[int]) -> str | None:
@@ -236,22 +266,24 @@ def _exec_problem(command: list[str], served: set[int]) -> str | None:
     if not command:
         return "it runs no command"
     script = shlex.join(command)
-    words = list(command)
-    flags = _shell_flags(command)
+    words = _unwrapped(list(command))  # `timeout 5 sh -c ...` is a shell too
+    flags = _shell_flags(words)
     if flags is not None:
-        script = command[flags + 1]
+        script = words[flags + 1]
         if _OVERRIDES.search(script):
             return f"its command ({script.strip()[:60]}) can succeed even when the check in it fails"
         try:
             stages = [shlex.split(stage) for stage in script.split("|")]
         except ValueError:
             return f"its command ({script.strip()[:60]}) cannot be read"
-        words = stages[0]  # the first command of a pipeline asks the app, the last one decides
+        # the last command of a pipeline decides: a client there is the check; a grep there reads the first one
         last = _program(stages[-1]) if len(stages) > 1 else ""
+        words = stages[-1] if last in CLIENTS else stages[0]
         if last and last not in CLIENTS | {"grep"}:
             return f"its command ({script.strip()[:60]}) succeeds as {last} does, whatever the app answers"
-        if last == "grep" and _grep_accepts_dead(_unwrapped(stages[-1])[1:], words):
-            return f"its command ({script.strip()[:60]}) succeeds on what the client prints when nothing answers"
+        why = _grep_accepts_dead(_unwrapped(stages[-1])[1:], stages[0]) if last == "grep" else None
+        if why:
+            return f"its command ({script.strip()[:60]}) succeeds {why}"
     words = _unwrapped(words)
     program = _program(words)
     if program not in CLIENTS:
@@ -260,8 +292,14 @@ def _exec_problem(command: list[str], served: set[int]) -> str | None:
     for scheme, host, port in _URL.findall(" ".join(words)):
         asked.add(int(port) if port else 443 if scheme == "https" else 80)
         hosts.append(host)
+    operands = _operands(program, words[1:])
+    if program in ("wget", "curl"):  # `wget localhost/status`: a URL without its scheme is http
+        for word in operands:
+            bare = None if "://" in word else _BARE_URL.match(word)
+            if bare and (bare[2] or bare[3]):  # host:port or host/path; a lone word is something else
+                asked.add(int(bare[2]) if bare[2] else 80)
+                hosts.append(bare[1])
     if program == "nc":
-        operands = [w for w in words[1:] if not w.startswith("-") and not set(w) & set("<>&")]
         asked |= {int(w) for w in operands if _NUMBER.match(w)}
         hosts += [w for w in operands if not _NUMBER.match(w)][:1]
     elsewhere = [h for h in hosts if not _local(h)]

@@ -34,6 +34,43 @@ def _backend_services(kube: Kube, backend: str, namespace: str) -> list[dict[str
     return [main, *others]
 
 
+def _env_name(service: str) -> str:
+    return service.upper().replace("-", "_")
+
+
+def _lead_to(spec: dict[str, Any], backends: list[dict[str, Any]], ip: str) -> None:
+    """Make every way a pod spec may name the backend lead to IP: Service names through /etc/hosts, the Services'
+    environment variables, and their cluster addresses written out in commands, arguments or values."""
+    names = [n for s in backends for n in _names(s["metadata"]["name"], s["metadata"]["namespace"])]
+    spec["hostAliases"] = [*(spec.get("hostAliases") or []), {"ip": ip, "hostnames": names}]
+    addresses = {a for s in backends for a in [(s.get("spec") or {}).get("clusterIP")] if a and a != "None"}
+    env = []
+    for s in backends:
+        ports = (s.get("spec") or {}).get("ports") or []
+        first = int(ports[0]["port"]) if ports else 80
+        name = _env_name(s["metadata"]["name"])
+        env += [
+            {"name": f"{name}_SERVICE_HOST", "value": ip},
+            {"name": f"{name}_SERVICE_PORT", "value": str(first)},
+            {"name": f"{name}_PORT", "value": f"tcp://{ip}:{first}"},
+        ]
+
+    def swap(text: str) -> str:
+        for address in addresses:
+            text = text.replace(address, ip)
+        return text
+
+    for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+        for key in ("command", "args"):
+            if c.get(key):
+                c[key] = [swap(str(word)) for word in c[key]]
+        kept = [e for e in c.get("env") or [] if e.get("name") not in {v["name"] for v in env}]
+        for e in kept:
+            if "value" in e:
+                e["value"] = swap(str(e["value"]))
+        c["env"] = [*kept, *env]
+
+
 def _ready(kube: Kube, name: str, namespace: str, wait_for: float) -> dict[str, Any] | None:
     """The pod once all its containers are ready (its init containers done), None when not within WAIT_FOR."""
     deadline = time.monotonic() + wait_for
@@ -60,8 +97,9 @@ def loads_from_backend(
 ) -> CheckResult:
     """A fresh pod of Deployment NAME, started while BACKEND's names lead to a stand-in, serves the stand-in's page.
 
-    The copy is not behind the app's Service; it reaches the stand-in by every name of Service BACKEND (and of
-    Services selecting the same pods), through its /etc/hosts. Its page is read through a Service like SERVICE."""
+    The copy is not behind the app's Service. Every way it may name Service BACKEND (or a Service selecting the
+    same pods) leads to the stand-in: the names, the Service variables, the cluster address written out.
+    Its page is read through a Service like SERVICE."""
     trial = f"breakfix-trial-{uuid.uuid4().hex[:8]}"
     marker = f"trial edition {uuid.uuid4().hex[:12]}"
     made: list[tuple[str, str, str]] = []
@@ -92,11 +130,7 @@ def loads_from_backend(
                 return CheckResult("error", f"the stand-in for {backend} did not start within {wait_for:.0f}s")
             template = copy.deepcopy(dep["spec"]["template"])
             spec = template.get("spec") or {}
-            aliases = [n for s in backends for n in _names(s["metadata"]["name"], namespace)]
-            spec["hostAliases"] = [
-                *(spec.get("hostAliases") or []),
-                {"ip": ready["status"]["podIP"], "hostnames": aliases},
-            ]
+            _lead_to(spec, backends, ready["status"]["podIP"])
             spec["terminationGracePeriodSeconds"] = 0
             labels = {PROBE_LABEL: "trial", "breakfix.dev/probe-id": trial}
             create(

@@ -112,6 +112,7 @@ def test_kubeadms_corefile_passes() -> None:
         (COREFILE.replace(".:53", ".:5353"), "no server block"),
         (COREFILE.replace(".:53", "example.org:53"), "no server block"),
         (COREFILE.replace("/etc/resolv.conf", "0.0.0.0"), "0.0.0.0, which is CoreDNS itself"),
+        (COREFILE.replace("/etc/resolv.conf", "[::ffff:127.0.0.1]:53"), "which is CoreDNS itself"),
         (COREFILE.replace("    forward . /etc/resolv.conf {\n       max_concurrent 1000\n    }\n", ""), "no upstream"),
         (COREFILE.replace("forward . /etc/resolv.conf", "forward ."), "no upstream"),
         (COREFILE[:-2], "is not closed"),

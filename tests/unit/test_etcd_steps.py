@@ -36,7 +36,10 @@ def test_alarms_are_read_from_the_gateway() -> None:
     assert etcd.no_alarms(node("/v3/maintenance/alarm", "<html>")).status == "error"
 
 
-@pytest.mark.parametrize(("quota", "status"), [("2147483648", "pass"), ("8589934592", "pass"), ("1048576", "fail")])
+@pytest.mark.parametrize(
+    ("quota", "status"),
+    [("2147483648", "pass"), ("8589934592", "pass"), ("0", "pass"), ("-1", "pass"), ("1048576", "fail")],
+)
 def test_the_running_quota_is_compared(quota: str, status: str) -> None:
     result = etcd.quota_at_least(node("/v3/maintenance/status", {"dbSizeQuota": quota}), "2Gi")
     assert result.status == status, result.message

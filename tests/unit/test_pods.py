@@ -180,6 +180,13 @@ def judge(**changes: Any) -> tuple[bool, str]:
         },
         {"livenessProbe": {"exec": {"command": ["sh", "-c", "wget -qO- http://$POD_IP/ | grep -q ."]}}},
         {"livenessProbe": {"exec": {"command": ["nc", "-z", "-w", "2", "localhost", "80"]}}},
+        {
+            "livenessProbe": {
+                "exec": {"command": ["timeout", "5", "sh", "-c", "wget -qO- http://localhost/ | grep -q S"]}
+            }
+        },
+        {"livenessProbe": {"exec": {"command": ["wget", "-q", "-O", "/dev/null", "localhost/status.html"]}}},
+        {"livenessProbe": {"exec": {"command": ["sh", "-c", "echo ping | nc -w 2 127.0.0.1 80"]}}},
     ],
 )
 def test_a_tuned_probe_or_an_added_startup_probe_passes(changes: dict[str, Any]) -> None:
@@ -242,6 +249,20 @@ def test_a_tuned_probe_or_an_added_startup_probe_passes(changes: dict[str, Any])
             "nothing answers",
         ),
         ({"livenessProbe": {"exec": {"command": ["timeout", "-s", "KILL", "5", "true"]}}}, "runs true"),
+        (
+            {
+                "livenessProbe": {
+                    "exec": {"command": ["sh", "-c", "wget -qO- http://localhost/ | grep -q root /etc/passwd"]}
+                }
+            },
+            "reads a file",
+        ),
+        (
+            {"livenessProbe": {"exec": {"command": ["sh", "-c", "nc -z localhost 80 | nc -z kubernetes.default 443"]}}},
+            "asks kubernetes.default",
+        ),
+        ({"livenessProbe": {"exec": {"command": ["nc", "-z", "-w", "80", "localhost", "8080"]}}}, "asks port 8080"),
+        ({"livenessProbe": {"exec": {"command": ["timeout", "5", "sh", "-c", "true"]}}}, "runs true"),
         ({"livenessProbe": {"exec": {"command": ["sh", "-ec", "true"]}}}, "runs true"),
         ({"livenessProbe": {"tcpSocket": {"port": 80}, "failureThreshold": 10000}}, "periodSeconds x failureThreshold"),
         ({"livenessProbe": {"tcpSocket": {"port": 80}, "initialDelaySeconds": 3600}}, "initialDelaySeconds"),

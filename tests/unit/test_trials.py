@@ -43,10 +43,13 @@ class Kubelet(FakeKube):
             if obj["metadata"]["name"].endswith("-backend"):
                 self.pages["backend"] = re.search(r"<p>(.*?)</p>", obj["spec"]["containers"][0]["command"][2])[1]  # type: ignore[index]
             else:
-                init = obj["spec"]["initContainers"][0]["command"][2]
-                hosts = [n for a in obj["spec"]["hostAliases"] for n in a["hostnames"]]
-                url = re.search(r"http://([^/:]+)", init)
-                self.pages["app"] = self.pages["backend"] if url and url[1] in hosts else "baked page"
+                load = obj["spec"]["initContainers"][0]
+                hosts = {n: a["ip"] for a in obj["spec"]["hostAliases"] for n in a["hostnames"]}
+                env = {e["name"]: e["value"] for e in load.get("env") or []}
+                url = re.search(r"http://([^/:]+)", load["command"][2])
+                host = (url[1] if url else "").lstrip("$")
+                ip = hosts.get(host) or env.get(host) or host  # a name, a Service variable, or an address
+                self.pages["app"] = self.pages["backend"] if ip == "10.244.1.9" else "baked page"
         return out
 
     def service_get(self, namespace: str, service: str, port: str, path: str = "/") -> tuple[int, str]:
@@ -58,9 +61,14 @@ def run(kube: Kubelet) -> CheckResult:
     return trials.loads_from_backend(kube, IMAGES, CLUSTER, "frontpage", "headlines", "frontpage", "news", wait_for=0)
 
 
-@pytest.mark.parametrize("host", ["headlines", "headlines.news.svc.cluster.local", "headline"])
+@pytest.mark.parametrize(
+    "host", ["headlines", "headlines.news.svc.cluster.local", "headline", "$HEADLINES_SERVICE_HOST", "CLUSTER_IP"]
+)
 def test_an_app_that_loads_from_the_backend_by_any_of_its_names_passes(host: str) -> None:
-    kube = Kubelet(f"until wget -q -O /www/index.html http://{host}/; do sleep 2; done")
+    kube = Kubelet("")
+    ip = kube.objects[("v1", "Service", "news", "headlines")]["spec"]["clusterIP"]
+    load = kube.objects[("apps/v1", "Deployment", "news", "frontpage")]["spec"]["template"]["spec"]["initContainers"][0]
+    load["command"][2] = f"until wget -q -O /www/index.html http://{host.replace('CLUSTER_IP', ip)}/; do sleep 2; done"
     result = run(kube)
     assert result.ok, result.message
     assert not [k for k in kube.objects if k[3].startswith("breakfix-trial-")]  # every trial object deleted
