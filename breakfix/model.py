@@ -154,6 +154,11 @@ class LabFile(BaseModel):
     alternatives: dict[str, list[StepData]] = Field(
         default_factory=dict, description="Other valid fixes: grade must PASS after each, as after `solve`."
     )
+    cheat_window: Duration | None = Field(
+        default=None,
+        description="`lab verify` grades each cheat for at least this long (e.g. 150s where a cheat restarts the API "
+        "server and only shows its effect after it): the larger of this and --cheat-window, at most --settle.",
+    )
 
     @field_validator("setup", "break_", "confirm", "grade", "solve")
     @classmethod

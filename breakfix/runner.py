@@ -355,9 +355,9 @@ def verify(
 ) -> list[VerifyPhase]:
     """Self-test a lab: break -> grade fails; each cheat fails; each alternative and solve pass; reset -> clean.
 
-    A cheat is graded for CHEAT_WINDOW seconds (it fails only if no grade in that time passes); the
-    reference fix and each alternative (another valid fix, undone again before the next phase) get SETTLE
-    seconds to pass. A step that errors is reported as a failed phase."""
+    A cheat is graded for CHEAT_WINDOW seconds, or the lab's own `cheat_window` when longer (it fails only if
+    no grade in that time passes); the reference fix and each alternative (another valid fix, undone again
+    before the next phase) get SETTLE seconds to pass. A step that errors is reported as a failed phase."""
     with locked(ctx):
         try:
             return _verify(ctx, lab, settle, on_phase, cheat_window)
@@ -398,8 +398,9 @@ def _verify(
                 checks,
             )
         )
+        window = min(settle, max(cheat_window, lab.spec.cheat_window or 0.0))  # the lab may ask for longer
         for name, steps in lab.cheats.items():  # each must FAIL within the cheat window
-            note(_try_fix(ctx, lab, f"cheat:{name}", steps, min(settle, cheat_window), must_pass=False))
+            note(_try_fix(ctx, lab, f"cheat:{name}", steps, window, must_pass=False))
         for name, steps in lab.alternatives.items():  # each must PASS, as the reference fix does
             note(_try_fix(ctx, lab, f"alternative:{name}", steps, settle, must_pass=True))
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -343,3 +344,24 @@ def test_missing_node_address_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(BreakfixError, match="needs worker_ip"):
         runner.start(ctx, lab)
     assert t.files["/etc/app.conf"] == b"good" and ctx.store.journal("test") == []
+
+
+@pytest.mark.parametrize(("own", "window"), [(None, 45.0), ("150s", 150.0), ("20s", 45.0), ("10m", 300.0)])
+def test_a_lab_may_grade_its_cheats_longer_than_the_command_line_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, own: str | None, window: float
+) -> None:
+    """A cheat whose effect shows only after a restart would "fail" in a short window: the lab asks for longer."""
+    extra = {"cheat_window": own} if own else {}
+    lab = lab_from(tmp_path, **extra)
+    seen: list[float] = []
+    plain = runner._try_fix
+
+    def spy(ctx: Any, lab: Any, phase: str, steps: Any, window: float, must_pass: bool) -> Any:
+        if phase.startswith("cheat:"):
+            seen.append(window)
+        return plain(ctx, lab, phase, steps, min(window, 1), must_pass)
+
+    monkeypatch.setattr(runner, "_try_fix", spy)
+    ctx, _t, _k = marked_ctx({"/etc/app.conf": b"good"})
+    phases = runner.verify(ctx, lab, settle=300, cheat_window=45)
+    assert seen == [window] and all(p.ok for p in phases)  # never longer than --settle
