@@ -219,3 +219,40 @@ def test_no_static_pods_or_no_answer_fail() -> None:
     node, _ = kubelet_node(None, rc=22)
     result = static_pods.kubelet_static_pod_path(node)
     assert result.status == "fail" and "403" in result.message
+
+
+# breakers.static_pods.link -----------------------------------------------------------------------
+
+
+def test_link_is_journaled_and_undone() -> None:
+    import pytest
+
+    from breakers import static_pods as static_pod_breakers
+    from breakfix.changes import ChangeLog
+    from breakfix.errors import StepError
+    from breakfix.undo import replay
+    from tests.unit.contexts import make_ctx
+
+    t = FakeTransport({"/etc/kubernetes/manifests": b""})
+    links: dict[str, str] = {}
+
+    def ln(line: str) -> CommandResult:
+        target, path = line.split()[-2:]
+        links[path] = target
+        return CommandResult(0, "", "")
+
+    t.scripts.append((re.compile(r"ln -s -- \S+ \S+"), ln))
+    ctx = make_ctx(t)
+    node = ctx.node("cp1")
+    static_pod_breakers.link(
+        node, ChangeLog(ctx, "alternative"), "/etc/kubernetes/manifest", "/etc/kubernetes/manifests"
+    )
+    assert links == {"/etc/kubernetes/manifest": "/etc/kubernetes/manifests"}
+    assert [e.kind for e in ctx.store.journal("test")] == ["command"]
+    replay(ctx)
+    assert t.log[-1] == "rm -f -- /etc/kubernetes/manifest"  # the link itself, never what it leads to
+
+    taken = FakeTransport({"/etc/x": b"", "/etc/y": b""})
+    ctx = make_ctx(taken)
+    with pytest.raises(StepError, match="already exists"):
+        static_pod_breakers.link(ctx.node("cp1"), ChangeLog(ctx, "alternative"), "/etc/x", "/etc/y")
