@@ -9,6 +9,7 @@ import shlex
 from breakfix.changes import ChangeLog
 from breakfix.errors import StepError
 from breakfix.transport.node import Node
+from graders._images import qualified
 
 CONFIG = "/etc/containerd/config.toml"
 _SANDBOX = re.compile(r'^(\s*sandbox_image\s*=\s*)"[^"\n]*"', re.MULTILINE)
@@ -59,16 +60,20 @@ def tag_image(
     node: Node,
     nodes: list[Node],
     changes: ChangeLog,
+    images: dict[str, str],
     as_name: str,
     image: str = "",
+    role: str = "",
     like: str = "control-plane",
     namespace: str = "k8s.io",
 ) -> None:
     """Give an image the node already has a second name AS_NAME (`ctr images tag`); undo removes that name again.
 
-    IMAGE defaults to the sandbox image node LIKE's containerd uses. What an admin of an offline node does to
-    satisfy a configured image name without pulling anything."""
-    image = image or _sandbox_image(_node(nodes, like))
+    The image is IMAGE, or the cluster's image for ROLE (web, shell...), or else the sandbox image node LIKE's
+    containerd uses. What an admin of an offline node does to satisfy a configured image name without pulling."""
+    if role and role not in images:
+        raise StepError(f"no image for role {role!r} (known: {', '.join(sorted(images))})")
+    image = image or (qualified(images[role]) if role else "") or _sandbox_image(_node(nodes, like))
     listed = node.run("ctr -n %s images ls -q", namespace)
     names = set(listed.stdout.split()) if listed.ok else set()
     if image not in names:

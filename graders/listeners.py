@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlparse
 
+from breakers._manifests import get_flag, main_container
 from breakfix.errors import BreakfixError
 from breakfix.results import CheckResult, failed, passed
 from breakfix.transport.node import Node
+from graders.static_pod import _pod
 
 _WILDCARDS = frozenset({"*", "0.0.0.0", "[::]", "::"})
 _PROCESS = re.compile(r'\(\("([^"]+)"')
@@ -46,3 +49,43 @@ def served_by(node: Node, port: int, process: str, address: str = "127.0.0.1") -
             f"`ss -ltnp 'sport = :{port}'` on {node.name}: who listens there, and why?",
         )
     return passed(f"{process} itself takes connections to {address}:{port} on {node.name}")
+
+
+def _host_port(url: str) -> tuple[str, int] | None:
+    """(address as `ss` shows it, port) of a URL; None when it names no port."""
+    parsed = urlparse(url.strip())
+    try:
+        port = parsed.port
+    except ValueError:
+        return None
+    if port is None:
+        return None
+    host = parsed.hostname or ""
+    return ("127.0.0.1" if host == "localhost" else host), port
+
+
+def flag_servers_served_by(node: Node, manifest: str, flag: str, process: str) -> CheckResult:
+    """Each server a static pod's FLAG names (comma-separated URLs) is answered on NODE by PROCESS itself.
+
+    A relay or a port redirect put in front of another port (the manifest left as it is) does not count."""
+    try:
+        value = get_flag(main_container(_pod(node, manifest)), flag)
+    except BreakfixError as exc:
+        return CheckResult("error", f"cannot read {manifest} on {node.name}: {exc}")
+    urls = [u.strip() for u in (value or "").split(",") if u.strip()]
+    if not urls:
+        return failed(f"{manifest} names no server in {flag}")
+    others = []
+    for url in urls:
+        where = _host_port(url)
+        result = served_by(node, where[1], process, where[0]) if where else failed(f"{url} names no port")
+        if result.status == "error":
+            return result
+        if not result.ok:
+            others.append(url)
+    if others:
+        return failed(
+            f"{len(others)} of the {len(urls)} servers {manifest} is given is not {process} itself",
+            f"`ss -ltnp` on {node.name}: who listens where the {manifest} looks?",
+        )
+    return passed(f"every server {manifest} is given is {process} itself")

@@ -49,7 +49,7 @@ def _last_line(text: str) -> str:
 
 def _judge_url(
     node: Node, url: str, ca: str, cas: list[Any], client_cert: str, client_key: str,
-    wanted: list[str], min_days: int, health_path: str,
+    wanted: list[str], min_days: int, health_path: str, expected: Any = None,
 ) -> str | None:  # fmt: skip
     """Why URL fails, or None when it serves mutual TLS as it should."""
     from cryptography import x509
@@ -73,6 +73,8 @@ def _judge_url(
         return f"{url} shows a certificate that cannot be read"
     if not _issued_by(cert, cas):
         return f"{url} shows a certificate from {cert.issuer.rfc4514_string()}, which clients that trust {ca} reject"
+    if expected is not None and cert != expected:
+        return f"{url} shows a certificate of the right CA, but not the serving certificate made for it"
     left = cert.not_valid_after_utc - datetime.datetime.now(datetime.UTC)
     if left < datetime.timedelta(days=min_days):
         return f"{url} shows a certificate that expires in {left.days} days"
@@ -102,13 +104,15 @@ def serves_mutual_tls(
     names_of: str | None = None,
     min_days: int = 30,
     health_path: str = "/health",
+    same_as: str | None = None,
 ) -> CheckResult:
     """Each of URLS (comma-separated, tried from NODE) serves TLS with a certificate from CA, and wants a client's.
 
     The certificate shown must be signed by CA (a file on the node), be valid MIN_DAYS more and carry every
     name that breakers.pki.remember_names noted of NAMES_OF; a client with CLIENT_CERT must get an answer at
-    HEALTH_PATH, a client that shows no certificate must not. Plain http, a self-made certificate, one with
-    names lost, or a server that lets anyone in all fail.
+    HEALTH_PATH, a client that shows no certificate must not. SAME_AS: the certificate shown must be that file's
+    (e.g. the serving certificate kubeadm renews, not another one of the same CA). Plain http, a self-made
+    certificate, one with names lost, or a server that lets anyone in all fail.
     """
     from cryptography import x509
 
@@ -122,20 +126,27 @@ def serves_mutual_tls(
         cas = x509.load_pem_x509_certificates(node.read_text(ca).encode())
     except ValueError as exc:
         return CheckResult("error", f"cannot read the CA {ca} on {node.name}: {exc}")
+    expected = None
+    if same_as is not None:
+        try:
+            expected = x509.load_pem_x509_certificate(node.read_text(same_as).encode())
+        except ValueError as exc:
+            return CheckResult("error", f"cannot read the certificate {same_as} on {node.name}: {exc}")
     listed = [u.strip() for u in urls.split(",") if u.strip()]
     if not listed:
         return CheckResult("error", "no URL to try")
     bad = [
         why
         for why in (
-            _judge_url(node, url, ca, cas, client_cert, client_key, wanted, min_days, health_path) for url in listed
+            _judge_url(node, url, ca, cas, client_cert, client_key, wanted, min_days, health_path, expected)
+            for url in listed
         )
         if why
     ]
     if bad:
         return failed(
             "; ".join(bad),
-            "Which certificate and key does the server load, and does it still check its clients' certificates?",
+            "What does a client see when it connects (`openssl s_client -connect ADDRESS:PORT`)?",
         )
     return passed(f"{', '.join(listed)}: TLS with a certificate from {ca}, and only for clients that show one")
 

@@ -226,7 +226,29 @@ def stable_names_resolve(
             f"kubectl -n {namespace} get svc,endpointslices -o wide; compare with the StatefulSet's serviceName "
             "and its pods' labels.",
         )
-    return passed(f"each replica of {name} resolves by its stable name, and {governing} lists them all")
+    return _members_to_come(kube, sts, service, namespace) or passed(
+        f"each replica of {name} resolves by its stable name, and {governing} lists them all"
+    )
+
+
+def _members_to_come(kube: Kube, sts: dict[str, Any], service: str, namespace: str) -> CheckResult | None:
+    """A failure when the governing Service would not find a member the StatefulSet creates anew; else None.
+
+    Names that resolve today because the running pods were labelled by hand, or listed in hand-made
+    endpoints, are gone with the next restart: the Service must select what the pod template gives."""
+    try:
+        svc = kube.get("v1", "Service", service, namespace)
+    except ClusterError as exc:
+        return CheckResult("error", f"cannot read Service {namespace}/{service}: {exc}")
+    selector = ((svc or {}).get("spec") or {}).get("selector") or {}
+    template = ((((sts.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels")) or {}
+    if selector and all(template.get(k) == v for k, v in selector.items()):
+        return None
+    return failed(
+        f"the names resolve now, but a member the StatefulSet starts again would not be found through Service "
+        f"{service}: its selector does not match the labels of the StatefulSet's pod template",
+        f"kubectl -n {namespace} delete pod {sts['metadata']['name']}-0, then look the name up again.",
+    )
 
 
 def _run_lookups(

@@ -47,7 +47,7 @@ def test_tag_image_journals_a_command_whose_undo_removes_the_name() -> None:
     t.expect(r"ctr -n k8s\.io images (tag|rm) .*")
     ctx = make_ctx(t)
     node = ctx.node("cp1")
-    containerd.tag_image(node, [node], ChangeLog(ctx, "alternative"), "x/pause:3.6")  # the sandbox image by default
+    containerd.tag_image(node, [node], ChangeLog(ctx, "alternative"), {}, "x/pause:3.6")  # the sandbox image by default
     assert t.log[-1] == "ctr -n k8s.io images tag breakfix.local/k8s/pause:3.10.1 x/pause:3.6"
     replay(ctx)
     assert t.log[-1] == "ctr -n k8s.io images rm x/pause:3.6"
@@ -60,7 +60,19 @@ def test_tag_image_refuses_a_missing_source_or_a_taken_name(image: str, says: st
     ctx = make_ctx(t)
     node = ctx.node("cp1")
     with pytest.raises(StepError, match=says):
-        containerd.tag_image(node, [node], ChangeLog(ctx, "cheat"), "a:1", image=image)
+        containerd.tag_image(node, [node], ChangeLog(ctx, "cheat"), {}, "a:1", image=image)
+
+
+def test_tag_image_of_a_role_tags_the_clusters_image_for_it() -> None:
+    t = FakeTransport()
+    t.expect(r"ctr -n k8s\.io images ls -q", stdout="docker.io/library/nginx:1.27.3\n")
+    t.expect(r"ctr -n k8s\.io images tag .*")
+    ctx = make_ctx(t)
+    node = ctx.node("cp1")
+    containerd.tag_image(node, [node], ChangeLog(ctx, "cheat"), {"web": "nginx:1.27.3"}, "ops/app:2", role="web")
+    assert t.log[-1] == "ctr -n k8s.io images tag docker.io/library/nginx:1.27.3 ops/app:2"
+    with pytest.raises(StepError, match="no image for role"):
+        containerd.tag_image(node, [node], ChangeLog(ctx, "cheat"), {}, "ops/app:2", role="web")
 
 
 def test_sandbox_image_from_copies_a_healthy_nodes_setting() -> None:

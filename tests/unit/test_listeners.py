@@ -49,3 +49,44 @@ def test_a_forwarder_or_nothing_on_the_local_address_fails(stdout: str, says: st
 
 def test_a_node_that_cannot_list_its_sockets_is_an_error() -> None:
     assert listeners.served_by(node("", rc=1), 2379, "etcd").status == "error"
+
+
+MANIFEST = """apiVersion: v1
+kind: Pod
+metadata: {name: kube-apiserver, namespace: kube-system}
+spec:
+  containers:
+  - name: kube-apiserver
+    command: [kube-apiserver, --etcd-servers=%s]
+"""
+
+
+def apiserver_node(servers: str, listening: dict[int, str]) -> Node:
+    t = FakeTransport({"/etc/kubernetes/manifests/kube-apiserver.yaml": (MANIFEST % servers).encode()})
+    for port, stdout in listening.items():
+        t.expect(rf"^ss -Hltnp 'sport = :{port}'$", stdout=stdout)
+    return Node("cp1", "control-plane", t)
+
+
+@pytest.mark.parametrize(
+    "servers", ["https://127.0.0.1:2379", "https://localhost:2379", "https://127.0.0.1:2379,https://172.20.3.11:2379"]
+)
+def test_servers_served_by_etcd_itself_pass(servers: str) -> None:
+    result = listeners.flag_servers_served_by(
+        apiserver_node(servers, {2379: ETCD}), "kube-apiserver", "--etcd-servers", "etcd"
+    )
+    assert result.ok, result.message
+
+
+def test_a_relay_on_the_port_the_flag_names_fails_without_naming_it() -> None:
+    relay = 'LISTEN 0 5 127.0.0.1:2380 0.0.0.0:* users:(("socat",pid=77,fd=5))\n'
+    node = apiserver_node("https://127.0.0.1:2380", {2380: relay})
+    result = listeners.flag_servers_served_by(node, "kube-apiserver", "--etcd-servers", "etcd")
+    assert result.status == "fail" and "2380" not in result.message, result.message
+
+
+def test_a_server_without_a_port_fails() -> None:
+    result = listeners.flag_servers_served_by(
+        apiserver_node("https://127.0.0.1", {}), "kube-apiserver", "--etcd-servers", "etcd"
+    )
+    assert result.status == "fail"

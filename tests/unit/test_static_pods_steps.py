@@ -256,3 +256,22 @@ def test_link_is_journaled_and_undone() -> None:
     ctx = make_ctx(taken)
     with pytest.raises(StepError, match="already exists"):
         static_pod_breakers.link(ctx.node("cp1"), ChangeLog(ctx, "alternative"), "/etc/x", "/etc/y")
+
+
+def test_another_certificate_of_the_same_ca_fails_when_one_is_required() -> None:
+    """etcd serving kubeadm's peer certificate: same CA, same names, but not the serving certificate."""
+    ca, ca_key = make_ca()
+    server, peer = leaf(ca, ca_key), leaf(ca, ca_key)
+    for served, status in ((peer, "fail"), (server, "pass")):
+        node, _ = etcd_node(None)
+        t = node.transport
+        assert isinstance(t, FakeTransport)
+        t.files[CA] = ca.public_bytes(serialization.Encoding.PEM)
+        t.files[SERVER] = server.encode()
+        t.scripts.clear()
+        t.expect(r"timeout 15 openssl s_client .*", stdout=served)
+        t.expect(r"curl -fsS --max-time 5 --cacert .*")
+        t.expect(r"curl -fsS -k --max-time 5 \S+", rc=56)
+        result = static_pods.serves_mutual_tls(node, noted(), urls=URLS, names_of=SERVER, same_as=SERVER)
+        assert result.status == status, result.message
+        assert status == "pass" or "not the serving certificate" in result.message

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from breakfix.context import SessionState
 from breakfix.state import State
 from graders import workload_specs as ws
@@ -151,7 +153,7 @@ class Resolver(FakeKube):
     """A probe pod finishes at once, its termination message made of ANSWERS (name -> addresses)."""
 
     def __init__(self, answers: dict[str, list[str]]) -> None:
-        super().__init__({"StatefulSet", "Pod"})
+        super().__init__({"StatefulSet", "Pod", "Service"})
         self.answers = answers
         self.scripts: list[str] = []
 
@@ -170,8 +172,12 @@ class Resolver(FakeKube):
         return out
 
 
-def _members(kube: FakeKube, ips: list[str], ready: bool = True) -> None:
-    _put(kube, _obj("apps/v1", "StatefulSet", "db", "catalog", spec={"serviceName": "db", "replicas": len(ips)}))
+def _members(kube: FakeKube, ips: list[str], ready: bool = True, selector: dict[str, str] | None = None) -> None:
+    template = {"metadata": {"labels": {"app": "db", "tier": "data"}}}
+    spec = {"serviceName": "db", "replicas": len(ips), "template": template}
+    _put(kube, _obj("apps/v1", "StatefulSet", "db", "catalog", spec=spec))
+    service = {"clusterIP": "None", "selector": selector or {"app": "db"}}
+    _put(kube, _obj("v1", "Service", "db", "catalog", spec=service))
     for i, ip in enumerate(ips):
         status = {"podIP": ip, "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}
         _put(kube, _obj("v1", "Pod", f"db-{i}", "catalog", status=status))
@@ -188,6 +194,15 @@ def test_each_member_and_the_member_list_resolve() -> None:
     assert result.ok, result.message
     assert "nslookup 'db-1.db.catalog.svc.cluster.local'" in kube.scripts[0]
     assert not [k for k in kube.objects if k[3].startswith("breakfix-probe")]  # the probe pod is gone
+
+
+@pytest.mark.parametrize("selector", [{"app.kubernetes.io/name": "db"}, {"app": "db", "tier": "cache"}])
+def test_names_that_a_new_member_would_not_get_fail(selector: dict[str, str]) -> None:
+    """Pods labelled by hand for the Service resolve today; a member started again would not."""
+    kube = Resolver({FQDN.format("db-0.db"): ["10.0.0.5"], FQDN.format("db"): ["10.0.0.5"]})
+    _members(kube, ["10.0.0.5"], selector=selector)
+    result = ws.stable_names_resolve(kube, IMAGES, CLUSTER, "db", "catalog", wait_for=1)
+    assert result.status == "fail" and "would not be found" in result.message, result.message
 
 
 def test_a_virtual_address_for_the_service_name_fails() -> None:

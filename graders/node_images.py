@@ -1,0 +1,73 @@
+"""Checks on the images nodes hold: what a workload runs is the very image released, not one named like it."""
+
+from __future__ import annotations
+
+from breakfix.errors import BreakfixError, ClusterError
+from breakfix.kube import Kube
+from breakfix.results import CheckResult, failed, passed
+from breakfix.transport.node import Node
+from graders._images import qualified
+from graders.workload_specs import _live, _owned_by, _selector
+
+
+def parse_image_list(text: str) -> dict[str, str]:
+    """`ctr images ls` output as REF -> manifest digest (the DIGEST column)."""
+    found: dict[str, str] = {}
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 3 and fields[2].startswith("sha256:"):
+            found[fields[0]] = fields[2]
+    return found
+
+
+def image_ids(listing: dict[str, str], ref: str) -> set[str]:
+    """What a pod's imageID may read for REF: its repository digest, or the image's ID (containerd's `sha256:` refs)."""
+    manifest = listing.get(ref)
+    if manifest is None:
+        return set()
+    repository = ref.rpartition(":")[0] if ref.rfind(":") > ref.rfind("/") else ref
+    ids = {f"{repository}@{manifest}"}
+    ids.update(r for r, d in listing.items() if d == manifest and r.startswith("sha256:"))
+    return ids
+
+
+def runs_image_held_by(
+    kube: Kube, node: Node, name: str, image: str, namespace: str = "default", kind: str = "Deployment"
+) -> CheckResult:
+    """Each running container of workload NAME started as IMAGE runs the very image NODE holds as IMAGE (same content).
+
+    A pod's imageID is what ran, whatever name it was started by: another image tagged under the released
+    name on a worker does not pass, while the release exported and imported, or tagged anew, does."""
+    try:
+        listed = node.run("ctr -n k8s.io images ls", timeout=60)
+    except BreakfixError as exc:
+        return CheckResult("error", f"cannot list the images on {node.name}: {exc}")
+    if not listed.ok:
+        return CheckResult("error", f"cannot list the images on {node.name}: {listed.stderr.strip()[:200]}")
+    wanted = image_ids(parse_image_list(listed.stdout), image)
+    if not wanted:
+        return CheckResult("error", f"{node.name} holds no image {image} to compare with")
+    try:
+        obj = kube.get("apps/v1", kind, name, namespace)
+        pods = _live(kube.list("v1", "Pod", namespace, label_selector=_selector(obj))) if obj else []
+    except ClusterError as exc:
+        return CheckResult("error", f"cannot read {kind} {namespace}/{name}: {exc}")
+    if obj is None:
+        return failed(f"{kind} {namespace}/{name} does not exist")
+    if kind != "Deployment":
+        pods = [p for p in pods if _owned_by(p, obj["metadata"]["uid"])]
+    statuses = [
+        (p["metadata"]["name"], s)
+        for p in pods
+        for s in (p.get("status") or {}).get("containerStatuses") or []
+        if "running" in (s.get("state") or {}) and qualified(s.get("image") or "") == qualified(image)
+    ]
+    if not statuses:
+        return failed(f"no container of {kind} {name} runs {image}, so what it runs cannot be judged")
+    others = sorted({pod for pod, s in statuses if s.get("imageID") not in wanted})
+    if others:
+        return failed(
+            f"{', '.join(others)} of {kind} {name} run an image other than the {image} {node.name} holds",
+            "Compare the pods' imageID (kubectl get pod -o jsonpath='{..imageID}') with the image on each node.",
+        )
+    return passed(f"every running container of {kind} {name} runs the {image} that {node.name} holds")
