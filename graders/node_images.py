@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from breakfix.errors import BreakfixError, ClusterError
 from breakfix.kube import Kube
 from breakfix.results import CheckResult, failed, passed
@@ -29,6 +31,14 @@ def image_ids(listing: dict[str, str], ref: str) -> set[str]:
     ids = {f"{repository}@{manifest}"}
     ids.update(r for r, d in listing.items() if d == manifest and r.startswith("sha256:"))
     return ids
+
+
+def _started_as(pod: dict[str, Any], container: object) -> str:
+    """The image a pod's spec names for CONTAINER, qualified (its status may name the image by another of its tags)."""
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        if c.get("name") == container:
+            return qualified(str(c.get("image") or ""))
+    return ""
 
 
 def runs_image_held_by(
@@ -60,7 +70,7 @@ def runs_image_held_by(
         (p["metadata"]["name"], s)
         for p in pods
         for s in (p.get("status") or {}).get("containerStatuses") or []
-        if "running" in (s.get("state") or {}) and qualified(s.get("image") or "") == qualified(image)
+        if "running" in (s.get("state") or {}) and _started_as(p, s.get("name")) == qualified(image)
     ]
     if not statuses:
         return failed(f"no container of {kind} {name} runs {image}, so what it runs cannot be judged")

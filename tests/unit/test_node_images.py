@@ -38,10 +38,13 @@ def cluster(image_ids: list[str], image: str = RELEASE) -> FakeKube:
         "spec": {"selector": {"matchLabels": {"app": "heartbeat"}}},
     })  # fmt: skip
     for i, image_id in enumerate(image_ids):
-        status: dict[str, Any] = {"image": image, "imageID": image_id, "state": {"running": {}}}
+        # the status names the image by one of its tags, not necessarily the one the spec asked for
+        status: dict[str, Any] = {"name": "heartbeat", "image": "breakfix.local/k8s/pause:3.10.1"}
+        status.update(imageID=image_id, state={"running": {}})
         kube.create({
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": f"heartbeat-{i}", "namespace": "ops", "labels": {"app": "heartbeat"}},
+            "spec": {"containers": [{"name": "heartbeat", "image": image}]},
             "status": {"phase": "Running", "containerStatuses": [status]},
         })  # fmt: skip
     return kube

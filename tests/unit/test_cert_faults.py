@@ -1,0 +1,78 @@
+"""breakers.cert_faults: certificates re-issued not yet valid or without a name, judged by a real TLS client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from breakers import cert_faults, pki
+from breakfix.certs import cert_names
+from breakfix.changes import ChangeLog
+from breakfix.errors import StepError
+from breakfix.undo import replay
+from graders.pki import serving_cert_valid
+from tests.fakes import FakeKube, FakeTransport
+from tests.unit.contexts import make_ctx
+from tests.unit.test_pki import NOW, cluster_for, pki_files, serve
+
+__all__ = ["pki_files"]  # the fixture, shared with test_pki
+
+
+def test_not_yet_valid_is_refused_by_a_real_client_and_reset_puts_the_old_one_back(
+    pki_files: dict[str, bytes], tmp_path: Path
+) -> None:
+    t = FakeTransport(dict(pki_files))
+    ctx = make_ctx(t)
+    cert_faults.not_yet_valid(ctx.node("cp1"), ChangeLog(ctx, "break"), starts_in_days=30)
+    new = x509.load_pem_x509_certificate(t.files[pki.APISERVER_CERT])
+    assert new.not_valid_before_utc > NOW and cert_names(new) == ["DNS:kubernetes"]
+    server = serve(t.files[pki.APISERVER_CERT], pki_files["/etc/kubernetes/pki/apiserver.key"], tmp_path)
+    port = next(server)
+    try:
+        result = serving_cert_valid(cluster_for(port, pki_files[pki.CA_CERT], tmp_path))
+    finally:
+        next(server, None)
+    assert result.status == "fail" and "not yet valid" in result.message, result.message
+    replay(ctx)
+    assert t.files[pki.APISERVER_CERT] == pki_files[pki.APISERVER_CERT]
+    with pytest.raises(StepError, match="1 or more"):
+        cert_faults.not_yet_valid(ctx.node("cp1"), ChangeLog(ctx, "break"), starts_in_days=0)
+
+
+def test_a_name_dropped_and_added_again(pki_files: dict[str, bytes]) -> None:
+    t = FakeTransport(dict(pki_files))
+    ctx = make_ctx(t)
+    node = ctx.node("cp1")
+    cert_faults.add_name(node, ChangeLog(ctx, "break"), "IP:10.0.0.2")
+    assert cert_names(x509.load_pem_x509_certificate(t.files[pki.APISERVER_CERT])) == ["DNS:kubernetes", "IP:10.0.0.2"]
+    cert_faults.drop_name(node, ChangeLog(ctx, "break"), "IP:10.0.0.2")
+    dropped = x509.load_pem_x509_certificate(t.files[pki.APISERVER_CERT])
+    assert cert_names(dropped) == ["DNS:kubernetes"] and dropped.not_valid_before_utc < NOW
+    with pytest.raises(StepError, match=r"does not carry the name IP:10\.0\.0\.9"):
+        cert_faults.drop_name(node, ChangeLog(ctx, "break"), "IP:10.0.0.9")
+
+
+def test_kubeadm_phase_cert_moves_the_pair_aside_and_runs_kubeadm_on_the_clusters_config(
+    pki_files: dict[str, bytes],
+) -> None:
+    t = FakeTransport(dict(pki_files))
+    t.expect(r"^rm -f -- /etc/kubernetes/pki/apiserver.crt /etc/kubernetes/pki/apiserver.key$")
+    t.expect(r"^kubeadm init phase certs apiserver --config /root/breakfix-kubeadm-config.yaml$")
+    kube = FakeKube({"ConfigMap"})
+    ctx = make_ctx(t, kube)
+    with pytest.raises(StepError, match="kubeadm-config"):
+        cert_faults.kubeadm_phase_cert(ctx.node("cp1"), ChangeLog(ctx, "solve"), kube)
+    config = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\napiServer: {certSANs: [10.0.0.2]}\n"
+    kube.create({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "kubeadm-config", "namespace": "kube-system"},
+        "data": {"ClusterConfiguration": config},
+    })  # fmt: skip
+    cert_faults.kubeadm_phase_cert(ctx.node("cp1"), ChangeLog(ctx, "solve"), kube)
+    assert t.files[cert_faults.CONFIG_COPY] == config.encode()
+    assert t.log[-1].startswith("kubeadm init phase certs apiserver")
+    replay(ctx)  # the pair as it was, the copy of the configuration gone
+    assert t.files[pki.APISERVER_CERT] == pki_files[pki.APISERVER_CERT]
+    assert cert_faults.CONFIG_COPY not in t.files
