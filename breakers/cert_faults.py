@@ -6,17 +6,21 @@ the pair as it was, whoever wrote them in between.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
 
 import yaml
 
-from breakers.pki import APISERVER_CERT, CA_CERT, CA_KEY, KUBEADM_RENEW_TIMEOUT_S, _key_of, _reissue
+from breakers.kubeconfig_file import _current_entry, _load
+from breakers.pki import APISERVER_CERT, CA_CERT, CA_KEY, KUBEADM_RENEW_TIMEOUT_S, _key_of, _reissue, reissued_pem
 from breakfix.certs import cert_names
 from breakfix.changes import ChangeLog
 from breakfix.errors import ClusterError, StepError
 from breakfix.kube import Kube
 from breakfix.transport.node import Node
 
+ADMIN_CONF = "/etc/kubernetes/admin.conf"
 #: Where kubeadm_phase_cert writes the cluster's kubeadm configuration for kubeadm to read (removed at reset).
 CONFIG_COPY = "/root/breakfix-kubeadm-config.yaml"
 
@@ -92,3 +96,53 @@ def kubeadm_phase_cert(
     changes.write_file(node, CONFIG_COPY, config)
     node.check("rm -f -- %s %s", cert, _key_of(cert))
     node.check("kubeadm init phase certs %s --config %s", name, CONFIG_COPY, timeout=KUBEADM_RENEW_TIMEOUT_S)
+
+
+def _reissue_kubeconfig_cert(
+    node: Node, changes: ChangeLog, path: str, ca_cert: str, ca_key: str,
+    starts: datetime.timedelta, lasts: datetime.timedelta,
+) -> None:  # fmt: skip
+    """Write the client certificate a kubeconfig embeds for its current user again, valid from now+STARTS for LASTS."""
+    try:
+        ca_pem, ca_key_pem = node.read_text(ca_cert).encode(), node.read_text(ca_key).encode()
+    except ValueError as exc:
+        raise StepError(f"{node.name}: cannot read the CA: {exc}") from None
+
+    def change(data: bytes | None) -> bytes:
+        config = _load(data, node, path)
+        user = _current_entry(config, "user")
+        embedded = user.get("client-certificate-data")
+        if not embedded:
+            raise StepError(f"{node.name}: {path} embeds no client certificate for its current user")
+        try:
+            new = reissued_pem(base64.b64decode(embedded), ca_pem, ca_key_pem, starts, lasts)
+        except (ValueError, binascii.Error) as exc:
+            raise StepError(f"{node.name}: cannot re-issue the client certificate of {path}: {exc}") from None
+        except StepError as exc:
+            raise StepError(f"{node.name}: {ca_key}: {exc}") from None
+        user["client-certificate-data"] = base64.b64encode(new).decode()
+        return yaml.safe_dump(config, sort_keys=False).encode()
+
+    changes.edit_file(node, path, change)
+
+
+def expire_kubeconfig_cert(
+    node: Node, changes: ChangeLog, path: str = ADMIN_CONF, ca_cert: str = CA_CERT, ca_key: str = CA_KEY,
+    expired_days_ago: int = 2,
+) -> None:  # fmt: skip
+    """Re-issue the client certificate a kubeconfig embeds (same user, key, CA), expired EXPIRED_DAYS_AGO days ago."""
+    _reissue_kubeconfig_cert(
+        node, changes, path, ca_cert, ca_key,
+        starts=-datetime.timedelta(days=365 + expired_days_ago), lasts=datetime.timedelta(days=365),
+    )  # fmt: skip
+
+
+def renew_kubeconfig_cert(
+    node: Node, changes: ChangeLog, path: str = ADMIN_CONF, ca_cert: str = CA_CERT, ca_key: str = CA_KEY,
+    days: int = 365,
+) -> None:  # fmt: skip
+    """Re-issue the client certificate a kubeconfig embeds (same user, key, CA) for DAYS from now."""
+    _reissue_kubeconfig_cert(
+        node, changes, path, ca_cert, ca_key,
+        starts=-datetime.timedelta(minutes=5), lasts=datetime.timedelta(days=days, minutes=5),
+    )  # fmt: skip

@@ -43,34 +43,28 @@ def _key_of(cert: str) -> str:
     return cert.removesuffix(".crt") + ".key"
 
 
-def _reissue(
-    node: Node,
-    changes: ChangeLog,
-    cert: str,
-    ca_cert: str,
-    ca_key: str,
+def reissued_pem(
+    current_pem: bytes,
+    ca_pem: bytes,
+    ca_key_pem: bytes,
     starts: datetime.timedelta,
     lasts: datetime.timedelta,
     self_signed_key: bool = False,
     names: list[str] | None = None,
-) -> None:
-    """Write CERT again with the same subject, public key and extensions, valid from now+STARTS for LASTS.
+) -> bytes:
+    """A certificate like CURRENT_PEM (subject, key, extensions), signed by the CA, valid from now+STARTS for LASTS.
 
-    NAMES, when given, replace its subject alternative names. Its key file is journaled too: a renewal
-    by hand (kubeadm certs renew) writes a new key, and reset must put back a matching pair.
-    """
+    NAMES, when given, replace its subject alternative names; SELF_SIGNED_KEY signs it with a throwaway CA instead.
+    ValueError when a PEM cannot be read, StepError when the CA key is of a kind that cannot sign."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-    try:
-        current = x509.load_pem_x509_certificate(node.read_text(cert).encode())
-        issuer = x509.load_pem_x509_certificate(node.read_text(ca_cert).encode())
-        key = serialization.load_pem_private_key(node.read_text(ca_key).encode(), password=None)
-    except ValueError as exc:
-        raise StepError(f"{node.name}: cannot read the certificates to re-issue {cert}: {exc}") from None
+    current = x509.load_pem_x509_certificate(current_pem)
+    issuer = x509.load_pem_x509_certificate(ca_pem)
+    key = serialization.load_pem_private_key(ca_key_pem, password=None)
     if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
-        raise StepError(f"{node.name}: {ca_key} is not an RSA or EC key")
+        raise StepError("the CA key is not an RSA or EC key")
     issuer_name = issuer.subject
     if self_signed_key:  # a CA of its own that no client trusts
         key = ec.generate_private_key(ec.SECP256R1())
@@ -94,9 +88,37 @@ def _reissue(
             builder = builder.add_extension(ext.value, ext.critical)
     aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key())
     new = builder.add_extension(aki, critical=False).sign(key, hashes.SHA256())
+    return new.public_bytes(serialization.Encoding.PEM)
+
+
+def _reissue(
+    node: Node,
+    changes: ChangeLog,
+    cert: str,
+    ca_cert: str,
+    ca_key: str,
+    starts: datetime.timedelta,
+    lasts: datetime.timedelta,
+    self_signed_key: bool = False,
+    names: list[str] | None = None,
+) -> None:
+    """Write CERT again with the same subject, public key and extensions, valid from now+STARTS for LASTS.
+
+    NAMES, when given, replace its subject alternative names. Its key file is journaled too: a renewal
+    by hand (kubeadm certs renew) writes a new key, and reset must put back a matching pair.
+    """
+    try:
+        new = reissued_pem(
+            node.read_text(cert).encode(), node.read_text(ca_cert).encode(), node.read_text(ca_key).encode(),
+            starts, lasts, self_signed_key, names,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise StepError(f"{node.name}: cannot read the certificates to re-issue {cert}: {exc}") from None
+    except StepError as exc:
+        raise StepError(f"{node.name}: {ca_key}: {exc}") from None
     if node.exists(_key_of(cert)):
         changes.keep_file(node, _key_of(cert))
-    changes.write_file(node, cert, new.public_bytes(serialization.Encoding.PEM))
+    changes.write_file(node, cert, new)
 
 
 def remember_names(node: Node, state: SessionState, cert: str = APISERVER_CERT) -> None:

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
+import yaml
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from breakers import cert_faults, pki
 from breakfix.certs import cert_names
 from breakfix.changes import ChangeLog
 from breakfix.errors import StepError
+from breakfix.transport.node import Node
 from breakfix.undo import replay
+from graders import client_certs
 from graders.pki import serving_cert_valid
 from tests.fakes import FakeKube, FakeTransport
 from tests.unit.contexts import make_ctx
-from tests.unit.test_pki import NOW, cluster_for, pki_files, serve
+from tests.unit.test_pki import NOW, cluster_for, make_ca, make_server_cert, pem, pki_files, serve
 
 __all__ = ["pki_files"]  # the fixture, shared with test_pki
 
@@ -76,3 +81,50 @@ def test_kubeadm_phase_cert_moves_the_pair_aside_and_runs_kubeadm_on_the_cluster
     replay(ctx)  # the pair as it was, the copy of the configuration gone
     assert t.files[pki.APISERVER_CERT] == pki_files[pki.APISERVER_CERT]
     assert cert_faults.CONFIG_COPY not in t.files
+
+
+def admin_conf(cert_pem: bytes, key_pem: bytes) -> bytes:
+    return yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "admin@k",
+        "clusters": [{"name": "k", "cluster": {"server": "https://10.0.0.2:6443"}}],
+        "contexts": [{"name": "admin@k", "context": {"cluster": "k", "user": "admin"}}],
+        "users": [{"name": "admin", "user": {
+            "client-certificate-data": base64.b64encode(cert_pem).decode(),
+            "client-key-data": base64.b64encode(key_pem).decode(),
+        }}],
+    }).encode()  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("breaker", "status", "says"),
+    [
+        (None, "pass", "valid"),
+        (lambda n, c: cert_faults.expire_kubeconfig_cert(n, c), "fail", "not valid now"),
+        (lambda n, c: cert_faults.renew_kubeconfig_cert(n, c, days=31), "fail", "less than the 300 asked"),
+        (lambda n, c: cert_faults.renew_kubeconfig_cert(n, c), "pass", "valid 364 more days"),
+    ],
+)
+def test_the_admins_embedded_certificate_is_reissued_and_judged(
+    pki_files: dict[str, bytes], breaker: object, status: str, says: str
+) -> None:
+    files = dict(pki_files)
+    files[cert_faults.ADMIN_CONF] = admin_conf(files[pki.APISERVER_CERT], files["/etc/kubernetes/pki/apiserver.key"])
+    t = FakeTransport(files)
+    ctx = make_ctx(t)
+    node = ctx.node("cp1")
+    if breaker is not None:
+        breaker(node, ChangeLog(ctx, "break"))  # type: ignore[operator]
+    result = client_certs.kubeconfig_cert_valid(node, cert_faults.ADMIN_CONF, min_days=300)
+    assert result.status == status and says in result.message, result.message
+    replay(ctx)
+    assert t.files[cert_faults.ADMIN_CONF] == files[cert_faults.ADMIN_CONF]
+
+
+def test_a_certificate_from_another_ca_or_none_fails(pki_files: dict[str, bytes]) -> None:
+    other, other_key = make_ca()
+    key = pki_files["/etc/kubernetes/pki/apiserver.key"]
+    foreign = pem(make_server_cert(other, other_key, ec.generate_private_key(ec.SECP256R1())))
+    for conf, says in ((admin_conf(foreign, key), "not from the cluster's CA"), (b"{}", "names no user")):
+        t = FakeTransport({**pki_files, cert_faults.ADMIN_CONF: conf})
+        result = client_certs.kubeconfig_cert_valid(Node("cp1", "control-plane", t), cert_faults.ADMIN_CONF)
+        assert result.status == "fail" and says in result.message, result.message
