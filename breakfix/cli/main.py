@@ -593,6 +593,16 @@ def _click_exceptions() -> ModuleType:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and map errors to exit codes: 1 expected, 2 usage, 3 unexpected, 130 Ctrl-C."""
+    from breakfix.cli.output import end_progress
+
+    try:
+        return _dispatch(argv)
+    finally:
+        end_progress()
+
+
+def _dispatch(argv: list[str] | None) -> int:
+    """Run one command; its errors as exit codes (see main)."""
     from breakfix.errors import BreakfixError
 
     cx = _click_exceptions()

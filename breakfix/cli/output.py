@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from breakfix.cli.progress_line import Progress
+
+#: When this command began: progress lines say how long ago.
+STARTED = time.monotonic()
+_progress: list[Progress] = []
+_wrapped: list[TextIO] = []  # stdout and stderr as they were, while a live line wraps them
 
 
 def emit_json(data: Any) -> None:
@@ -36,8 +45,27 @@ def emit(data: Any, fmt: str, names: list[str] | None = None) -> None:
 
 
 def say(message: str) -> None:
-    """A progress line on stderr (stdout stays clean for --json)."""
-    print(message, file=sys.stderr, flush=True)
+    """A progress line on stderr, stamped with the time since the command began (stdout stays clean for --json)."""
+    if not _progress or (_progress[0].stream is not sys.stderr and not _wrapped):  # a new command, or new streams
+        from breakfix.cli.progress_line import ClearsLiveLine, Progress
+
+        end_progress()
+        progress = Progress(sys.stderr, began=STARTED)
+        _progress.append(progress)
+        if progress.live:  # other output on the terminal (results, errors) first takes the live line away
+            _wrapped.extend([sys.stdout, sys.stderr])
+            sys.stdout = ClearsLiveLine(sys.stdout, progress)
+            sys.stderr = ClearsLiveLine(sys.stderr, progress)
+    _progress[0].say(message)
+
+
+def end_progress() -> None:
+    """Stop the live progress line, if one runs, and give the streams back (at the end of every command)."""
+    while _progress:
+        _progress.pop().close()
+    if _wrapped:
+        sys.stdout, sys.stderr = _wrapped
+        _wrapped.clear()
 
 
 def console() -> Any:

@@ -221,12 +221,17 @@ def build_kubernetes(comp: Component, work: Path, out: Path) -> None:
 
 
 def build_etcd(comp: Component, work: Path, out: Path) -> None:
-    """Build etcd and etcdctl through a wrapper module (their go.mod files hold local replaces)."""
+    """Build etcd, etcdctl and etcdutl through a wrapper module (their go.mod files hold local replaces)."""
     version = comp.version
-    mods = {"go.etcd.io/etcd/server/v3": version, "go.etcd.io/etcd/etcdctl/v3": version}
+    modules = ("go.etcd.io/etcd/server/v3", "go.etcd.io/etcd/etcdctl/v3", "go.etcd.io/etcd/etcdutl/v3")
+    mods = dict.fromkeys(modules, version)
     write_wrapper(work, mods, {})
     run_go(["get", *(f"{m}@{version}" for m in mods)], work)
-    for binary, pkg in (("etcd", "go.etcd.io/etcd/server/v3"), ("etcdctl", "go.etcd.io/etcd/etcdctl/v3")):
+    for binary, pkg in (
+        ("etcd", "go.etcd.io/etcd/server/v3"),
+        ("etcdctl", "go.etcd.io/etcd/etcdctl/v3"),
+        ("etcdutl", "go.etcd.io/etcd/etcdutl/v3"),
+    ):
         run_go(
             ["build", f"-p={build_jobs()}", "-trimpath", "-ldflags", "-s -w", "-o", str(out / binary), pkg],
             work,
@@ -303,7 +308,7 @@ COMPONENTS: dict[str, Component] = {
     c.name: c
     for c in (
         Component("kubernetes", KUBERNETES_VERSION, KUBERNETES_COMMANDS, build_kubernetes),
-        Component("etcd", ETCD_VERSION, ("etcd", "etcdctl"), build_etcd),
+        Component("etcd", ETCD_VERSION, ("etcd", "etcdctl", "etcdutl"), build_etcd),
         Component(
             "kwok",
             KWOK_VERSION,

@@ -231,13 +231,13 @@ def ensure_images(force: bool = False) -> ImageSet:
                 ctx, f"{REPOSITORY}/{name}:{k8s_tag}", f"FROM scratch\n{scratch_env}COPY {name} /usr/local/bin/{name}\n"
             )
         ctx = work / "etcd"
-        for b in ("etcd", "etcdctl"):
+        for b in ("etcd", "etcdctl", "etcdutl"):  # etcdutl: snapshot restore (etcd 3.6 took it out of etcdctl)
             _place(binary("etcd", b), ctx / b)
         (ctx / "tmp").mkdir()
         _docker_build(
             ctx,
             f"{REPOSITORY}/etcd:{etcd_tag}",
-            f"FROM scratch\n{scratch_env}COPY etcd etcdctl /usr/local/bin/\nCOPY tmp /tmp\n",
+            f"FROM scratch\n{scratch_env}COPY etcd etcdctl etcdutl /usr/local/bin/\nCOPY tmp /tmp\n",
         )
         ctx = work / "coredns"
         _place(binary("coredns"), ctx / "coredns")

@@ -1,0 +1,41 @@
+"""Checks after a restore from an etcd backup: the objects lost came back as they were, not made anew."""
+
+from __future__ import annotations
+
+from breakers.etcd_backup import API_VERSIONS, parse_ref
+from breakfix.context import SessionState
+from breakfix.errors import ClusterError, StepError
+from breakfix.kube import Kube
+from breakfix.results import CheckResult, failed, passed
+
+
+def objects_back(kube: Kube, state: SessionState, objects: list[str]) -> CheckResult:
+    """Each of OBJECTS (`Kind namespace/name`) exists with the UID breakers.etcd_backup.remember_uids noted.
+
+    An object created again by hand (from a manifest, or `kubectl create`) gets a new UID: only the data
+    brought back from the backup has the old one."""
+    missing, remade = [], []
+    for ref in objects:
+        try:
+            kind, namespace, name = parse_ref(ref)
+        except StepError as exc:
+            return CheckResult("error", str(exc))
+        noted = state.get(f"uid:{ref}")
+        if noted is None:
+            return CheckResult("error", f"the UID of {ref} was not noted when the lab started")
+        try:
+            obj = kube.get(API_VERSIONS[kind], kind, name, namespace)
+        except ClusterError as exc:
+            return CheckResult("error", f"cannot read {ref}: {exc}")
+        if obj is None:
+            missing.append(ref)
+        elif obj["metadata"]["uid"] != noted:
+            remade.append(ref)
+    if missing or remade:
+        parts = [f"missing: {', '.join(missing)}"] if missing else []
+        parts += [f"made anew (another UID): {', '.join(remade)}"] if remade else []
+        return failed(
+            "not every object is back as it was; " + "; ".join(parts),
+            "Objects made again by hand are new objects; what was lost is in the backup.",
+        )
+    return passed(f"{len(objects)} objects are back with the UIDs they had")
