@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from breakfix import runner
-from breakfix.catalog import Catalog, Lab, build_variant, cluster_variables, load_catalog, materialize
+from breakfix.catalog import Catalog, Lab, build_variant, cluster_variables, load_catalog, load_one, materialize
 from breakfix.clusters import adopt, check_marker, resolve_cluster
 from breakfix.context import Context
 from breakfix.errors import BreakfixError
@@ -88,7 +88,9 @@ class Breakfix:
         return self._catalog
 
     def lab(self, lab_id: str) -> Lab:
-        """A lab by id (close names suggested when unknown)."""
+        """A lab by id (close names suggested when unknown); only its own folder is read unless all were loaded."""
+        if self._catalog is None:
+            return load_one(lab_id)
         return self.catalog.get(lab_id)
 
     def cluster(self) -> ClusterSpec:

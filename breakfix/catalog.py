@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from breakfix.catalog_ids import PLAIN_ID
 from breakfix.errors import LabFileError, UnknownLabError
 from breakfix.inventory import ClusterSpec
 from breakfix.model import LabFile, StepData
@@ -305,6 +306,16 @@ def _check_manifests(path: Path, section: str, steps: list[Step]) -> None:
 def _ref_key(ref: str) -> str:
     """`apply` for the built-in apply step, else the step's dotted name."""
     return "apply" if ref == "breakers.kube.apply_manifest" else ref
+
+
+def load_one(lab_id: str, roots: list[Path] | None = None) -> Lab:
+    """The lab with this id, reading only its own folder; the whole catalog (for close names) when it is not found."""
+    if PLAIN_ID.fullmatch(lab_id):
+        for root in roots if roots is not None else lab_roots():
+            path = root / lab_id / "lab.yaml"
+            if path.is_file():
+                return load_lab(path)
+    return load_catalog(roots).get(lab_id)
 
 
 def load_catalog(roots: list[Path] | None = None) -> Catalog:

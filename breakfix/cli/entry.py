@@ -1,4 +1,4 @@
-"""The `lab` console script: serve `lab list` from the catalog cache before importing the full CLI."""
+"""The `lab` console script: serve `lab list` and lab-id completion before importing the full CLI."""
 
 from __future__ import annotations
 
@@ -7,6 +7,28 @@ import sys
 from typing import Any
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `ls | head`
+#: Subcommands whose first argument is a lab id: a Tab there is answered from the lab folders alone.
+TAKES_LAB = frozenset({"show", "start", "verify", "solution"})
+
+
+def fast_complete(env: dict[str, str] | os._Environ[str]) -> bool:
+    """Answer bash's Tab on a lab id (`lab show etc<Tab>`) from the folders' names; False when it is another Tab."""
+    if env.get("_LAB_COMPLETE") != "complete_bash":
+        return False
+    words = env.get("COMP_WORDS", "").split()
+    try:
+        cword = int(env.get("COMP_CWORD", ""))
+    except ValueError:
+        return False
+    if cword != 2 or len(words) < 2 or words[1] not in TAKES_LAB:
+        return False
+    incomplete = words[2] if len(words) > 2 else ""
+    if incomplete.startswith("-"):
+        return False
+    from breakfix.catalog_ids import lab_ids
+
+    sys.stdout.write("".join(f"{lab}\n" for lab in lab_ids() if lab.startswith(incomplete)))
+    return True
 
 
 def run() -> None:
@@ -14,7 +36,7 @@ def run() -> None:
     try:
         from breakfix.cli.listing import fast_list
 
-        if fast_list(sys.argv[1:]):
+        if fast_complete(os.environ) or fast_list(sys.argv[1:]):
             code = 0
         else:
             from breakfix.cli.main import main

@@ -100,9 +100,9 @@ def _bf() -> Breakfix:
 
 
 def _complete_lab(incomplete: str) -> list[str]:
-    from breakfix.catalog import load_catalog
+    from breakfix.catalog_ids import lab_ids
 
-    return [lab for lab in load_catalog().labs if lab.startswith(incomplete)]
+    return [lab for lab in lab_ids() if lab.startswith(incomplete)]
 
 
 LabArg = Annotated[str, typer.Argument(help="Lab id, e.g. etcd-datadir.", autocompletion=_complete_lab)]
@@ -174,13 +174,13 @@ def _offline_variables() -> dict[str, str]:
 @app.command()
 def show(lab_id: LabArg, spoilers: SpoilersOpt = False, output: OutputOpt = None, json_out: JsonOpt = False) -> None:
     """Describe one lab: task, requirements, checks (no spoilers)."""
-    from breakfix.catalog import load_catalog
+    from breakfix.catalog import load_one
     from breakfix.cli.listing import public
 
     fmt = _format(output, json_out)
     from breakfix.steps import render
 
-    lab = load_catalog().get(lab_id)
+    lab = load_one(lab_id)
     words = lab.words(_offline_variables())  # a lab's variables as words like <port>: no value is drawn here
     checks = [
         {"check": str(render(s.title, words, keep_unknown=True)), "weight": s.weight, "about": s.doc}
