@@ -16,6 +16,7 @@ from breakers.kubeconfig_file import _current_entry, _load
 from breakers.pki import APISERVER_CERT, CA_CERT, CA_KEY, KUBEADM_RENEW_TIMEOUT_S, _key_of, _reissue, reissued_pem
 from breakfix.certs import cert_names
 from breakfix.changes import ChangeLog
+from breakfix.context import SessionState
 from breakfix.errors import ClusterError, StepError
 from breakfix.kube import Kube
 from breakfix.transport.node import Node
@@ -98,11 +99,25 @@ def kubeadm_phase_cert(
     node.check("kubeadm init phase certs %s --config %s", name, CONFIG_COPY, timeout=KUBEADM_RENEW_TIMEOUT_S)
 
 
+def serials_key(path: str) -> str:
+    """Where the serial numbers of the client certificates a kubeconfig held during the break are noted."""
+    return f"kubeconfig-serials:{path}"
+
+
+def _serial(pem: bytes) -> str:
+    from cryptography import x509
+
+    return format(x509.load_pem_x509_certificate(pem).serial_number, "x")
+
+
 def _reissue_kubeconfig_cert(
     node: Node, changes: ChangeLog, path: str, ca_cert: str, ca_key: str,
-    starts: datetime.timedelta, lasts: datetime.timedelta,
+    starts: datetime.timedelta, lasts: datetime.timedelta, state: SessionState | None = None,
 ) -> None:  # fmt: skip
-    """Write the client certificate a kubeconfig embeds for its current user again, valid from now+STARTS for LASTS."""
+    """Write the client certificate a kubeconfig embeds for its current user again, valid from now+STARTS for LASTS.
+
+    STATE: the serial numbers of the old and the new certificate are noted (graders.client_certs: a copy of
+    the kubeconfig kept from before the break brings back a certificate the lab started with)."""
     try:
         ca_pem, ca_key_pem = node.read_text(ca_cert).encode(), node.read_text(ca_key).encode()
     except ValueError as exc:
@@ -121,19 +136,25 @@ def _reissue_kubeconfig_cert(
         except StepError as exc:
             raise StepError(f"{node.name}: {ca_key}: {exc}") from None
         user["client-certificate-data"] = base64.b64encode(new).decode()
+        if state is not None:
+            noted = list(state.get(serials_key(path)) or [])
+            state.set(serials_key(path), [*noted, _serial(base64.b64decode(embedded)), _serial(new)])
         return yaml.safe_dump(config, sort_keys=False).encode()
 
     changes.edit_file(node, path, change)
 
 
 def expire_kubeconfig_cert(
-    node: Node, changes: ChangeLog, path: str = ADMIN_CONF, ca_cert: str = CA_CERT, ca_key: str = CA_KEY,
-    expired_days_ago: int = 2,
+    node: Node, changes: ChangeLog, state: SessionState, path: str = ADMIN_CONF, ca_cert: str = CA_CERT,
+    ca_key: str = CA_KEY, expired_days_ago: int = 2,
 ) -> None:  # fmt: skip
-    """Re-issue the client certificate a kubeconfig embeds (same user, key, CA), expired EXPIRED_DAYS_AGO days ago."""
+    """Re-issue the client certificate a kubeconfig embeds (same user, key, CA), expired EXPIRED_DAYS_AGO days ago.
+
+    Both serial numbers, the old and the expired one, are noted: graders.client_certs.kubeconfig_cert_valid
+    can refuse a certificate the lab started with (a copy of the kubeconfig kept from before)."""
     _reissue_kubeconfig_cert(
         node, changes, path, ca_cert, ca_key,
-        starts=-datetime.timedelta(days=365 + expired_days_ago), lasts=datetime.timedelta(days=365),
+        starts=-datetime.timedelta(days=365 + expired_days_ago), lasts=datetime.timedelta(days=365), state=state,
     )  # fmt: skip
 
 

@@ -82,3 +82,17 @@ def tag_image(
         raise StepError(f"{node.name}: containerd already has an image named {as_name}")
     ns, src, dst = (shlex.quote(v) for v in (namespace, image, as_name))
     changes.command(node, f"ctr -n {ns} images tag {src} {dst}", undo=f"ctr -n {ns} images rm {dst}")
+
+
+def forget_image_on_reset(node: Node, changes: ChangeLog, name: str, namespace: str = "k8s.io") -> None:
+    """Changes nothing now (NODE must not hold image NAME); on reset, NAME is removed from NODE, however it came.
+
+    For a lab whose fix is to get an image onto a node (import, tag, pull): reset takes it away again, so
+    that the next start meets the node as it was."""
+    listed = node.run("ctr -n %s images ls -q", namespace)
+    if not listed.ok:
+        raise StepError(f"{node.name}: cannot list containerd's images: {listed.stderr.strip()[:200]}")
+    if name in listed.stdout.split():
+        raise StepError(f"{node.name}: containerd already holds {name}; the lab needs a node without it")
+    ns, image = shlex.quote(namespace), shlex.quote(name)
+    changes.command(node, "true", undo=f"ctr -n {ns} images rm {image} >/dev/null 2>&1 || true")

@@ -6,6 +6,7 @@ installing on the node: the tools are the very version of the etcd that runs.
 
 from __future__ import annotations
 
+import base64
 import posixpath
 import shlex
 import uuid
@@ -20,7 +21,7 @@ from breakfix.transport.node import Node
 
 PKI = "/etc/kubernetes/pki/etcd"
 ETCD = "/etc/kubernetes/manifests/etcd.yaml"
-SAVED = "/etc/kubernetes/etcd.yaml.breakfix-saved"
+ASIDE = "/etc/kubernetes/.breakfix-etcd.yaml"  # the manifest written here first, then moved into place whole
 #: Core and apps kinds a lab may ask to come back from a backup, with their API versions.
 API_VERSIONS = {"ConfigMap": "v1", "Secret": "v1", "Service": "v1", "Deployment": "apps/v1", "StatefulSet": "apps/v1"}
 
@@ -63,10 +64,10 @@ def snapshot(node: Node, changes: ChangeLog, path: str = "/var/lib/etcd-backup/s
     changes.command(node, f"mkdir -p {shlex.quote(folder)} && {save}", undo=f"rm -rf -- {shlex.quote(folder)}")
 
 
-def restore(node: Node, changes: ChangeLog, snapshot: str, data_dir: str) -> None:
+def restore(node: Node, changes: ChangeLog, snapshot: str, data_dir: str, bump: bool = True) -> None:
     """Restore SNAPSHOT into the new folder DATA_DIR (etcdutl snapshot restore); undo removes that folder.
 
-    The revision is bumped and marked compacted, as Kubernetes asks, so that watchers of the API server
+    BUMP: the revision is bumped and marked compacted, as Kubernetes asks, so that watchers of the API server
     relist instead of waiting for revisions the restored store has already given out."""
     if node.exists(data_dir):
         raise StepError(f"{node.name}: {data_dir} exists already")
@@ -77,36 +78,56 @@ def restore(node: Node, changes: ChangeLog, snapshot: str, data_dir: str) -> Non
         [
             "etcdutl", "snapshot", "restore", f"/backup/{posixpath.basename(snapshot)}",
             "--data-dir", f"/restore/{posixpath.basename(data_dir)}",
-            "--bump-revision", "1000000000", "--mark-compacted",
+            *(["--bump-revision", "1000000000", "--mark-compacted"] if bump else []),
         ],
     )  # fmt: skip
     changes.command(node, run, undo=f"rm -rf -- {shlex.quote(data_dir)}", timeout=300)
 
 
-def _store_back_script(store: str) -> str:
-    """Shell: etcd's manifest as saved, then (once etcd has STORE's database open) kube-apiserver restarted."""
+def _store_back_script(manifest: bytes, store: str, inode: str) -> str:
+    """Shell: etcd's manifest as it was (MANIFEST), etcd on STORE again, kube-apiserver restarted after it.
+
+    Exits non-zero, saying so, when STORE's database is no longer the file it was (INODE, `dev:inode`):
+    the store was replaced in place, and reset cannot bring its old data back."""
     restart_apiserver = _restart_script(manifest_path("kube-apiserver"), "kube-apiserver", "^etcd( |$)")
-    etcd, saved = shlex.quote(ETCD), shlex.quote(SAVED)
+    etcd, aside = shlex.quote(ETCD), shlex.quote(ASIDE)
     db = shlex.quote(posixpath.join(store, "member/snap/db"))
+    encoded = base64.b64encode(manifest).decode()
     return (
-        f"if [ -f {saved} ] && ! cmp -s {saved} {etcd}; then cp -p {saved} {etcd}; fi; "
-        f"want=$(stat -c %d:%i {db}) || exit 1; i=0; "
-        'until pid=$(pgrep -x etcd | head -n1) && [ -n "$pid" ] '
-        '&& stat -L -c %d:%i /proc/"$pid"/fd/* 2>/dev/null | grep -qx "$want"; do '
+        f"printf %s {encoded} | base64 -d > {aside} && "
+        f"{{ cmp -s {aside} {etcd} && rm -f {aside} || mv -f {aside} {etcd}; }} && "
+        f'i=0; until pid=$(pgrep -x etcd | head -n1) && [ -n "$pid" ] '
+        f'&& stat -L -c %d:%i /proc/"$pid"/fd/* 2>/dev/null | grep -qx "$(stat -c %d:%i {db} 2>/dev/null)"; do '
         f'i=$((i+1)); [ "$i" -gt {RESTART_WAIT_S} ] && {{ echo "etcd does not run on {store}" >&2; exit 1; }}; '
         "sleep 1; done; "
-        f"{restart_apiserver}; rm -f {saved}"
+        f"{restart_apiserver}; "
+        f'[ "$(stat -c %d:%i {db})" = {shlex.quote(inode)} ] || '
+        f'{{ echo "{store} holds other data than before the lab (replaced in place?): its old data cannot be '
+        'brought back" >&2; exit 1; }'
     )
 
 
-def store_back_on_reset(node: Node, changes: ChangeLog, store: str = "/var/lib/etcd") -> None:
-    """Save etcd's manifest now; on reset, etcd runs on it and on STORE again, then kube-apiserver is restarted.
+def store_back_on_reset(node: Node, changes: ChangeLog, state: SessionState, store: str = "/var/lib/etcd") -> None:
+    """Note etcd's manifest and its store now; on reset, etcd runs on both again and kube-apiserver is restarted.
 
     A restore points etcd at another folder (its data dir or its volume), and kube-apiserver caches what that
-    store holds: the undo waits until etcd has STORE's own database open (the same file, by inode), whatever
-    the student changed, and restarts kube-apiserver so that its caches follow."""
-    changes.command(node, f"cp -p {shlex.quote(ETCD)} {shlex.quote(SAVED)}", undo=_store_back_script(store),
+    store holds: the undo puts the manifest back (kept in the journal, not in a file anyone could tidy away),
+    waits until etcd has STORE's database open, and restarts kube-apiserver so that its caches follow. The
+    database file's identity is noted too (graders.etcd_backup.store_kept): a store replaced in place is
+    reported by reset, which cannot bring its old data back."""
+    manifest = node.read(ETCD)
+    if manifest is None:
+        raise StepError(f"{node.name}: {ETCD} does not exist")
+    db = posixpath.join(store, "member/snap/db")
+    inode = node.check("stat -c %%d:%%i %s", db).strip()
+    state.set(store_key(store), inode)
+    changes.command(node, "true", undo=_store_back_script(manifest, store, inode),
                     timeout=RESTART_TIMEOUT_S + RESTART_WAIT_S)  # fmt: skip
+
+
+def store_key(store: str) -> str:
+    """Where the identity (`dev:inode`) of STORE's database is noted in the session's state."""
+    return f"etcd-store:{store}"
 
 
 def remember_uids(kube: Kube, state: SessionState, objects: list[str]) -> None:

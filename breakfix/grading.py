@@ -92,6 +92,11 @@ def confirmed(step: Step, result: CheckResult) -> bool:
     return result.status == step.expect
 
 
+def fault_live(ctx: Context, steps: list[Step]) -> bool:
+    """Whether the lab's confirm checks, run once, all still show the fault (False for a lab without any)."""
+    return bool(steps) and all(confirmed(s, r) for s, r in zip(steps, run_checks(ctx, steps), strict=True))
+
+
 def wait_for(ctx: Context, steps: list[Step], what: str, poll: float = 3.0) -> list[bool]:
     """Re-run confirm checks until each shows what it expects or the longest `within` runs out."""
     limit = max((s.within for s in steps), default=120.0)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 Status = Literal["pass", "fail", "error"]
+#: What a failing check says while the fault is live (its own message would name the fault).
+HELD_BACK = "not yet (details appear once the fault itself is fixed; `lab hint` helps)"
 
 
 @dataclass
@@ -46,6 +48,17 @@ class GradeReport:
     lab: str
     checks: list[CheckResult] = field(default_factory=list)
     elapsed: float | None = None
+    fault_live: bool = False  # the lab's confirm checks still see the fault the break made
+
+    def for_student(self) -> GradeReport:
+        """The report as a student may see it while the fault is still live: failing checks without details.
+
+        Their messages describe the broken state, which is the answer; once the fault itself is gone, the
+        details are shown, to help with what is left (a shortcut, a side effect)."""
+        if not self.fault_live:
+            return self
+        held = [c if c.ok else replace(c, message=HELD_BACK, hint="") for c in self.checks]
+        return replace(self, checks=held)
 
     @property
     def score(self) -> int:

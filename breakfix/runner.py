@@ -34,7 +34,7 @@ from breakfix.collateral import (
 from breakfix.context import Context
 from breakfix.durations import format_duration
 from breakfix.errors import BreakfixError, ClusterError, StepError, api_not_ready
-from breakfix.grading import parallel, run_checks, wait_for
+from breakfix.grading import fault_live, parallel, run_checks, wait_for
 from breakfix.lock import cluster_lock
 from breakfix.results import CheckResult, GradeReport
 from breakfix.state import RUNNING, Session, SessionStatus
@@ -213,6 +213,8 @@ def grade(ctx: Context, lab: Lab, session: Session | None, record: bool = True) 
         renew_lease(ctx, session)
     checks = checks_of(ctx, lab)
     report = GradeReport(lab.id, checks)
+    if not report.passed:  # what a student sees then must not name the fault: see GradeReport.for_student
+        report.fault_live = fault_live(ctx, lab.steps["confirm"])
     if session is not None and session.started:
         report.elapsed = round(time.time() - session.started, 1)
     if record and session is not None:

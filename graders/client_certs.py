@@ -7,6 +7,8 @@ import binascii
 import datetime
 import posixpath
 
+from breakers.cert_faults import serials_key
+from breakfix.context import SessionState
 from breakfix.results import CheckResult, failed, passed
 from breakfix.transport.node import Node
 from graders.kubeconfig_file import _config, _current
@@ -33,8 +35,18 @@ def _client_pem(node: Node, path: str) -> bytes | str:
     return f"{path} on {node.name}: its current user presents no client certificate"
 
 
-def kubeconfig_cert_valid(node: Node, path: str, min_days: int = 300, ca: str = CA_CERT) -> CheckResult:
-    """The client certificate the kubeconfig at PATH presents is from the cluster's CA, valid now and MIN_DAYS more."""
+def kubeconfig_cert_valid(
+    node: Node,
+    path: str,
+    state: SessionState,
+    min_days: int = 300,
+    ca: str = CA_CERT,
+    forbid_groups: list[str] | None = None,
+) -> CheckResult:
+    """The client certificate the kubeconfig at PATH presents is from the cluster's CA, valid now and MIN_DAYS more.
+
+    It carries none of FORBID_GROUPS (default: system:masters, which no RBAC rule can restrict), and is none
+    of the certificates breakers.cert_faults noted at the break (a copy kept from before brings one back)."""
     from cryptography import x509
 
     pem = _client_pem(node, path)
@@ -51,9 +63,15 @@ def kubeconfig_cert_valid(node: Node, path: str, min_days: int = 300, ca: str = 
         cert.verify_directly_issued_by(x509.load_pem_x509_certificate(issuer_pem))
     except Exception:  # InvalidSignature, ValueError, TypeError: another issuer
         return failed(f"{path} on {node.name}: its client certificate is not from the cluster's CA ({ca})")
+    if format(cert.serial_number, "x") in (state.get(serials_key(path)) or []):
+        return failed(f"{path} on {node.name}: its client certificate is one this lab started with")
     now = datetime.datetime.now(datetime.UTC)
     if cert.not_valid_before_utc > now or cert.not_valid_after_utc <= now:
         return failed(f"{path} on {node.name}: its client certificate is not valid now")
+    groups = {str(a.value) for a in cert.subject.get_attributes_for_oid(x509.oid.NameOID.ORGANIZATION_NAME)}
+    extra = sorted(groups & set(["system:masters"] if forbid_groups is None else forbid_groups))
+    if extra:
+        return failed(f"{path} on {node.name}: its client certificate puts its user in {', '.join(extra)}")
     left = cert.not_valid_after_utc - now
     if left < datetime.timedelta(days=min_days):
         return failed(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from breakers.etcd_backup import API_VERSIONS, parse_ref
+import posixpath
+
+from breakers.etcd_backup import API_VERSIONS, parse_ref, store_key
 from breakfix.context import SessionState
 from breakfix.errors import ClusterError, StepError
 from breakfix.kube import Kube
 from breakfix.results import CheckResult, failed, passed
+from breakfix.transport.node import Node
 
 
 def objects_back(kube: Kube, state: SessionState, objects: list[str]) -> CheckResult:
@@ -39,3 +42,19 @@ def objects_back(kube: Kube, state: SessionState, objects: list[str]) -> CheckRe
             "Objects made again by hand are new objects; what was lost is in the backup.",
         )
     return passed(f"{len(objects)} objects are back with the UIDs they had")
+
+
+def store_kept(node: Node, state: SessionState, store: str = "/var/lib/etcd") -> CheckResult:
+    """etcd's old store STORE is still the one it was before the break (its database is the same file, by inode).
+
+    A restore belongs in a new folder: restored over the old store, the data that was there is gone for good."""
+    noted = state.get(store_key(store))
+    if noted is None:
+        return CheckResult("error", f"the identity of {store} was not noted when the lab started")
+    found = node.run("stat -c %%d:%%i %s", posixpath.join(store, "member/snap/db"), timeout=30)
+    if not found.ok or found.stdout.strip() != noted:
+        return failed(
+            f"{store} on {node.name} no longer holds the store it held before the break",
+            "The task asked to keep the old store as it was and to restore into a new folder.",
+        )
+    return passed(f"{store} on {node.name} still holds the store it held before the break")

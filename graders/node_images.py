@@ -22,15 +22,19 @@ def parse_image_list(text: str) -> dict[str, str]:
     return found
 
 
-def image_ids(listing: dict[str, str], ref: str) -> set[str]:
-    """What a pod's imageID may read for REF: its repository digest, or the image's ID (containerd's `sha256:` refs)."""
+def image_ids(listing: dict[str, str], ref: str) -> tuple[set[str], str]:
+    """What a pod's imageID may read for REF: the image's IDs (containerd's `sha256:` refs), and its manifest digest.
+
+    containerd reports an image by ID, or by the first `repository@digest` it knows for that content, which
+    may be another name of the same image (a pause image pulled from its registry): the digest decides."""
     manifest = listing.get(ref)
     if manifest is None:
-        return set()
-    repository = ref.rpartition(":")[0] if ref.rfind(":") > ref.rfind("/") else ref
-    ids = {f"{repository}@{manifest}"}
-    ids.update(r for r, d in listing.items() if d == manifest and r.startswith("sha256:"))
-    return ids
+        return set(), ""
+    return {r for r, d in listing.items() if d == manifest and r.startswith("sha256:")}, manifest
+
+
+def _same_image(image_id: str, ids: set[str], manifest: str) -> bool:
+    return image_id in ids or (bool(manifest) and image_id.endswith(f"@{manifest}"))
 
 
 def _started_as(pod: dict[str, Any], container: object) -> str:
@@ -54,8 +58,8 @@ def runs_image_held_by(
         return CheckResult("error", f"cannot list the images on {node.name}: {exc}")
     if not listed.ok:
         return CheckResult("error", f"cannot list the images on {node.name}: {listed.stderr.strip()[:200]}")
-    wanted = image_ids(parse_image_list(listed.stdout), image)
-    if not wanted:
+    ids, manifest = image_ids(parse_image_list(listed.stdout), image)
+    if not ids and not manifest:
         return CheckResult("error", f"{node.name} holds no image {image} to compare with")
     try:
         obj = kube.get("apps/v1", kind, name, namespace)
@@ -74,7 +78,7 @@ def runs_image_held_by(
     ]
     if not statuses:
         return failed(f"no container of {kind} {name} runs {image}, so what it runs cannot be judged")
-    others = sorted({pod for pod, s in statuses if s.get("imageID") not in wanted})
+    others = sorted({pod for pod, s in statuses if not _same_image(str(s.get("imageID") or ""), ids, manifest)})
     if others:
         return failed(
             f"{', '.join(others)} of {kind} {name} run an image other than the {image} {node.name} holds",

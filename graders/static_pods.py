@@ -73,8 +73,8 @@ def _judge_url(
         return f"{url} shows a certificate that cannot be read"
     if not _issued_by(cert, cas):
         return f"{url} shows a certificate from {cert.issuer.rfc4514_string()}, which clients that trust {ca} reject"
-    if expected is not None and cert != expected:
-        return f"{url} shows a certificate of the right CA, but not the serving certificate made for it"
+    if expected is not None and cert.public_key() != expected.public_key():
+        return f"{url} shows a certificate of the right CA, but for another key than the server's own"
     left = cert.not_valid_after_utc - datetime.datetime.now(datetime.UTC)
     if left < datetime.timedelta(days=min_days):
         return f"{url} shows a certificate that expires in {left.days} days"
@@ -110,9 +110,10 @@ def serves_mutual_tls(
 
     The certificate shown must be signed by CA (a file on the node), be valid MIN_DAYS more and carry every
     name that breakers.pki.remember_names noted of NAMES_OF; a client with CLIENT_CERT must get an answer at
-    HEALTH_PATH, a client that shows no certificate must not. SAME_AS: the certificate shown must be that file's
-    (e.g. the serving certificate kubeadm renews, not another one of the same CA). Plain http, a self-made
-    certificate, one with names lost, or a server that lets anyone in all fail.
+    HEALTH_PATH, a client that shows no certificate must not. SAME_AS: the certificate shown must be for the key
+    of that file's certificate (the server's own pair, renewed or not; not another pair of the same CA, such as
+    the peer one). Plain http, a self-made certificate, one with names lost, or a server that lets anyone in
+    all fail.
     """
     from cryptography import x509
 

@@ -348,6 +348,7 @@ def grade(
         if exc.exit_code == EXIT_NOT_FIXED:  # no lab running, cluster unreachable...: not graded at all
             exc.exit_code = EXIT_CANNOT_GRADE
         raise
+    report = report.for_student()  # the attempt was recorded in full; what is shown names no fault
     if junit:
         from breakfix.cli.junit import write_junit
 

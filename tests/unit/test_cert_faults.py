@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import base64
+import datetime
 from pathlib import Path
 
 import pytest
 import yaml
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from breakers import cert_faults, pki
 from breakfix.certs import cert_names
 from breakfix.changes import ChangeLog
+from breakfix.context import SessionState
 from breakfix.errors import StepError
+from breakfix.state import State
 from breakfix.transport.node import Node
 from breakfix.undo import replay
 from graders import client_certs
@@ -83,6 +87,9 @@ def test_kubeadm_phase_cert_moves_the_pair_aside_and_runs_kubeadm_on_the_cluster
     assert cert_faults.CONFIG_COPY not in t.files
 
 
+STATE = SessionState(State(), None)
+
+
 def admin_conf(cert_pem: bytes, key_pem: bytes) -> bytes:
     return yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "admin@k",
@@ -99,7 +106,7 @@ def admin_conf(cert_pem: bytes, key_pem: bytes) -> bytes:
     ("breaker", "status", "says"),
     [
         (None, "pass", "valid"),
-        (lambda n, c: cert_faults.expire_kubeconfig_cert(n, c), "fail", "not valid now"),
+        (lambda n, c: cert_faults.expire_kubeconfig_cert(n, c, STATE), "fail", "one this lab started with"),
         (lambda n, c: cert_faults.renew_kubeconfig_cert(n, c, days=31), "fail", "less than the 300 asked"),
         (lambda n, c: cert_faults.renew_kubeconfig_cert(n, c), "pass", "valid 364 more days"),
     ],
@@ -114,7 +121,7 @@ def test_the_admins_embedded_certificate_is_reissued_and_judged(
     node = ctx.node("cp1")
     if breaker is not None:
         breaker(node, ChangeLog(ctx, "break"))  # type: ignore[operator]
-    result = client_certs.kubeconfig_cert_valid(node, cert_faults.ADMIN_CONF, min_days=300)
+    result = client_certs.kubeconfig_cert_valid(node, cert_faults.ADMIN_CONF, STATE, min_days=300)
     assert result.status == status and says in result.message, result.message
     replay(ctx)
     assert t.files[cert_faults.ADMIN_CONF] == files[cert_faults.ADMIN_CONF]
@@ -126,5 +133,39 @@ def test_a_certificate_from_another_ca_or_none_fails(pki_files: dict[str, bytes]
     foreign = pem(make_server_cert(other, other_key, ec.generate_private_key(ec.SECP256R1())))
     for conf, says in ((admin_conf(foreign, key), "not from the cluster's CA"), (b"{}", "names no user")):
         t = FakeTransport({**pki_files, cert_faults.ADMIN_CONF: conf})
-        result = client_certs.kubeconfig_cert_valid(Node("cp1", "control-plane", t), cert_faults.ADMIN_CONF)
+        result = client_certs.kubeconfig_cert_valid(Node("cp1", "control-plane", t), cert_faults.ADMIN_CONF, STATE)
         assert result.status == "fail" and says in result.message, result.message
+
+
+def test_a_copy_kept_from_before_and_an_unrestricted_group_fail(pki_files: dict[str, bytes]) -> None:
+    """The certificate the lab started with (a copy of admin.conf kept aside) and a system:masters one fail."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    files = dict(pki_files)
+    original = admin_conf(files[pki.APISERVER_CERT], files["/etc/kubernetes/pki/apiserver.key"])
+    files[cert_faults.ADMIN_CONF] = original
+    t = FakeTransport(files)
+    ctx = make_ctx(t)
+    node = ctx.node("cp1")
+    state = SessionState(State(), None)
+    cert_faults.expire_kubeconfig_cert(node, ChangeLog(ctx, "break"), state)
+    t.files[cert_faults.ADMIN_CONF] = original  # `cp ~/.kube/config /etc/kubernetes/admin.conf`
+    result = client_certs.kubeconfig_cert_valid(node, cert_faults.ADMIN_CONF, state)
+    assert result.status == "fail" and "one this lab started with" in result.message
+    ca = x509.load_pem_x509_certificate(files[pki.CA_CERT])
+    ca_key = serialization.load_pem_private_key(files[pki.CA_KEY], password=None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "kubeadm:cluster-admins"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
+        x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes-admin"),
+    ])  # fmt: skip
+    masters = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(ca.subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(NOW - datetime.timedelta(minutes=5))
+        .not_valid_after(NOW + datetime.timedelta(days=365)).sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )  # fmt: skip
+    t.files[cert_faults.ADMIN_CONF] = admin_conf(pem(masters), pem(key))
+    result = client_certs.kubeconfig_cert_valid(node, cert_faults.ADMIN_CONF, state)
+    assert result.status == "fail" and "system:masters" in result.message

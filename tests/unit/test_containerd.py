@@ -85,3 +85,19 @@ def test_sandbox_image_from_copies_a_healthy_nodes_setting() -> None:
     assert w1.files[containerd.CONFIG] == CONFIG
     with pytest.raises(StepError, match="no node 'cp9'"):
         containerd.sandbox_image_from(nodes[0], nodes, ChangeLog(ctx, "solve"), "cp9")
+
+
+def test_forget_image_on_reset_removes_the_name_however_it_came_and_refuses_a_node_that_has_it() -> None:
+    t = FakeTransport()
+    t.expect(r"ctr -n k8s\.io images ls -q", stdout="breakfix.local/k8s/pause:3.10.1\n")
+    t.expect(r"^true$")
+    t.expect(r"^ctr -n k8s\.io images rm ops/app:2 >/dev/null 2>&1 \|\| true$")
+    ctx = make_ctx(t)
+    containerd.forget_image_on_reset(ctx.node("cp1"), ChangeLog(ctx, "break"), "ops/app:2")
+    replay(ctx)
+    assert t.log[-1].startswith("ctr -n k8s.io images rm ops/app:2")
+    t2 = FakeTransport()
+    t2.expect(r"ctr -n k8s\.io images ls -q", stdout="ops/app:2\n")
+    ctx2 = make_ctx(t2)
+    with pytest.raises(StepError, match="already holds ops/app:2"):
+        containerd.forget_image_on_reset(ctx2.node("cp1"), ChangeLog(ctx2, "break"), "ops/app:2")

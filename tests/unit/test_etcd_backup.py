@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -11,8 +13,9 @@ from breakfix.changes import ChangeLog
 from breakfix.context import SessionState
 from breakfix.errors import StepError
 from breakfix.state import State
+from breakfix.transport.node import Node
 from breakfix.undo import replay
-from graders.etcd_backup import objects_back
+from graders.etcd_backup import objects_back, store_kept
 from tests.fakes import FakeKube, FakeTransport
 from tests.unit.contexts import make_ctx
 
@@ -61,10 +64,60 @@ def test_restore_bumps_the_revision_and_undo_removes_the_new_store() -> None:
     assert t.log[-1] == "rm -rf -- /var/lib/etcd-new"
 
 
-def test_the_store_back_script_is_valid_shell() -> None:
-    script = etcd_backup._store_back_script("/var/lib/etcd")
+def test_store_back_keeps_the_manifest_in_the_journal_and_notes_the_store() -> None:
+    t = FakeTransport({etcd_backup.ETCD: MANIFEST})
+    t.expect(r"^stat -c %d:%i /var/lib/etcd/member/snap/db$", stdout="65024:77\n")
+    t.expect(r"^true$")
+    ctx = make_ctx(t)
+    state = _state()
+    etcd_backup.store_back_on_reset(ctx.node("cp1"), ChangeLog(ctx, "break"), state)
+    assert state.get(etcd_backup.store_key("/var/lib/etcd")) == "65024:77"
+    script = etcd_backup._store_back_script(MANIFEST, "/var/lib/etcd", "65024:77")
     subprocess.run(["sh", "-n", "-c", script], check=True)
-    assert "member/snap/db" in script and "kube-apiserver.yaml" in script
+    assert base64.b64encode(MANIFEST).decode() in script and "kube-apiserver.yaml" in script
+    assert '= 65024:77 ] || { echo "/var/lib/etcd holds other data' in script
+
+
+def test_the_store_back_script_puts_the_manifest_back_and_says_when_the_store_was_replaced(tmp_path: Path) -> None:
+    """Run for real by sh, with the node's paths moved under TMP_PATH and stand-ins for pgrep and stat -L."""
+    root = tmp_path
+    (root / "etc/kubernetes/manifests").mkdir(parents=True)
+    (root / "var/lib/etcd/member/snap").mkdir(parents=True)
+    db = root / "var/lib/etcd/member/snap/db"
+    db.write_bytes(b"store")
+    (root / "etc/kubernetes/manifests/etcd.yaml").write_bytes(b"changed by the student\n")
+    (root / "etc/kubernetes/manifests/kube-apiserver.yaml").write_bytes(b"apiserver\n")
+    inode = subprocess.run(["stat", "-c", "%d:%i", str(db)], capture_output=True, text=True, check=True).stdout.strip()
+    script = etcd_backup._store_back_script(MANIFEST, "/var/lib/etcd", inode).replace("/etc/", f"{root}/etc/")
+    script = script.replace("/var/lib/etcd", f"{root}/var/lib/etcd").replace("/proc/", f"{root}/proc/")
+    (root / "proc/1/fd").mkdir(parents=True)
+    (root / "proc/1/fd/7").symlink_to(db)
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pgrep").write_text('#!/bin/sh\ncase "$*" in *kube-apiserver*) exit 1;; esac\necho 1\n')
+    (bin_dir / "pgrep").chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (root / "etc/kubernetes/manifests/etcd.yaml").read_bytes() == MANIFEST
+    assert (root / "etc/kubernetes/manifests/kube-apiserver.yaml").exists()  # moved out and back
+    fresh = db.with_name("db.new")
+    fresh.write_bytes(b"restored in place")  # another file (made while the old one exists: another inode)
+    fresh.replace(db)
+    (root / "proc/1/fd/7").unlink()
+    (root / "proc/1/fd/7").symlink_to(db)
+    done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 1 and "holds other data than before the lab" in done.stderr
+
+
+def test_store_kept_compares_the_databases_identity() -> None:
+    state = _state()
+    state.set(etcd_backup.store_key("/var/lib/etcd"), "65024:77")
+    for stdout, status in (("65024:77\n", "pass"), ("65024:99\n", "fail")):
+        t = FakeTransport()
+        t.expect(r"^stat -c %d:%i /var/lib/etcd/member/snap/db$", stdout=stdout)
+        assert store_kept(Node("cp1", "control-plane", t), state).status == status
+    assert store_kept(Node("cp1", "control-plane", FakeTransport()), _state()).status == "error"
 
 
 def _state() -> SessionState:

@@ -51,15 +51,17 @@ def cluster(image_ids: list[str], image: str = RELEASE) -> FakeKube:
 
 
 def test_the_released_image_passes_by_id_or_by_repository_digest() -> None:
-    kube = cluster([PAUSE_ID, f"registry.example.com/ops/heartbeat@{PAUSE_M}"])
+    # the same content reported by another of its names (a pause image pulled from its registry)
+    kube = cluster([PAUSE_ID, f"registry.example.com/ops/heartbeat@{PAUSE_M}", f"registry.k8s.io/pause@{PAUSE_M}"])
     result = node_images.runs_image_held_by(kube, control_plane(), "heartbeat", RELEASE, "ops")
     assert result.ok, result.message
 
 
 def test_another_image_tagged_under_the_released_name_fails() -> None:
-    kube = cluster([PAUSE_ID, WEB_ID])
+    kube = cluster([PAUSE_ID, WEB_ID, f"breakfix.local/web@{WEB_M}"])
     result = node_images.runs_image_held_by(kube, control_plane(), "heartbeat", RELEASE, "ops")
-    assert result.status == "fail" and "heartbeat-1" in result.message and "heartbeat-0" not in result.message
+    assert result.status == "fail" and "heartbeat-1, heartbeat-2" in result.message
+    assert "heartbeat-0" not in result.message
 
 
 def test_nothing_running_under_the_name_cannot_pass() -> None:

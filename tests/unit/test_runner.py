@@ -11,6 +11,7 @@ import pytest
 from breakfix import runner
 from breakfix.clusters import MARKER_NAME, MARKER_NAMESPACE
 from breakfix.errors import BreakfixError, LabFileError, NotALabCluster, StepError
+from breakfix.results import HELD_BACK
 from tests.unit.contexts import CP_TAINT, LAB, FakeClock, lab_from, marked_ctx, node_obj
 
 pytestmark = pytest.mark.usefixtures("fast_clock")  # confirm, settle and API waits run their course at once
@@ -37,6 +38,25 @@ def test_start_grade_reset(tmp_path: Path) -> None:
     assert runner.reset(ctx) == 2
     assert t.files["/etc/app.conf"] == b"good" and kube.get("v1", "ConfigMap", "ledger", "default") is None
     assert ctx.store.active_session("test") is None
+
+
+def test_failure_details_are_held_back_while_the_fault_is_live(tmp_path: Path) -> None:
+    """What a grader says of the broken state names the fault: a student sees it only once that fault is gone."""
+    lab = lab_from(tmp_path)
+    ctx, t, kube = marked_ctx({"/etc/app.conf": b"good"})
+    session = runner.start(ctx, lab)
+    report = runner.grade(ctx, lab, session)
+    assert report.fault_live
+    shown = report.for_student()
+    failing = [c for c in shown.checks if not c.ok]
+    assert failing and all(c.message == HELD_BACK and not c.hint for c in failing)
+    assert [c.message for c in report.checks if not c.ok] != [c.message for c in failing]  # recorded in full
+    recorded = ctx.store.grades(session.id)[-1]
+    assert HELD_BACK not in str(recorded)
+    t.files["/etc/app.conf"] = b"good"  # the fault is gone, but something else broke: details help now
+    kube.delete("v1", "ConfigMap", "ledger", "default")
+    report = runner.grade(ctx, lab, ctx.store.session(session.id))
+    assert not report.passed and not report.fault_live and report.for_student() is report
 
 
 def test_second_start_is_refused(tmp_path: Path) -> None:
