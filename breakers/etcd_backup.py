@@ -11,7 +11,7 @@ import posixpath
 import shlex
 import uuid
 
-from breakers._manifests import load_pod, main_container, manifest_path
+from breakers._manifests import get_flag, load_pod, main_container, manifest_path
 from breakers.manifest import RESTART_TIMEOUT_S, RESTART_WAIT_S, _restart_script
 from breakfix.changes import ChangeLog
 from breakfix.context import SessionState
@@ -22,6 +22,7 @@ from breakfix.transport.node import Node
 PKI = "/etc/kubernetes/pki/etcd"
 ETCD = "/etc/kubernetes/manifests/etcd.yaml"
 ASIDE = "/etc/kubernetes/.breakfix-etcd.yaml"  # the manifest written here first, then moved into place whole
+OFF = "/etc/kubernetes/.breakfix-etcd-off.yaml"  # etcd's manifest while reset stops etcd
 #: Core and apps kinds a lab may ask to come back from a backup, with their API versions.
 API_VERSIONS = {"ConfigMap": "v1", "Secret": "v1", "Service": "v1", "Deployment": "apps/v1", "StatefulSet": "apps/v1"}
 
@@ -35,13 +36,18 @@ def _etcd_image(node: Node) -> str:
 
 def _tool(node: Node, mounts: list[tuple[str, str, str]], argv: list[str], net_host: bool = False) -> str:
     """Shell that runs ARGV from etcd's image with MOUNTS (host, container, ro|rw), removing the container after."""
+    return _tool_with_image(_etcd_image(node), mounts, argv, net_host)
+
+
+def _tool_with_image(image: str, mounts: list[tuple[str, str, str]], argv: list[str], net_host: bool = False) -> str:
+    """Shell that runs ARGV from IMAGE with MOUNTS (host, container, ro|rw), removing the container after."""
     opts = " ".join(
         f"--mount type=bind,src={shlex.quote(src)},dst={shlex.quote(dst)},options=rbind:{mode}"
         for src, dst, mode in mounts
     )
     name = f"breakfix-etcd-tool-{uuid.uuid4().hex[:8]}"
     net = "--net-host " if net_host else ""
-    return f"ctr -n k8s.io run --rm {net}{opts} {shlex.quote(_etcd_image(node))} {name} {shlex.join(argv)}"
+    return f"ctr -n k8s.io run --rm {net}{opts} {shlex.quote(image)} {name} {shlex.join(argv)}"
 
 
 def snapshot(node: Node, changes: ChangeLog, path: str = "/var/lib/etcd-backup/snapshot.db") -> None:
@@ -85,36 +91,57 @@ def restore(node: Node, changes: ChangeLog, snapshot: str, data_dir: str, bump: 
 
 
 def _store_back_script(manifest: bytes, store: str, inode: str) -> str:
-    """Shell: etcd's manifest as it was (MANIFEST), etcd on STORE again, kube-apiserver restarted after it.
+    """Shell: etcd on STORE and on its manifest as it was (MANIFEST), moved past every revision given out since.
 
-    Exits non-zero, saying so, when STORE's database is no longer the file it was (INODE, `dev:inode`):
-    the store was replaced in place, and reset cannot bring its old data back."""
+    While etcd ran on a restored store, every client (kubelets, controllers, kube-proxy) saw revisions that
+    the old store never reached: going back to it as it is would leave their watches waiting for revisions
+    "from the future". So the old store is copied forward (etcdutl, bumped and marked compacted: every
+    watcher lists again), put in place, and kube-apiserver restarted. Exits non-zero, saying so, when
+    STORE's database is no longer the file it was (INODE): it was replaced in place, its old data is gone."""
+    pod = load_pod(manifest, ETCD)
+    container = main_container(pod)
+    flags = {f: get_flag(container, f) for f in ("--name", "--initial-cluster", "--initial-advertise-peer-urls")}
+    member = [f"{flag}={value}" for flag, value in flags.items() if value]
+    db = posixpath.join(store, "member/snap/db")
+    bumped, old = f"{store}.breakfix-bumped", f"{store}.breakfix-old"
+    forward = _tool_with_image(
+        str(container.get("image") or ""),
+        [(posixpath.dirname(store), posixpath.dirname(store), "rw")],
+        ["etcdutl", "snapshot", "restore", db, "--skip-hash-check", "--bump-revision", "1000000000000",
+         "--mark-compacted", *member, "--data-dir", bumped],
+    )  # fmt: skip
     restart_apiserver = _restart_script(manifest_path("kube-apiserver"), "kube-apiserver", "^etcd( |$)")
-    etcd, aside = shlex.quote(ETCD), shlex.quote(ASIDE)
-    db = shlex.quote(posixpath.join(store, "member/snap/db"))
+    q = shlex.quote
+    etcd, aside, off = q(ETCD), q(ASIDE), q(OFF)
     encoded = base64.b64encode(manifest).decode()
     return (
-        f"printf %s {encoded} | base64 -d > {aside} && "
-        f"{{ cmp -s {aside} {etcd} && rm -f {aside} || mv -f {aside} {etcd}; }} && "
-        f'i=0; until pid=$(pgrep -x etcd | head -n1) && [ -n "$pid" ] '
-        f'&& stat -L -c %d:%i /proc/"$pid"/fd/* 2>/dev/null | grep -qx "$(stat -c %d:%i {db} 2>/dev/null)"; do '
+        f"printf %s {encoded} | base64 -d > {aside} || exit 1; "
+        f'replaced=0; [ "$(stat -c %d:%i {q(db)} 2>/dev/null)" = {q(inode)} ] || replaced=1; '
+        f"[ -f {etcd} ] && mv -f {etcd} {off}; "
+        f'i=0; while pgrep -x etcd >/dev/null; do i=$((i+1)); [ "$i" -gt {RESTART_WAIT_S} ] && '
+        '{ echo "etcd does not stop" >&2; exit 1; }; sleep 1; done; '
+        f"rm -rf {q(bumped)} && {forward} >/dev/null 2>&1 || "
+        f'{{ mv -f {aside} {etcd}; echo "could not copy {store} forward (etcdutl snapshot restore)" >&2; exit 1; }}; '
+        f"mv {q(store)} {q(old)} && mv {q(bumped)} {q(store)} && rm -rf {q(old)} || exit 1; "
+        f"mv -f {aside} {etcd}; rm -f {off}; "
+        'i=0; until pid=$(pgrep -x etcd | head -n1) && [ -n "$pid" ] '
+        f'&& stat -L -c %d:%i /proc/"$pid"/fd/* 2>/dev/null | grep -qx "$(stat -c %d:%i {q(db)} 2>/dev/null)"; do '
         f'i=$((i+1)); [ "$i" -gt {RESTART_WAIT_S} ] && {{ echo "etcd does not run on {store}" >&2; exit 1; }}; '
         "sleep 1; done; "
         f"{restart_apiserver}; "
-        f'[ "$(stat -c %d:%i {db})" = {shlex.quote(inode)} ] || '
-        f'{{ echo "{store} holds other data than before the lab (replaced in place?): its old data cannot be '
-        'brought back" >&2; exit 1; }'
+        f'[ "$replaced" = 0 ] || {{ echo "{store} held other data than before the lab (replaced in place?): '
+        'its old data cannot be brought back" >&2; exit 1; }'
     )
 
 
 def store_back_on_reset(node: Node, changes: ChangeLog, state: SessionState, store: str = "/var/lib/etcd") -> None:
-    """Note etcd's manifest and its store now; on reset, etcd runs on both again and kube-apiserver is restarted.
+    """Note etcd's manifest and its store now; on reset, etcd runs on both again, past every revision given out.
 
-    A restore points etcd at another folder (its data dir or its volume), and kube-apiserver caches what that
-    store holds: the undo puts the manifest back (kept in the journal, not in a file anyone could tidy away),
-    waits until etcd has STORE's database open, and restarts kube-apiserver so that its caches follow. The
-    database file's identity is noted too (graders.etcd_backup.store_kept): a store replaced in place is
-    reported by reset, which cannot bring its old data back."""
+    A restore points etcd at another folder (its data dir or its volume); kube-apiserver and every watcher
+    follow that store's revisions. The undo (see _store_back_script) puts the manifest back (kept in the
+    journal, not in a file anyone could tidy away), copies the old store forward past those revisions, and
+    restarts kube-apiserver. The database file's identity is noted too (graders.etcd_backup.store_kept): a
+    store replaced in place is reported by reset, which cannot bring its old data back."""
     manifest = node.read(ETCD)
     if manifest is None:
         raise StepError(f"{node.name}: {ETCD} does not exist")
@@ -122,7 +149,7 @@ def store_back_on_reset(node: Node, changes: ChangeLog, state: SessionState, sto
     inode = node.check("stat -c %%d:%%i %s", db).strip()
     state.set(store_key(store), inode)
     changes.command(node, "true", undo=_store_back_script(manifest, store, inode),
-                    timeout=RESTART_TIMEOUT_S + RESTART_WAIT_S)  # fmt: skip
+                    timeout=RESTART_TIMEOUT_S + 2 * RESTART_WAIT_S + 300)  # fmt: skip
 
 
 def store_key(store: str) -> str:

@@ -75,39 +75,62 @@ def test_store_back_keeps_the_manifest_in_the_journal_and_notes_the_store() -> N
     script = etcd_backup._store_back_script(MANIFEST, "/var/lib/etcd", "65024:77")
     subprocess.run(["sh", "-n", "-c", script], check=True)
     assert base64.b64encode(MANIFEST).decode() in script and "kube-apiserver.yaml" in script
-    assert '= 65024:77 ] || { echo "/var/lib/etcd holds other data' in script
+    assert "--skip-hash-check --bump-revision 1000000000000 --mark-compacted" in script
 
 
-def test_the_store_back_script_puts_the_manifest_back_and_says_when_the_store_was_replaced(tmp_path: Path) -> None:
-    """Run for real by sh, with the node's paths moved under TMP_PATH and stand-ins for pgrep and stat -L."""
-    root = tmp_path
+FAKE_PGREP = """#!/bin/sh
+# etcd runs while its manifest is in the manifests folder; kube-apiserver stops at once when moved out
+case "$*" in
+  *kube-apiserver*) exit 1;;
+  *) [ -f "$ROOT/etc/kubernetes/manifests/etcd.yaml" ] && echo 1 || exit 1;;
+esac
+"""
+FAKE_CTR = """#!/bin/sh
+# etcdutl snapshot restore DB ... --data-dir DIR: a copy of DB as DIR's database
+db=""; dir=""; prev=""
+for a in "$@"; do
+  [ "$prev" = restore ] && db="$a"; [ "$prev" = --data-dir ] && dir="$a"; prev="$a"
+done
+mkdir -p "$dir/member/snap" && cp "$db" "$dir/member/snap/db"
+"""
+
+
+def _node_tree(root: Path, student_manifest: bytes) -> tuple[Path, dict[str, str]]:
     (root / "etc/kubernetes/manifests").mkdir(parents=True)
     (root / "var/lib/etcd/member/snap").mkdir(parents=True)
     db = root / "var/lib/etcd/member/snap/db"
     db.write_bytes(b"store")
-    (root / "etc/kubernetes/manifests/etcd.yaml").write_bytes(b"changed by the student\n")
+    (root / "etc/kubernetes/manifests/etcd.yaml").write_bytes(student_manifest)
     (root / "etc/kubernetes/manifests/kube-apiserver.yaml").write_bytes(b"apiserver\n")
-    inode = subprocess.run(["stat", "-c", "%d:%i", str(db)], capture_output=True, text=True, check=True).stdout.strip()
-    script = etcd_backup._store_back_script(MANIFEST, "/var/lib/etcd", inode).replace("/etc/", f"{root}/etc/")
-    script = script.replace("/var/lib/etcd", f"{root}/var/lib/etcd").replace("/proc/", f"{root}/proc/")
     (root / "proc/1/fd").mkdir(parents=True)
-    (root / "proc/1/fd/7").symlink_to(db)
+    (root / "proc/1/fd/7").symlink_to(db)  # etcd has its database open (by path: the file there now)
     bin_dir = root / "bin"
     bin_dir.mkdir()
-    (bin_dir / "pgrep").write_text('#!/bin/sh\ncase "$*" in *kube-apiserver*) exit 1;; esac\necho 1\n')
-    (bin_dir / "pgrep").chmod(0o755)
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    for name, text in (("pgrep", FAKE_PGREP), ("ctr", FAKE_CTR)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    return db, {"PATH": f"{bin_dir}:/usr/bin:/bin", "ROOT": str(root)}
+
+
+def _on(root: Path, script: str) -> str:
+    for path in ("/etc/", "/var/lib", "/proc/"):
+        script = script.replace(path, f"{root}{path}")
+    return script
+
+
+def test_the_store_back_script_copies_the_store_forward_and_says_when_it_was_replaced(tmp_path: Path) -> None:
+    """Run for real by sh, the node's paths under TMP_PATH, stand-ins for pgrep and ctr (etcdutl)."""
+    db, env = _node_tree(tmp_path, b"changed by the student\n")
+    inode = subprocess.run(["stat", "-c", "%d:%i", str(db)], capture_output=True, text=True, check=True).stdout.strip()
+    script = _on(tmp_path, etcd_backup._store_back_script(MANIFEST, "/var/lib/etcd", inode))
     done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert (root / "etc/kubernetes/manifests/etcd.yaml").read_bytes() == MANIFEST
-    assert (root / "etc/kubernetes/manifests/kube-apiserver.yaml").exists()  # moved out and back
-    fresh = db.with_name("db.new")
-    fresh.write_bytes(b"restored in place")  # another file (made while the old one exists: another inode)
-    fresh.replace(db)
-    (root / "proc/1/fd/7").unlink()
-    (root / "proc/1/fd/7").symlink_to(db)
+    assert (tmp_path / "etc/kubernetes/manifests/etcd.yaml").read_bytes() == MANIFEST
+    assert (tmp_path / "etc/kubernetes/manifests/kube-apiserver.yaml").exists()  # moved out and back
+    assert db.read_bytes() == b"store"  # the same data, copied forward
+    assert not list(tmp_path.glob("var/lib/etcd.breakfix-*"))  # no copy left beside it
     done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env, timeout=60)
-    assert done.returncode == 1 and "holds other data than before the lab" in done.stderr
+    assert done.returncode == 1 and "held other data than before the lab" in done.stderr  # not the noted file
 
 
 def test_store_kept_compares_the_databases_identity() -> None:
