@@ -103,7 +103,7 @@ def _store_back_script(manifest: bytes, store: str, inode: str) -> str:
     flags = {f: get_flag(container, f) for f in ("--name", "--initial-cluster", "--initial-advertise-peer-urls")}
     member = [f"{flag}={value}" for flag, value in flags.items() if value]
     db = posixpath.join(store, "member/snap/db")
-    bumped, old = f"{store}.breakfix-bumped", f"{store}.breakfix-old"
+    bumped = f"{store}.breakfix-bumped"
     forward = _tool_with_image(
         str(container.get("image") or ""),
         [(posixpath.dirname(store), posixpath.dirname(store), "rw")],
@@ -122,7 +122,11 @@ def _store_back_script(manifest: bytes, store: str, inode: str) -> str:
         '{ echo "etcd does not stop" >&2; exit 1; }; sleep 1; done; '
         f"rm -rf {q(bumped)} && {forward} >/dev/null 2>&1 || "
         f'{{ mv -f {aside} {etcd}; echo "could not copy {store} forward (etcdutl snapshot restore)" >&2; exit 1; }}; '
-        f"mv {q(store)} {q(old)} && mv {q(bumped)} {q(store)} && rm -rf {q(old)} || exit 1; "
+        # into the old store's own files: its database keeps its identity (inode), as the grade and later resets see it
+        f"rm -rf {q(store)}/member/wal && mv {q(bumped)}/member/wal {q(store)}/member/wal && "
+        f"rm -f {q(store)}/member/snap/*.snap && "
+        f'for f in {q(bumped)}/member/snap/*.snap; do [ -e "$f" ] && mv "$f" {q(store)}/member/snap/; done; '
+        f"cat {q(bumped)}/member/snap/db > {q(db)} && rm -rf {q(bumped)} || exit 1; "
         f"mv -f {aside} {etcd}; rm -f {off}; "
         'i=0; until pid=$(pgrep -x etcd | head -n1) && [ -n "$pid" ] '
         f'&& stat -L -c %d:%i /proc/"$pid"/fd/* 2>/dev/null | grep -qx "$(stat -c %d:%i {q(db)} 2>/dev/null)"; do '

@@ -91,13 +91,15 @@ db=""; dir=""; prev=""
 for a in "$@"; do
   [ "$prev" = restore ] && db="$a"; [ "$prev" = --data-dir ] && dir="$a"; prev="$a"
 done
-mkdir -p "$dir/member/snap" && cp "$db" "$dir/member/snap/db"
+mkdir -p "$dir/member/snap" "$dir/member/wal" && cp "$db" "$dir/member/snap/db" && echo new > "$dir/member/wal/0.wal"
 """
 
 
 def _node_tree(root: Path, student_manifest: bytes) -> tuple[Path, dict[str, str]]:
     (root / "etc/kubernetes/manifests").mkdir(parents=True)
     (root / "var/lib/etcd/member/snap").mkdir(parents=True)
+    (root / "var/lib/etcd/member/wal").mkdir(parents=True)
+    (root / "var/lib/etcd/member/wal/old.wal").write_text("old")
     db = root / "var/lib/etcd/member/snap/db"
     db.write_bytes(b"store")
     (root / "etc/kubernetes/manifests/etcd.yaml").write_bytes(student_manifest)
@@ -127,10 +129,16 @@ def test_the_store_back_script_copies_the_store_forward_and_says_when_it_was_rep
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "etc/kubernetes/manifests/etcd.yaml").read_bytes() == MANIFEST
     assert (tmp_path / "etc/kubernetes/manifests/kube-apiserver.yaml").exists()  # moved out and back
-    assert db.read_bytes() == b"store"  # the same data, copied forward
+    assert db.read_bytes() == b"store"  # the same data, copied forward into the same file
+    assert sorted(p.name for p in (tmp_path / "var/lib/etcd/member/wal").iterdir()) == ["0.wal"]  # the new log
     assert not list(tmp_path.glob("var/lib/etcd.breakfix-*"))  # no copy left beside it
     done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env, timeout=60)
-    assert done.returncode == 1 and "held other data than before the lab" in done.stderr  # not the noted file
+    assert done.returncode == 0, done.stderr  # a second reset (another phase of verify) sees the same store
+    fresh = db.with_name("db.new")
+    fresh.write_bytes(b"restored in place")  # another file, as a restore over the old folder makes
+    fresh.replace(db)
+    done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 1 and "held other data than before the lab" in done.stderr
 
 
 def test_store_kept_compares_the_databases_identity() -> None:
