@@ -90,14 +90,15 @@ def restore(node: Node, changes: ChangeLog, snapshot: str, data_dir: str, bump: 
     changes.command(node, run, undo=f"rm -rf -- {shlex.quote(data_dir)}", timeout=300)
 
 
-def _store_back_script(manifest: bytes, store: str, inode: str) -> str:
+def _store_back_script(manifest: bytes, store: str, inode: str, mode: str = "600:0:0") -> str:
     """Shell: etcd on STORE and on its manifest as it was (MANIFEST), moved past every revision given out since.
 
     While etcd ran on a restored store, every client (kubelets, controllers, kube-proxy) saw revisions that
     the old store never reached: going back to it as it is would leave their watches waiting for revisions
     "from the future". So the old store is copied forward (etcdutl, bumped and marked compacted: every
     watcher lists again), put in place, and kube-apiserver restarted. Exits non-zero, saying so, when
-    STORE's database is no longer the file it was (INODE): it was replaced in place, its old data is gone."""
+    STORE's database is no longer the file it was (INODE): it was replaced in place, its old data is gone.
+    MODE (`octal:uid:gid`) is the manifest's, as it was."""
     pod = load_pod(manifest, ETCD)
     container = main_container(pod)
     flags = {f: get_flag(container, f) for f in ("--name", "--initial-cluster", "--initial-advertise-peer-urls")}
@@ -114,8 +115,10 @@ def _store_back_script(manifest: bytes, store: str, inode: str) -> str:
     q = shlex.quote
     etcd, aside, off = q(ETCD), q(ASIDE), q(OFF)
     encoded = base64.b64encode(manifest).decode()
+    perm, _, owner = mode.partition(":")
+    perm, owner = q(perm), q(owner)
     return (
-        f"printf %s {encoded} | base64 -d > {aside} || exit 1; "
+        f"printf %s {encoded} | base64 -d > {aside} && chmod {perm} {aside} && chown {owner} {aside} || exit 1; "
         f'replaced=0; [ "$(stat -c %d:%i {q(db)} 2>/dev/null)" = {q(inode)} ] || replaced=1; '
         f"[ -f {etcd} ] && mv -f {etcd} {off}; "
         f'i=0; while pgrep -x etcd >/dev/null; do i=$((i+1)); [ "$i" -gt {RESTART_WAIT_S} ] && '
@@ -151,8 +154,9 @@ def store_back_on_reset(node: Node, changes: ChangeLog, state: SessionState, sto
         raise StepError(f"{node.name}: {ETCD} does not exist")
     db = posixpath.join(store, "member/snap/db")
     inode = node.check("stat -c %%d:%%i %s", db).strip()
+    mode = node.check("stat -c %%a:%%u:%%g %s", ETCD).strip()
     state.set(store_key(store), inode)
-    changes.command(node, "true", undo=_store_back_script(manifest, store, inode),
+    changes.command(node, "true", undo=_store_back_script(manifest, store, inode, mode),
                     timeout=RESTART_TIMEOUT_S + 2 * RESTART_WAIT_S + 300)  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import subprocess
 from pathlib import Path
 
@@ -67,6 +68,7 @@ def test_restore_bumps_the_revision_and_undo_removes_the_new_store() -> None:
 def test_store_back_keeps_the_manifest_in_the_journal_and_notes_the_store() -> None:
     t = FakeTransport({etcd_backup.ETCD: MANIFEST})
     t.expect(r"^stat -c %d:%i /var/lib/etcd/member/snap/db$", stdout="65024:77\n")
+    t.expect(r"^stat -c %a:%u:%g /etc/kubernetes/manifests/etcd.yaml$", stdout="600:0:0\n")
     t.expect(r"^true$")
     ctx = make_ctx(t)
     state = _state()
@@ -124,10 +126,12 @@ def test_the_store_back_script_copies_the_store_forward_and_says_when_it_was_rep
     """Run for real by sh, the node's paths under TMP_PATH, stand-ins for pgrep and ctr (etcdutl)."""
     db, env = _node_tree(tmp_path, b"changed by the student\n")
     inode = subprocess.run(["stat", "-c", "%d:%i", str(db)], capture_output=True, text=True, check=True).stdout.strip()
-    script = _on(tmp_path, etcd_backup._store_back_script(MANIFEST, "/var/lib/etcd", inode))
+    owner = f"{os.getuid()}:{os.getgid()}"
+    script = _on(tmp_path, etcd_backup._store_back_script(MANIFEST, "/var/lib/etcd", inode, f"600:{owner}"))
     done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "etc/kubernetes/manifests/etcd.yaml").read_bytes() == MANIFEST
+    assert (tmp_path / "etc/kubernetes/manifests/etcd.yaml").stat().st_mode & 0o777 == 0o600  # as it was
     assert (tmp_path / "etc/kubernetes/manifests/kube-apiserver.yaml").exists()  # moved out and back
     assert db.read_bytes() == b"store"  # the same data, copied forward into the same file
     assert sorted(p.name for p in (tmp_path / "var/lib/etcd/member/wal").iterdir()) == ["0.wal"]  # the new log
