@@ -385,3 +385,10 @@ def test_a_lab_may_grade_its_cheats_longer_than_the_command_line_says(
     ctx, _t, _k = marked_ctx({"/etc/app.conf": b"good"})
     phases = runner.verify(ctx, lab, settle=300, cheat_window=45)
     assert seen == [window] and all(p.ok for p in phases)  # never longer than --settle
+
+
+def test_a_graders_throwaway_object_is_not_a_gap_in_the_labs_journal() -> None:
+    assert runner.graders_own("ConfigMap default/breakfix-probe-write-8a60f5b4 was created")
+    assert runner.graders_own("Pod breakfix-probe-1a2b3c4d was created")
+    assert not runner.graders_own("ConfigMap default/orders-ledger was created")
+    assert not runner.graders_own("ConfigMap default/my-breakfix-probe-x was created")
