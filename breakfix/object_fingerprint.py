@@ -77,6 +77,8 @@ OWNED_BY_COMPONENTS = frozenset(
         ("ConfigMap", "kube-system", "kube-apiserver-legacy-service-account-token-tracking"),
     }
 )
+#: The cluster CA the controller-manager writes into every namespace (without an owner reference).
+ROOT_CA = "kube-root-ca.crt"
 #: at most this many objects are fingerprinted (a busy shared cluster is not a lab cluster)
 LIMIT = 5000
 
@@ -102,6 +104,8 @@ def _skipped(obj: Obj) -> bool:
         return True  # a controller made it and keeps it
     if (obj.get("kind"), meta.get("namespace"), meta.get("name")) in OWNED_BY_COMPONENTS:
         return True
+    if obj.get("kind") == "ConfigMap" and meta.get("name") == ROOT_CA:
+        return True  # the controller-manager publishes it into every namespace, whenever it gets to it
     return bool(meta.get("name") == MARKER_NAME and meta.get("namespace") == MARKER_NAMESPACE)
 
 

@@ -58,7 +58,8 @@ def test_a_name_dropped_and_added_again(pki_files: dict[str, bytes]) -> None:
     assert cert_names(x509.load_pem_x509_certificate(t.files[pki.APISERVER_CERT])) == ["DNS:kubernetes", "IP:10.0.0.2"]
     cert_faults.drop_name(node, ChangeLog(ctx, "break"), "IP:10.0.0.2")
     dropped = x509.load_pem_x509_certificate(t.files[pki.APISERVER_CERT])
-    assert cert_names(dropped) == ["DNS:kubernetes"] and dropped.not_valid_before_utc < NOW
+    now = datetime.datetime.now(datetime.UTC)
+    assert cert_names(dropped) == ["DNS:kubernetes"] and dropped.not_valid_before_utc < now
     with pytest.raises(StepError, match=r"does not carry the name IP:10\.0\.0\.9"):
         cert_faults.drop_name(node, ChangeLog(ctx, "break"), "IP:10.0.0.9")
 

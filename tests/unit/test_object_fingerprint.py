@@ -146,3 +146,13 @@ def test_objects_their_component_rewrites_are_left_to_it() -> None:
     patch = {"data": {"jws-kubeconfig-abcdef": "signature"}}
     kube.patch("v1", "ConfigMap", "cluster-info", "kube-public", patch)  # the bootstrap signer at work
     assert objects.differences(before, kube) == []
+
+
+def test_the_cluster_ca_the_controller_manager_publishes_is_left_to_it() -> None:
+    """kube-root-ca.crt appears in every namespace whenever the controller-manager gets to it: not a lab's change."""
+    kube = cluster()
+    kube.create(namespace("kube-public"))
+    before = objects.take(kube)
+    kube.create(configmap(objects.ROOT_CA, "kube-public", **{"ca.crt": "PEM"}))
+    kube.create(configmap("app-settings", "kube-public", mode="x"))
+    assert objects.differences(before, kube) == ["ConfigMap kube-public/app-settings was created"]

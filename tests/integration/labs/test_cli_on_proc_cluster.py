@@ -11,6 +11,7 @@ import pytest
 
 from breakfix.cli.main import main
 from breakfix.kube import KubeClient
+from breakfix.results import HELD_BACK
 from breakfix.state import State
 
 
@@ -59,7 +60,7 @@ def test_student_cycle(capsys: pytest.CaptureFixture[str], cluster: Any, tmp_pat
     report = json.loads(out)
     assert code == 1 and not report["passed"]
     assert [c["status"] for c in report["checks"]] == ["fail", "pass", "pass"] + ["pass"] * 4  # + the engine's guard
-    assert "no endpoints" in report["checks"][0]["message"]
+    assert report["checks"][0]["message"] == HELD_BACK  # "no endpoints" would name the fault: held back while it lasts
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None and suite.get("failures") == "1"
 
@@ -75,7 +76,8 @@ def test_student_cycle(capsys: pytest.CaptureFixture[str], cluster: Any, tmp_pat
         '[{"op":"replace","path":"/spec/selector","value":{"tier":"web"}}]',
     )
     code, out, _ = lab(capsys, "grade", "--json")
-    assert code == 1 and "web-canary" in json.loads(out)["checks"][0]["message"]
+    assert code == 1 and json.loads(out)["checks"][0]["status"] == "fail"  # the endpoints still do not match
+    assert json.loads(out)["checks"][0]["message"] == HELD_BACK
 
     # the real fix
     cluster.kubectl(
