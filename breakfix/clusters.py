@@ -212,7 +212,7 @@ def hold_lease(
             raise
         _, winner = read_lease(kube)
         who = describe_lease(winner) if winner else "someone else"
-        raise LeaseHeld(f"cluster {cluster} was taken at the same moment: {who}") from None
+        raise LeaseHeld(f"cluster {cluster} was taken at the same moment: {who} (its `lab reset` frees it)") from None
 
 
 def release_lease(kube: Kube, store: State, cluster: str) -> bool:

@@ -114,7 +114,7 @@ def test_two_takers_at_once_cannot_both_win(tmp_path: Path) -> None:
         return obj
 
     kube.get = get_then_race  # type: ignore[method-assign]
-    with pytest.raises(LeaseHeld, match=r"taken at the same moment: lab demo \(session 7\)"):
+    with pytest.raises(LeaseHeld, match=r"taken at the same moment: lab demo \(session 7\).*`lab reset` frees it"):
         hold_lease(kube, ctx.store, "test", 1, "demo", 9e9)
     kube.get = real_get  # type: ignore[method-assign]
     lease = lease_of(kube)
