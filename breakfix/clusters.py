@@ -130,10 +130,7 @@ def _machine_id() -> str:
 
 def lease_holder(store: State, cluster: str) -> str:
     """Who this command is, for the lease: machine id, this state folder's id, the cluster's registered name."""
-    state_id = store.get_setting("state_id")
-    if state_id is None:
-        state_id = uuid.uuid4().hex
-        store.set_setting("state_id", state_id)
+    state_id = store.setting_once("state_id", uuid.uuid4().hex)  # parallel exam starts must agree on it
     return f"{_machine_id()}/{state_id}/{cluster}"
 
 

@@ -249,6 +249,13 @@ class State:
         else:
             self._q("INSERT OR REPLACE INTO settings VALUES (?,?)", (key, value))
 
+    def setting_once(self, key: str, value: str) -> str:
+        """The stored setting, storing VALUE first when there is none (the first writer wins a race)."""
+        self._q("INSERT OR IGNORE INTO settings VALUES (?,?)", (key, value))
+        stored = self.get_setting(key)
+        assert stored is not None
+        return stored
+
     # sessions -----------------------------------------------------------------
     _COLS = "id, cluster, lab, status, created, started, deadline, ended, hints_used, solved_at, student, exam, data"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 import json
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from breakfix import runner
-from breakfix.clusters import LEASE, MARKER_NAME, MARKER_NAMESPACE, LeaseHeld, hold_lease, read_lease
+from breakfix.clusters import LEASE, MARKER_NAME, MARKER_NAMESPACE, LeaseHeld, hold_lease, lease_holder, read_lease
 from breakfix.context import Context
 from breakfix.state import State
 from breakfix.transport.node import Node
@@ -154,3 +155,12 @@ def test_status_renews_the_lease_of_a_running_lab(tmp_path: Path, monkeypatch: p
     assert status.status_text == "active"
     renewed = lease_of(kube)
     assert renewed is not None and renewed["expires"] > lease["expires"] - 100
+
+
+def test_parallel_commands_on_a_new_state_folder_agree_on_who_they_are(tmp_path: Path) -> None:
+    """An exam starts every student's lab in parallel: all must write the same holder into their leases."""
+    stores = [State(tmp_path / "state") for _ in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        holders = list(pool.map(lambda s: lease_holder(s, "c").rsplit("/", 2)[1], stores))
+    assert len(set(holders)) == 1
+    assert lease_holder(State(tmp_path / "state"), "c").split("/")[1] == holders[0]
