@@ -372,10 +372,11 @@ class State:
         self._q("DELETE FROM exams WHERE name=?", (name,))
         self._q("DELETE FROM exam_controls WHERE exam=?", (name,))
 
-    def exam_sessions(self, name: str) -> dict[str, Session]:
-        """Each student's newest session in the exam."""
+    def exam_sessions(self, name: str) -> list[Session]:
+        """The newest session of each student on each of their clusters in the exam, oldest first."""
         rows = self._q(f"SELECT {self._COLS} FROM sessions WHERE exam=? ORDER BY id", (name,))
-        return {s.student or "": s for s in (self._session(r) for r in rows)}
+        newest = {(s.student, s.cluster): s for s in (self._session(r) for r in rows)}
+        return list(newest.values())
 
     def add_exam_control(
         self, name: str, at: float, action: str, student: str | None = None, seconds: float | None = None

@@ -89,7 +89,8 @@ def _junit_suites(board: Board) -> list[tuple[str, GradeReport]]:
             s.lab,
             [CheckResult("error", f"never graded ({s.state}){': ' + s.detail if s.detail else ''}", name="graded")],
         )
-        suites.append((f"{board.name}.{s.student}", report))
+        task = f".task{s.task}" if board.several_tasks else ""
+        suites.append((f"{board.name}.{s.student}{task}", report))
     return suites
 
 
@@ -135,7 +136,8 @@ def board_view(board: Board, titles: Mapping[str, str] | None = None, footer: st
     from rich.text import Text
 
     public = titles is not None
-    columns = ["STUDENT", "TASK"] if public else ["STUDENT", "CLUSTER", "LAB"]
+    numbered = board.several_tasks
+    columns = ["STUDENT", "TASK"] if public else ["STUDENT", *(["#"] if numbered else []), "CLUSTER", "LAB"]
     columns += ["STATE", "SCORE", "CHECKS", "TIME LEFT", "HINTS"] + ([] if public else ["DETAIL"])
     table = Table(
         title=f"exam {board.name}: {board.passed}/{len(board.seats)} fixed; time left {board.time_left}",
@@ -144,10 +146,20 @@ def board_view(board: Board, titles: Mapping[str, str] | None = None, footer: st
     for col in columns:
         table.add_column(col, overflow="fold")
     for s in board.seats:
-        where = [titles.get(s.lab) or "-"] if titles is not None else [s.cluster, s.lab]
+        where = (
+            [titles.get(s.lab) or "-"]
+            if titles is not None
+            else [*([str(s.task)] if numbered else []), s.cluster, s.lab]
+        )
         cells = [_STATE_STYLE.get(s.state, s.state), _score(s), s.checks, _left(board, s), str(s.hints)]
         table.add_row(s.student, *where, *cells, *([] if public else [s.detail]))
     parts: list[RenderableType] = [table]
+    if numbered:
+        results = [
+            f"{r.student} {r.score:g}% ({r.fixed}/{r.tasks} fixed{', passed' if r.passed else ''})"
+            for r in board.students()
+        ]
+        parts.append(Text(f"scores (pass mark {board.pass_mark:g}%): " + "; ".join(results)))
     changes = controls_lines(board)
     if changes:
         parts.append(Text("\n".join(["clock:", *(f"  {line}" for line in changes)])))
@@ -180,7 +192,7 @@ def exam_start(
     board, failures = _runner().start(exam_file)
     _show(board, json_out)
     if failures:
-        say(f"{len(failures)} student(s) not started; fix what the board says and run `lab exam start` again")
+        say(f"{len(failures)} task(s) not started; fix what the board says and run `lab exam start` again")
         raise typer.Exit(1)
 
 
@@ -400,7 +412,13 @@ def exam_end(
 ) -> None:
     """Grade everyone one last time, stop the clock, reset every cluster and print the report."""
     _writable(report, junit)
-    _show(_runner().end(name, keep), json_out, report, junit)
+    board = _runner().end(name, keep)
+    _show(board, json_out, report, junit)
+    if board.not_reset:
+        for cluster, why in board.not_reset.items():
+            say(f"{cluster}: {why}")
+        say(f"{len(board.not_reset)} cluster(s) not put back: the report is final; `lab exam end` retries the resets")
+        raise typer.Exit(1)
 
 
 @exam_app.command("report")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from breakfix.errors import LabFileError
 from breakfix.model import Duration
@@ -13,17 +13,45 @@ from breakfix.yamlfile import read_mapping, validate
 
 
 class Student(BaseModel):
-    """One student: a name, the lab cluster they work on and, optionally, the lab they get."""
+    """One student: a name, the lab cluster(s) they work on (a task on each) and, optionally, their labs."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Shown on the board and in the report.")
-    cluster: str = Field(min_length=1, description="A registered lab cluster (`lab cluster adopt`).")
-    lab: str | None = Field(default=None, description="This student's lab; by default labs are dealt in turn.")
+    cluster: str | None = Field(
+        default=None, min_length=1, description="A registered lab cluster (`lab cluster adopt`)."
+    )
+    clusters: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="Several registered clusters instead of one: the student gets a task on each (as in the CKA, "
+        "where each task names its cluster).",
+    )
+    lab: str | None = Field(
+        default=None, description="This student's lab (one cluster); by default labs are dealt in turn."
+    )
+    labs: list[str] | None = Field(
+        default=None, min_length=1, description="This student's labs, one per cluster of `clusters`, in that order."
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_name_clusters(self) -> Student:
+        if (self.cluster is None) == (self.clusters is None):
+            raise ValueError("give either `cluster` (one) or `clusters` (a task on each), not both or neither")
+        if self.lab is not None and self.clusters is not None:
+            raise ValueError("`lab` goes with `cluster`; with `clusters` give `labs`, one per cluster")
+        if self.labs is not None and len(self.labs) != len(self.workplaces):
+            raise ValueError(f"`labs` names {len(self.labs)} lab(s) for {len(self.workplaces)} cluster(s)")
+        return self
+
+    @property
+    def workplaces(self) -> list[str]:
+        """Every cluster the student works on, in task order."""
+        return self.clusters if self.clusters is not None else [self.cluster or ""]
 
 
 class ExamFile(BaseModel):
-    """A timed session for a class: every student gets one lab on their own cluster; one clock for all."""
+    """A timed session for a class: every student gets a lab on each of their clusters; one clock for all."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -38,6 +66,12 @@ class ExamFile(BaseModel):
         description="Labs with variables: each student's values come from this seed and their name "
         "(drawn at the first `lab exam start` when not given).",
     )
+    pass_mark: float = Field(
+        default=66.0,
+        gt=0,
+        le=100,
+        description="A student passes with at least this score (percent; the mean of their tasks, as in the CKA).",
+    )
 
 
 @dataclass(frozen=True)
@@ -47,18 +81,27 @@ class Assignment:
     student: str
     cluster: str
     lab: str
+    task: int = 1  # the task's number among the student's tasks (one per cluster)
+
+    @property
+    def key(self) -> str:
+        """The seat's id in the exam's records: the student and the cluster of the task."""
+        return f"{self.student}@{self.cluster}"
 
 
 def assignments(exam: ExamFile) -> list[Assignment]:
-    """The lab of each student: their own `lab:`, else the exam's labs dealt in turn to the others."""
+    """The labs of each student, a task per cluster: their own `lab:`/`labs:`, else the exam's labs in turn."""
     dealt: list[Assignment] = []
     turn = 0
     for s in exam.students:
-        if s.lab is None:
-            dealt.append(Assignment(s.name, s.cluster, exam.labs[turn % len(exam.labs)]))
-            turn += 1
-        else:
-            dealt.append(Assignment(s.name, s.cluster, s.lab))
+        own = s.labs if s.labs is not None else ([s.lab] if s.lab is not None else None)
+        for task, cluster in enumerate(s.workplaces, 1):
+            if own is None:
+                lab = exam.labs[turn % len(exam.labs)]
+                turn += 1
+            else:
+                lab = own[task - 1]
+            dealt.append(Assignment(s.name, cluster, lab, task))
     return dealt
 
 
@@ -70,12 +113,27 @@ def load_exam(path: Path) -> ExamFile:
     for i, s in enumerate(exam.students):
         if s.name in names:
             raise LabFileError(str(path), f"students[{i}].name", f"{s.name!r} is already students[{names[s.name]}]")
-        if s.cluster in clusters:
+        key = f"students[{i}].cluster" if s.clusters is None else f"students[{i}].clusters"
+        for cluster in s.workplaces:
+            if cluster in clusters:
+                where = (
+                    "named twice here" if clusters[cluster] == i else f"the cluster of students[{clusters[cluster]}]"
+                )
+                raise LabFileError(
+                    str(path),
+                    key,
+                    f"{cluster!r} is {where}: each task needs a cluster of its own (one lab at a time runs on one)",
+                )
+            clusters[cluster] = i
+        names[s.name] = i
+    dealt = assignments(exam)
+    for seat in dealt:
+        mine = [a.lab for a in dealt if a.student == seat.student]
+        if mine.count(seat.lab) > 1:
             raise LabFileError(
                 str(path),
-                f"students[{i}].cluster",
-                f"{s.cluster!r} is already the cluster of students[{clusters[s.cluster]}]: "
-                "each student needs a cluster of their own",
+                f"students[{names[seat.student]}]",
+                f"{seat.student} would get lab {seat.lab} on {mine.count(seat.lab)} clusters: "
+                "list more labs than a student has clusters, or give the student's `labs`",
             )
-        names[s.name] = clusters[s.cluster] = i
     return exam

@@ -33,12 +33,14 @@ def _result(s: Seat) -> str:
 def _rows(board: Board) -> tuple[list[str], list[list[str]]]:
     """The report's columns and one row of plain text per student (the Values column only for labs with variables)."""
     varied = any(s.seed is not None for s in board.seats)
-    header = ["Student", "Cluster", "Lab", "Result", "Score", "Checks", "Fixed after", "Open checks"]
-    header += ["Values (seed)"] if varied else []
+    tasks = board.several_tasks
+    header = ["Student", *(["Task"] if tasks else []), "Cluster", "Lab", "Result", "Score", "Checks", "Fixed after"]
+    header += ["Open checks", *(["Values (seed)"] if varied else [])]
     rows = []
     for s in board.seats:
         row = [
             s.student,
+            *([str(s.task)] if tasks else []),
             s.cluster,
             s.lab,
             _result(s),
@@ -54,18 +56,38 @@ def _rows(board: Board) -> tuple[list[str], list[list[str]]]:
 
 
 def _summary(board: Board) -> str:
-    return (
-        f"Started {_when(board.started)}, deadline {_when(board.deadline)}, ended {_when(board.ended)}. "
-        f"{board.passed} of {len(board.seats)} students fixed their cluster."
+    when = f"Started {_when(board.started)}, deadline {_when(board.deadline)}, ended {_when(board.ended)}. "
+    if not board.several_tasks:
+        return when + f"{board.passed} of {len(board.seats)} students fixed their cluster."
+    results = board.students()
+    passed = sum(1 for r in results if r.passed)
+    return when + (
+        f"{passed} of {len(results)} students passed (pass mark {board.pass_mark:g}%); "
+        f"{board.passed} of {len(board.seats)} tasks fixed."
     )
+
+
+def _student_rows(board: Board) -> tuple[list[str], list[list[str]]]:
+    """Each student's score over their tasks against the pass mark (exams with several tasks per student)."""
+    header = ["Student", "Score", "Tasks fixed", "Result"]
+    rows = [
+        [r.student, f"{r.score:g}%", f"{r.fixed}/{r.tasks}", "passed" if r.passed else "not passed"]
+        for r in board.students()
+    ]
+    return header, rows
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
 
 
 def markdown(board: Board) -> str:
     """The board as a Markdown report."""
     lines = [f"# Exam {board.name}", "", _summary(board), "", *_clock_lines(board)]
-    header, rows = _rows(board)
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    if board.several_tasks:
+        lines += [*_markdown_table(*_student_rows(board)), ""]
+    lines += _markdown_table(*_rows(board))
     return "\n".join(lines) + "\n"
 
 
@@ -98,16 +120,33 @@ def html_page(board: Board) -> str:
     body = []
     for s, row in zip(board.seats, rows, strict=True):
         kind = "fixed" if s.passed else ("not-fixed" if s.passed is False else "open")
+        result = header.index("Result")
         cells = "".join(
-            f'<td class="{"result" if i == 3 else "c" + str(i)}">{e(cell)}</td>' for i, cell in enumerate(row)
+            f'<td class="{"result" if i == result else "c" + str(i)}">{e(cell)}</td>' for i, cell in enumerate(row)
         )
         body.append(f'<tr class="{kind}">{cells}</tr>')
+    students = ""
+    if board.several_tasks:
+        s_header, s_rows = _student_rows(board)
+        students = (
+            "<table><thead><tr>"
+            + "".join(f"<th>{e(h)}</th>" for h in s_header)
+            + "</tr></thead>\n<tbody>\n"
+            + "\n".join(
+                f'<tr class="{"fixed" if r[-1] == "passed" else "not-fixed"}">'
+                + "".join(f'<td class="{"result" if i == 3 else "c" + str(i)}">{e(c)}</td>' for i, c in enumerate(r))
+                + "</tr>"
+                for r in s_rows
+            )
+            + "\n</tbody></table>\n<p></p>\n"
+        )
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><title>Exam {e(board.name)}</title>'
         f"<style>{_STYLE}</style></head><body>\n"
         f"<h1>Exam {e(board.name)}</h1>\n<p>{e(_summary(board))}</p>{clock}\n"
-        "<table><thead><tr>"
+        + students
+        + "<table><thead><tr>"
         + "".join(f"<th>{e(h)}</th>" for h in header)
         + "</tr></thead>\n<tbody>\n"
         + "\n".join(body)

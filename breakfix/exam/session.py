@@ -65,11 +65,13 @@ class Seat:
     extra: float = 0.0  # extra time the instructor gave this student (seconds)
     left: float | None = None  # this student's exam time left (seconds; negative when over)
     paused_grade: bool = False  # the latest grade was taken while the class clock was paused
+    task: int = 1  # the task's number among the student's tasks (one per cluster)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return {
             "student": self.student,
+            "task": self.task,
             "cluster": self.cluster,
             "lab": self.lab,
             "state": self.state,
@@ -89,6 +91,27 @@ class Seat:
         }
 
 
+@dataclass(frozen=True)
+class StudentResult:
+    """One student's exam result: the mean score of their tasks and whether it reaches the pass mark."""
+
+    student: str
+    score: float
+    passed: bool
+    fixed: int
+    tasks: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "student": self.student,
+            "score_percent": self.score,
+            "passed": self.passed,
+            "tasks_fixed": self.fixed,
+            "tasks": self.tasks,
+        }
+
+
 @dataclass
 class Board:
     """The whole exam at a glance."""
@@ -99,11 +122,31 @@ class Board:
     ended: float | None
     seats: list[Seat] = field(default_factory=list)
     clock: ExamClock | None = None  # None: a plain deadline (no pause, no extra time)
+    pass_mark: float = 66.0  # percent a student's score (the mean of their tasks) must reach
+    not_reset: dict[str, str] = field(default_factory=dict)  # `end`: clusters whose reset failed, and why
 
     @property
     def passed(self) -> int:
-        """How many students fixed their cluster."""
+        """How many tasks were fixed (with one task per student: how many students fixed their cluster)."""
         return sum(1 for s in self.seats if s.passed)
+
+    @property
+    def several_tasks(self) -> bool:
+        """Whether a student has more than one task (a cluster each)."""
+        return any(s.task > 1 for s in self.seats)
+
+    def students(self) -> list[StudentResult]:
+        """Each student's score over their tasks (an ungraded or unfixed task counts 0) against the pass mark."""
+        mine: dict[str, list[Seat]] = {}
+        for seat in self.seats:
+            mine.setdefault(seat.student, []).append(seat)
+        results = []
+        for student, seats in mine.items():
+            score = round(sum(s.score or 0.0 for s in seats) / len(seats), 1)
+            graded = any(s.report is not None for s in seats)
+            fixed = sum(1 for s in seats if s.passed)
+            results.append(StudentResult(student, score, graded and score >= self.pass_mark, fixed, len(seats)))
+        return results
 
     @property
     def paused_since(self) -> float | None:
@@ -148,12 +191,14 @@ class Board:
             "paused_since": self.paused_since,
             "controls": [c.as_dict() for c in self.controls],
             "passed": self.passed,
+            "pass_mark": self.pass_mark,
+            "results": [r.as_dict() for r in self.students()],
             "students": [s.as_dict() for s in self.seats],
         }
 
 
 def _parallel(fn: Callable[[Assignment], T], seats: list[Assignment]) -> dict[str, T]:
-    """FN applied to every seat at once; results by student. On Ctrl-C nothing new starts, running ones finish."""
+    """FN applied to every seat at once, by Assignment.key; on Ctrl-C nothing new starts, running ones finish."""
     if not seats:
         return {}
     pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(seats)), thread_name_prefix="exam")
@@ -164,7 +209,7 @@ def _parallel(fn: Callable[[Assignment], T], seats: list[Assignment]) -> dict[st
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
-    return dict(zip((s.student for s in seats), results, strict=True))
+    return dict(zip((s.key for s in seats), results, strict=True))
 
 
 def _hhmm(at: float) -> str:
@@ -232,6 +277,10 @@ class ExamRunner:
             raise BreakfixError(f"exam {name}: {exc}; this version of breakfix cannot read its clock") from None
         return ExamClock.of(record["started"], float(self._exam_file(record).duration), record["ended"], controls)
 
+    def _sessions(self, name: str) -> dict[str, Session]:
+        """The newest session of each seat of the exam (by Assignment.key)."""
+        return {f"{s.student}@{s.cluster}": s for s in self.store.exam_sessions(name)}
+
     def _problems(self, name: str, found: dict[str, str]) -> None:
         """Keep what went wrong for each student (a later success clears it)."""
         record = self.store.exam(name)
@@ -242,8 +291,13 @@ class ExamRunner:
     def _check(self, path: Path, exam: ExamFile) -> list[Assignment]:
         seats = assignments(exam)
         known = {c["name"] for c in self.store.clusters()}
-        for i, (student, seat) in enumerate(zip(exam.students, seats, strict=True)):
-            key = f"students[{i}].lab" if student.lab else f"labs[{exam.labs.index(seat.lab)}]"
+        index = {s.name: i for i, s in enumerate(exam.students)}
+        for seat in seats:
+            i, student = index[seat.student], exam.students[index[seat.student]]
+            if student.labs is not None:
+                key = f"students[{i}].labs[{seat.task - 1}]"
+            else:
+                key = f"students[{i}].lab" if student.lab else f"labs[{exam.labs.index(seat.lab)}]"
             try:
                 self.catalog.get(seat.lab)
             except UnknownLabError as exc:
@@ -251,7 +305,9 @@ class ExamRunner:
             if seat.cluster not in known:
                 raise LabFileError(
                     str(path),
-                    f"students[{i}].cluster",
+                    f"students[{i}].cluster"
+                    if student.clusters is None
+                    else f"students[{i}].clusters[{seat.task - 1}]",
                     f"{seat.cluster!r} is not a registered lab cluster "
                     f"(registered: {', '.join(sorted(known)) or 'none'}); "
                     f"`lab cluster adopt INVENTORY --name {seat.cluster}` registers it",
@@ -282,8 +338,8 @@ class ExamRunner:
         if fresh:
             self.store.add_exam(exam.name, str(path.resolve()), spec)
         exam_seed = spec["seed"] if isinstance(spec["seed"], int) else student_seed(0, exam.name)  # an older record
-        sessions = self.store.exam_sessions(exam.name)
-        pending = [s for s in seats if s.student not in sessions or sessions[s.student].status not in RUNNING]
+        sessions = self._sessions(exam.name)
+        pending = [s for s in seats if s.key not in sessions or sessions[s.key].status not in RUNNING]
         if not pending:  # e.g. a start interrupted after the breaks: the clock still has to start
             self.log(f"exam {exam.name}: every student's lab is running already")
             self._start_clock(exam)
@@ -293,7 +349,7 @@ class ExamRunner:
         def start_one(seat: Assignment) -> str:
             api = self.api_for(seat)
             try:
-                earlier = sessions.get(seat.student)
+                earlier = sessions.get(seat.key)
                 if earlier is not None and earlier.status == SessionStatus.starting:
                     self.log(f"[{seat.student}] an earlier start did not finish: undoing it first")
                     api.reset()
@@ -320,12 +376,12 @@ class ExamRunner:
     def _abandon(self, name: str, seats: list[Assignment], fresh: bool) -> Interrupted:
         """Ctrl-C while breaking: undo the breaks of this run so no cluster is left broken without a clock."""
         self.log("interrupted: undoing every break of this exam start...")
-        sessions = self.store.exam_sessions(name)
+        sessions = self._sessions(name)
         record = self.store.exam(name)
         clock = record is not None and record["started"] is not None
-        undo = [s for s in seats if s.student in sessions and sessions[s.student].status in OPEN]
+        undo = [s for s in seats if s.key in sessions and sessions[s.key].status in OPEN]
         if clock:  # students already working keep their labs; only the unfinished starts are undone
-            undo = [s for s in undo if sessions[s.student].status == SessionStatus.starting]
+            undo = [s for s in undo if sessions[s.key].status == SessionStatus.starting]
         left = {k: v for k, v in _parallel(self._reset_one, undo).items() if v}
         if left:
             return Interrupted(
@@ -339,7 +395,7 @@ class ExamRunner:
         """The clock starts when the first `lab exam start` has broken its clusters; later starters share it."""
         record = self.store.exam(exam.name)
         assert record is not None
-        live = [s for s in self.store.exam_sessions(exam.name).values() if s.status in RUNNING]
+        live = [s for s in self.store.exam_sessions(exam.name) if s.status in RUNNING]
         if not live:
             return
         if record["started"] is None:
@@ -353,9 +409,9 @@ class ExamRunner:
         assert record is not None
         clock, now = self.clock(record), CLOCK.wall()
         self.store.update_exam(name, deadline=clock.deadline(now))
-        for student, session in self.store.exam_sessions(name).items():
+        for session in self.store.exam_sessions(name):
             if session.status in RUNNING:
-                self.store.update_session(session.id, deadline=clock.deadline(now, student))
+                self.store.update_session(session.id, deadline=clock.deadline(now, session.student or ""))
 
     # instructor controls ---------------------------------------------------------
     def _running_clock(self, name: str | None, what: str) -> tuple[dict[str, Any], ExamClock]:
@@ -391,7 +447,7 @@ class ExamRunner:
     def extend(self, name: str | None, student: str, seconds: float) -> Board:
         """Give one student SECONDS more (on top of any extra time given before)."""
         record, _clock = self._running_clock(name, "give extra time")
-        students = [s.student for s in self._seats(record)]
+        students = list(dict.fromkeys(s.student for s in self._seats(record)))
         if student not in students:
             raise UsageError(f"no student {student!r} in exam {record['name']} (students: {', '.join(students)})")
         if not 0 < seconds <= MAX_EXTRA:
@@ -414,8 +470,8 @@ class ExamRunner:
         return self.board(record["name"])
 
     def _with(self, record: dict[str, Any], states: tuple[str, ...]) -> list[Assignment]:
-        sessions = self.store.exam_sessions(record["name"])
-        return [s for s in self._seats(record) if s.student in sessions and sessions[s.student].status in states]
+        sessions = self._sessions(record["name"])
+        return [s for s in self._seats(record) if s.key in sessions and sessions[s.key].status in states]
 
     def _grade_all(self, record: dict[str, Any]) -> dict[str, str]:
         def grade_one(seat: Assignment) -> str:
@@ -447,22 +503,31 @@ class ExamRunner:
             self._problems(name, found)
         elif not to_reset:
             raise BreakfixError(f"exam {name} has ended already and left nothing to reset: `lab exam report {name}`")
+        failed: dict[str, str] = {}
         if to_reset:
             self.log(f"resetting {len(to_reset)} cluster(s)...")
-            self._problems(name, _parallel(self._reset_one, to_reset))
-        return self.board(name)
+            found = _parallel(self._reset_one, to_reset)
+            self._problems(name, found)
+            failed = {seat.cluster: found[seat.key] for seat in to_reset if found[seat.key]}
+        board = self.board(name)
+        board.not_reset = failed
+        return board
 
     def board(self, name: str) -> Board:
         """The exam's board from what the store holds (grades taken after the end do not count)."""
         record = self._record(name)
-        sessions = self.store.exam_sessions(name)
+        sessions = self._sessions(name)
         clock, now = self.clock(record), CLOCK.wall()
+        exam = self._exam_file(record)
         board = Board(name, record["started"], clock.deadline(now), record["ended"], clock=clock)
+        board.pass_mark = exam.pass_mark
         for seat in self._seats(record):
-            row = Seat(seat.student, seat.cluster, seat.lab, detail=record["problems"].get(seat.student, ""))
+            problems = record["problems"]  # an exam stored before tasks had keys: by student
+            detail = problems.get(seat.key, problems.get(seat.student, ""))
+            row = Seat(seat.student, seat.cluster, seat.lab, detail=detail, task=seat.task)
             row.extra = clock.extra(seat.student)
             row.left = None if record["ended"] is not None else clock.left(now, seat.student)
-            session = sessions.get(seat.student)
+            session = sessions.get(seat.key)
             if session is not None:
                 self._fill(row, session, record, clock)
             board.seats.append(row)

@@ -67,13 +67,40 @@ def test_labs_are_dealt_in_turn_unless_a_student_has_one() -> None:
         (with_students(name="Week 1"), "exam.yaml: name: String should match pattern"),
         (
             with_students(students=[{"name": "a", "cluster": "c1"}, {"name": "b", "cluster": "c1"}]),
-            "exam.yaml: students[1].cluster: 'c1' is already the cluster of students[0]",
+            "exam.yaml: students[1].cluster: 'c1' is the cluster of students[0]",
+        ),
+        (
+            with_students(students=[{"name": "a", "clusters": ["c1", "c2"]}, {"name": "b", "clusters": ["c3", "c2"]}]),
+            "exam.yaml: students[1].clusters: 'c2' is the cluster of students[0]",
+        ),
+        (
+            with_students(students=[{"name": "a", "clusters": ["c1", "c1"]}]),
+            "exam.yaml: students[0].clusters: 'c1' is named twice here",
+        ),
+        (
+            with_students(students=[{"name": "a", "cluster": "c1", "clusters": ["c2"]}]),
+            "exam.yaml: students.0: Value error, give either `cluster` (one) or `clusters`",
+        ),
+        (
+            with_students(students=[{"name": "a", "clusters": ["c1", "c2"], "labs": ["svc-selector"]}]),
+            "exam.yaml: students.0: Value error, `labs` names 1 lab(s) for 2 cluster(s)",
+        ),
+        (
+            with_students(students=[{"name": "a", "clusters": ["c1", "c2"], "lab": "svc-selector"}]),
+            "exam.yaml: students.0: Value error, `lab` goes with `cluster`",
+        ),
+        (
+            with_students(labs=["svc-selector"], students=[{"name": "a", "clusters": ["c1", "c2"]}]),
+            "exam.yaml: students[0]: a would get lab svc-selector on 2 clusters",
         ),
         (
             with_students(students=[{"name": "a", "cluster": "c1"}, {"name": "a", "cluster": "c2"}]),
             "exam.yaml: students[1].name: 'a' is already students[0]",
         ),
-        (with_students(students=[{"name": "a", "clustr": "c1"}]), "exam.yaml: students.0.cluster: Field required"),
+        (
+            with_students(students=[{"name": "a", "clustr": "c1"}]),
+            "exam.yaml: students.0.clustr: Extra inputs are not permitted",
+        ),
     ],
 )
 def test_a_bad_exam_file_gets_one_line_naming_file_and_key(
@@ -195,7 +222,15 @@ def test_the_documented_example_exam_loads_and_names_real_labs() -> None:
 
     exam = load_exam(Path(__file__).parents[2] / "docs" / "exam.example.yaml")
     catalog = load_catalog()
-    assert [a.lab for a in assignments(exam)] == ["svc-wrong-selector", "coredns-scaled-down", "etcd-datadir"]
+    assert [(a.student, a.task, a.lab) for a in assignments(exam)] == [
+        ("alice", 1, "svc-wrong-selector"),
+        ("bob", 1, "coredns-scaled-down"),
+        ("carol", 1, "etcd-datadir"),
+        ("dan", 1, "kubelet-stopped"),
+        ("dan", 2, "svc-wrong-selector"),
+        ("erin", 1, "kubelet-stopped"),
+        ("erin", 2, "svc-wrong-selector"),
+    ]
     for a in assignments(exam):
         catalog.get(a.lab)
 

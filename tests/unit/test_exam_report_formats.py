@@ -7,10 +7,12 @@ import io
 from html.parser import HTMLParser
 from pathlib import Path
 
+from breakfix.clock import CLOCK
+from breakfix.exam.model import ExamFile
 from breakfix.exam.report import csv_text, html_page, markdown, render
 from breakfix.exam.session import Board, ExamRunner
 from breakfix.state import State
-from tests.exam_fakes import EXAM, exam_with_grades
+from tests.exam_fakes import EXAM, check, exam_with_grades
 
 
 def board() -> Board:
@@ -75,3 +77,50 @@ def test_the_files_extension_picks_the_format(tmp_path: Path) -> None:
     assert render(b, tmp_path / "r.HTML").startswith("<!DOCTYPE html>")
     assert render(b, tmp_path / "r.csv").startswith("Student,Cluster,Lab,")
     assert render(b, tmp_path / "r.md") == render(b, tmp_path / "report") == markdown(b)
+
+
+def test_several_tasks_per_student_are_scored_against_the_pass_mark() -> None:
+    store = State()
+    spec = {
+        "name": "cka",
+        "duration": "2h",
+        "pass_mark": 60,
+        "labs": ["svc-wrong-selector", "coredns-scaled-down", "etcd-datadir"],
+        "students": [{"name": "alice", "clusters": ["a1", "a2", "a3"]}, {"name": "bob", "clusters": ["b1", "b2"]}],
+    }
+    store.add_exam("cka", "/exams/cka.yaml", ExamFile.model_validate(spec).model_dump(mode="json"))
+    now = CLOCK.wall()
+    store.update_exam("cka", started=now - 60, deadline=now + 3600)
+    fixed = {("alice", "a1"), ("alice", "a2"), ("bob", "b1")}
+    for student, cluster, lab in [("alice", "a1", "svc-wrong-selector"), ("alice", "a2", "coredns-scaled-down"),
+                                  ("alice", "a3", "etcd-datadir"), ("bob", "b1", "svc-wrong-selector"),
+                                  ("bob", "b2", "coredns-scaled-down")]:  # fmt: skip
+        session = store.new_session(cluster, lab, student, "cka")
+        ok = (student, cluster) in fixed
+        store.update_session(session.id, status="solved" if ok else "active", started=now - 60)
+        store.add_grade(session.id, int(ok), 1, ok, [check("works", ok)])
+    b = ExamRunner(store).board("cka")
+    assert [(s.student, s.task, s.cluster, s.lab) for s in b.seats][2:4] == [
+        ("alice", 3, "a3", "etcd-datadir"),
+        ("bob", 1, "b1", "svc-wrong-selector"),  # labs dealt in turn across the class
+    ]
+    assert [(r.student, r.score, r.passed, r.fixed) for r in b.students()] == [
+        ("alice", 66.7, True, 2),
+        ("bob", 50.0, False, 1),
+    ]
+    rows = list(csv.reader(io.StringIO(csv_text(b))))
+    assert rows[0][:3] == ["Student", "Task", "Cluster"] and rows[3][:5] == [
+        "alice",
+        "3",
+        "a3",
+        "etcd-datadir",
+        "not fixed",
+    ]
+    page = Cells()
+    page.feed(html_page(b))
+    assert page.rows[:3] == [
+        ["Student", "Score", "Tasks fixed", "Result"],
+        ["alice", "66.7%", "2/3", "passed"],
+        ["bob", "50%", "1/2", "not passed"],
+    ]
+    assert "1 of 2 students passed (pass mark 60%); 3 of 5 tasks fixed." in markdown(b)

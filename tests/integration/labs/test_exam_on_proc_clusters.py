@@ -43,7 +43,7 @@ def test_exam_for_a_class(capsys: pytest.CaptureFixture[str], proc_cluster_facto
 
     code, out, err = lab(capsys, "exam", "start", str(exam), "--json")
     board = json.loads(out)
-    assert code == 1 and "1 student(s) not started" in err
+    assert code == 1 and "1 task(s) not started" in err
     assert {k: s["state"] for k, s in seats(board).items()} == {
         "alice": "active",
         "bob": "active",
