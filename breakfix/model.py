@@ -15,6 +15,14 @@ Domain = Literal[
     "workloads-scheduling",
     "storage",
 ]
+#: The CKA curriculum's weight of each domain (percent of the exam).
+CKA_DOMAIN_WEIGHTS: dict[str, int] = {
+    "troubleshooting": 30,
+    "cluster-architecture": 25,
+    "services-networking": 20,
+    "workloads-scheduling": 15,
+    "storage": 10,
+}
 Difficulty = Literal["easy", "medium", "hard"]
 Capability = Literal[
     "static-pods", "systemd", "real-clock", "swap", "multi-node", "netpol-cni", "cni", "cni-config-file"

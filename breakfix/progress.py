@@ -10,17 +10,12 @@ from typing import Any
 
 from breakfix.api import Breakfix
 from breakfix.catalog import Catalog
+from breakfix.model import CKA_DOMAIN_WEIGHTS
 from breakfix.results import CheckResult, GradeReport
 from breakfix.state import Session, SessionStatus, State
 
 #: How much each CKA domain weighs in the exam (percent).
-DOMAIN_WEIGHTS: dict[str, int] = {
-    "troubleshooting": 30,
-    "cluster-architecture": 25,
-    "services-networking": 20,
-    "workloads-scheduling": 15,
-    "storage": 10,
-}
+DOMAIN_WEIGHTS = CKA_DOMAIN_WEIGHTS
 #: Days before a solved lab comes back, by how many times it was solved cleanly (1, 2, 3, 4, 5+).
 REVIEW_DAYS = (1, 3, 7, 14, 30)
 DAY = 86400.0

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from breakfix.errors import LabFileError
-from breakfix.model import Duration
+from breakfix.model import CKA_DOMAIN_WEIGHTS, Domain, Duration
 from breakfix.yamlfile import read_mapping, validate
 
 
@@ -50,6 +51,26 @@ class Student(BaseModel):
         return self.clusters if self.clusters is not None else [self.cluster or ""]
 
 
+class Draw(BaseModel):
+    """Labs drawn for each student at random (from the exam's seed) instead of dealt from a list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    domains: dict[Domain, int] = Field(
+        default_factory=lambda: cast("dict[Domain, int]", dict(CKA_DOMAIN_WEIGHTS)),
+        description="How many tasks each CKA domain gets, in proportion (default: the CKA's weights).",
+    )
+    labs: list[str] | None = Field(
+        default=None, min_length=1, description="The labs to draw from (default: every lab in the catalog)."
+    )
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> Draw:
+        if any(w < 0 for w in self.domains.values()) or not any(w > 0 for w in self.domains.values()):
+            raise ValueError("`domains` needs weights of 0 or more, at least one of them above 0")
+        return self
+
+
 class ExamFile(BaseModel):
     """A timed session for a class: every student gets a lab on each of their clusters; one clock for all."""
 
@@ -57,7 +78,12 @@ class ExamFile(BaseModel):
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="The exam's id in `lab exam status NAME`.")
     duration: Duration = Field(gt=0, description="Time for the whole exam, e.g. 45m; it replaces each lab's limit.")
-    labs: list[str] = Field(min_length=1, description="Labs dealt to the students in turn.")
+    labs: list[str] = Field(default_factory=list, description="Labs dealt to the students in turn.")
+    draw: Draw | None = Field(
+        default=None,
+        description="Draw each student's labs at random by domain instead (`draw: {}` for the CKA's weights); "
+        "only labs their clusters can run, never one twice.",
+    )
     students: list[Student] = Field(min_length=1)
     seed: int | None = Field(
         default=None,
@@ -72,6 +98,22 @@ class ExamFile(BaseModel):
         le=100,
         description="A student passes with at least this score (percent; the mean of their tasks, as in the CKA).",
     )
+
+    @model_validator(mode="after")
+    def _labs_or_draw(self) -> ExamFile:
+        if self.draw is not None and self.labs:
+            raise ValueError("give `labs` (dealt in turn) or `draw` (drawn by domain), not both")
+        own = all(s.lab is not None or s.labs is not None for s in self.students)
+        if self.draw is None and not self.labs and not own:
+            raise ValueError("`labs` needs at least one lab for the students without their own (or give `draw`)")
+        return self
+
+    @property
+    def undrawn(self) -> list[Student]:
+        """Students whose labs are still to be drawn (`draw`, and no `lab`/`labs` of their own)."""
+        if self.draw is None:
+            return []
+        return [s for s in self.students if s.lab is None and s.labs is None]
 
 
 @dataclass(frozen=True)
@@ -91,6 +133,8 @@ class Assignment:
 
 def assignments(exam: ExamFile) -> list[Assignment]:
     """The labs of each student, a task per cluster: their own `lab:`/`labs:`, else the exam's labs in turn."""
+    if exam.undrawn:
+        raise ValueError(f"the labs of {exam.undrawn[0].name} are not drawn yet")
     dealt: list[Assignment] = []
     turn = 0
     for s in exam.students:
@@ -126,7 +170,7 @@ def load_exam(path: Path) -> ExamFile:
                 )
             clusters[cluster] = i
         names[s.name] = i
-    dealt = assignments(exam)
+    dealt = [] if exam.undrawn else assignments(exam)  # drawn labs never repeat
     for seat in dealt:
         mine = [a.lab for a in dealt if a.student == seat.student]
         if mine.count(seat.lab) > 1:

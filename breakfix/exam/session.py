@@ -17,7 +17,9 @@ from breakfix.clock import CLOCK
 from breakfix.durations import format_duration
 from breakfix.errors import BreakfixError, Interrupted, LabFileError, UnknownLabError, UsageError
 from breakfix.exam.clock import Control, ExamClock
+from breakfix.exam.draw import Candidate, draw_tasks
 from breakfix.exam.model import Assignment, ExamFile, assignments, load_exam
+from breakfix.inventory import load_inventory
 from breakfix.results import CheckResult, GradeReport
 from breakfix.runner import variant_of
 from breakfix.state import OPEN, RUNNING, Session, SessionStatus, State
@@ -288,6 +290,42 @@ class ExamRunner:
         self.store.update_exam(name, problems={**record["problems"], **found})
 
     # checks before anything is broken -------------------------------------------
+    def _drawn(self, path: Path, exam: ExamFile) -> ExamFile:
+        """EXAM with the labs of every student who has none of their own drawn from its seed (`draw`)."""
+        if exam.draw is None or not exam.undrawn:
+            return exam
+        pool_ids = exam.draw.labs if exam.draw.labs is not None else sorted(self.catalog.labs)
+        pool = []
+        for i, lab_id in enumerate(pool_ids):
+            try:
+                lab = self.catalog.get(lab_id)
+            except UnknownLabError as exc:
+                raise LabFileError(str(path), f"draw.labs[{i}]", str(exc)) from None
+            pool.append(Candidate(lab.id, lab.spec.domain, frozenset(lab.spec.requires)))
+        offers = {c["name"]: c for c in self.store.clusters()}
+        weights = {str(d): w for d, w in exam.draw.domains.items()}
+        seed = exam.seed if exam.seed is not None else student_seed(0, exam.name)
+        students = []
+        for student in exam.students:
+            if student not in exam.undrawn:
+                students.append(student)
+                continue
+            where = [(c, self._capabilities(offers.get(c))) for c in student.workplaces]
+            labs = draw_tasks(student.name, where, pool, weights, seed)
+            own = {"labs": labs} if student.clusters is not None else {"lab": labs[0]}
+            students.append(student.model_copy(update=own))
+        return exam.model_copy(update={"students": students})
+
+    @staticmethod
+    def _capabilities(cluster: dict[str, Any] | None) -> frozenset[str]:
+        """What a registered cluster offers labs (none for one that is not registered: the check says so)."""
+        if cluster is None:
+            return frozenset()
+        try:
+            return load_inventory(cluster["inventory"]).capabilities
+        except BreakfixError:
+            return frozenset()
+
     def _check(self, path: Path, exam: ExamFile) -> list[Assignment]:
         seats = assignments(exam)
         known = {c["name"] for c in self.store.clusters()}
@@ -318,17 +356,17 @@ class ExamRunner:
     def start(self, path: Path) -> tuple[Board, dict[str, str]]:
         """Break every student's cluster at once, then start the clock; returns the board and who failed."""
         exam = load_exam(path)
-        seats = self._check(path, exam)
-        spec = exam.model_dump(mode="json")
         record = self.store.exam(exam.name)
         if record is not None and record["ended"] is not None:
             raise BreakfixError(
                 f"exam {exam.name} has ended (`lab exam report {exam.name}`); give a new one a new name"
             )
-        if record is not None and exam.seed is None:  # the seed drawn at the first start stays the exam's
-            spec["seed"] = record["spec"].get("seed")
-        if record is None and exam.seed is None:
-            spec["seed"] = random_seed()
+        if exam.seed is None:  # the seed drawn at the first start stays the exam's
+            seed = record["spec"].get("seed") if record is not None else random_seed()
+            exam = exam.model_copy(update={"seed": seed})
+        exam = self._drawn(path, exam)
+        seats = self._check(path, exam)
+        spec = exam.model_dump(mode="json")
         if record is not None and {"seed": None, **record["spec"]} != spec:
             raise BreakfixError(
                 f"exam {exam.name} is running with a different exam file: end it first "

@@ -63,7 +63,7 @@ def test_labs_are_dealt_in_turn_unless_a_student_has_one() -> None:
         ("- a list\n", "exam.yaml: an exam file must be a YAML mapping"),
         (with_students(durration="5m"), "exam.yaml: durration: Extra inputs are not permitted"),
         (with_students(duration="soon"), "exam.yaml: duration:"),
-        (with_students(labs=[]), "exam.yaml: labs: List should have at least 1 item"),
+        (with_students(labs=[]), "exam.yaml: (top): Value error, `labs` needs at least one lab"),
         (with_students(name="Week 1"), "exam.yaml: name: String should match pattern"),
         (
             with_students(students=[{"name": "a", "cluster": "c1"}, {"name": "b", "cluster": "c1"}]),
