@@ -135,9 +135,12 @@ def board_view(board: Board, titles: Mapping[str, str] | None = None, footer: st
     from rich.table import Table
     from rich.text import Text
 
+    if titles is None and board.hidden:  # a running mock exam: the student reads it; titles and clusters only
+        titles = {s.lab: s.title for s in board.seats}
     public = titles is not None
     numbered = board.several_tasks
-    columns = ["STUDENT", "TASK"] if public else ["STUDENT", *(["#"] if numbered else []), "CLUSTER", "LAB"]
+    where_cols = ["#", "TASK", "CLUSTER"] if board.hidden else ["TASK"]
+    columns = ["STUDENT", *where_cols] if public else ["STUDENT", *(["#"] if numbered else []), "CLUSTER", "LAB"]
     columns += ["STATE", "SCORE", "CHECKS", "TIME LEFT", "HINTS"] + ([] if public else ["DETAIL"])
     table = Table(
         title=f"exam {board.name}: {board.passed}/{len(board.seats)} fixed; time left {board.time_left}",
@@ -146,11 +149,12 @@ def board_view(board: Board, titles: Mapping[str, str] | None = None, footer: st
     for col in columns:
         table.add_column(col, overflow="fold")
     for s in board.seats:
-        where = (
-            [titles.get(s.lab) or "-"]
-            if titles is not None
-            else [*([str(s.task)] if numbered else []), s.cluster, s.lab]
-        )
+        if titles is None:
+            where = [*([str(s.task)] if numbered else []), s.cluster, s.lab]
+        elif board.hidden:
+            where = [str(s.task), titles.get(s.lab) or s.title or "-", s.cluster]
+        else:
+            where = [titles.get(s.lab) or "-"]
         cells = [_STATE_STYLE.get(s.state, s.state), _score(s), s.checks, _left(board, s), str(s.hints)]
         table.add_row(s.student, *where, *cells, *([] if public else [s.detail]))
     parts: list[RenderableType] = [table]
@@ -160,6 +164,9 @@ def board_view(board: Board, titles: Mapping[str, str] | None = None, footer: st
             for r in board.students()
         ]
         parts.append(Text(f"scores (pass mark {board.pass_mark:g}%): " + "; ".join(results)))
+        if not board.hidden:
+            weakest = [f"{d} {score:g}% ({n} task{'s' if n > 1 else ''})" for d, score, n in board.domains()]
+            parts.append(Text("by domain, weakest first: " + "; ".join(weakest)))
     changes = controls_lines(board)
     if changes:
         parts.append(Text("\n".join(["clock:", *(f"  {line}" for line in changes)])))
@@ -169,6 +176,10 @@ def board_view(board: Board, titles: Mapping[str, str] | None = None, footer: st
 
 
 def _show(board: Board, json_out: bool, report: Path | None = None, junit: Path | None = None) -> None:
+    if board.hidden and (report is not None or junit is not None):
+        from breakfix.errors import UsageError
+
+        raise UsageError(f"mock exam {board.name} is running: its report names the labs, so it is written at the end")
     if json_out:
         emit_json(board.as_dict())
     else:
@@ -193,6 +204,54 @@ def exam_start(
     _show(board, json_out)
     if failures:
         say(f"{len(failures)} task(s) not started; fix what the board says and run `lab exam start` again")
+        raise typer.Exit(1)
+
+
+@exam_app.command("mock")
+def exam_mock(
+    duration: Annotated[str, typer.Option("--duration", help="Time for the whole mock exam, e.g. 2h.")] = "2h",
+    count: Annotated[
+        int | None, typer.Option("--count", min=1, help="How many tasks (default: one per free cluster).")
+    ] = None,
+    clusters: Annotated[
+        list[str] | None,
+        typer.Option("--cluster", help="A registered cluster to use (again for more; default: every free one)."),
+    ] = None,
+    seed: Annotated[
+        str | None, typer.Option("--seed", help="Draw the same tasks again (printed at the start).")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="The mock exam's name (default: mock-DATE-TIME).")] = None,
+    pool: Annotated[
+        list[str] | None, typer.Option("--from", help="Draw only from this lab (again for more; default: every lab).")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """A CKA-style mock exam on your own cluster(s): tasks drawn by the CKA's domain weights, one clock.
+
+    Each task runs on a cluster of its own (one lab at a time runs on a cluster): `lab exam status --grade`
+    grades them, `lab exam end` scores you against the pass mark and names your weakest domains."""
+    from breakfix.durations import parse_duration
+    from breakfix.errors import UsageError
+    from breakfix.variants import VariantError, parse_seed
+
+    try:
+        parse_duration(duration)
+        drawn = None if seed is None else parse_seed(seed)
+    except VariantError as exc:
+        raise UsageError(str(exc)) from None
+    except ValueError as exc:
+        raise UsageError(f"--duration: {exc}") from None
+    runner = _runner()
+    board, failures = runner.mock(clusters or [], count, duration, drawn, name=name, pool=pool)
+    _show(board, json_out)
+    if not json_out:
+        say(
+            f"mock exam {board.name}: {len(board.seats)} task(s), pass mark {board.pass_mark:g}%, "
+            f"seed {runner.seed_of(board.name)}; read a task with `lab --cluster CLUSTER task`; "
+            "`lab exam status --grade` grades them all, `lab exam end` scores you"
+        )
+    if failures:
+        say(f"{len(failures)} task(s) not started; see the board, then `lab exam end {board.name}`")
         raise typer.Exit(1)
 
 

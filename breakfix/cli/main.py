@@ -270,8 +270,10 @@ def start(
 @app.command()
 def task() -> None:
     """Show the running lab's task again."""
-    session, text = _bf().task()
-    print(f"{session.lab}:\n\n{text}")
+    bf = _bf()
+    session, text = bf.task()
+    # in an exam the student did not choose the lab: its id would name the fault, its title does not
+    print(f"{bf.lab_of(session).spec.title if session.exam else session.lab}:\n\n{text}")
 
 
 @app.command()
@@ -280,7 +282,7 @@ def status(output: OutputOpt = None, json_out: JsonOpt = False) -> None:
     fmt = _format(output, json_out)
     st = _bf().status()
     if fmt in ("json", "yaml", "name"):
-        emit(st.as_dict(), fmt, names=[st.session.lab] if st.session else [])
+        emit(st.as_dict(), fmt, names=[st.session.lab] if st.session and not st.session.exam else [])
         return
     if st.session is None:
         print(
@@ -290,7 +292,8 @@ def status(output: OutputOpt = None, json_out: JsonOpt = False) -> None:
         return
     s = st.session
     print(
-        f"{st.cluster}: {s.lab} ({st.lab_title}) is {st.status_text}; time left {st.time_left}; "
+        f"{st.cluster}: {st.lab_title if s.exam else f'{s.lab} ({st.lab_title})'} is {st.status_text}; "
+        f"time left {st.time_left}; "
         f"hints used {s.hints_used}; graded {st.grades} times"
         + (f"; seed {st.seed}" if st.seed is not None else "")
         + ("; run `lab reset` again" if st.status_text == "reset unfinished" else "")

@@ -99,6 +99,12 @@ class ExamFile(BaseModel):
         description="A student passes with at least this score (percent; the mean of their tasks, as in the CKA).",
     )
 
+    mock: bool = Field(
+        default=False,
+        description="A mock exam a student runs alone: until the end the board shows each task by its title and "
+        "cluster, never the lab or what its checks say.",
+    )
+
     @model_validator(mode="after")
     def _labs_or_draw(self) -> ExamFile:
         if self.draw is not None and self.labs:

@@ -87,6 +87,8 @@ def markdown(board: Board) -> str:
     lines = [f"# Exam {board.name}", "", _summary(board), "", *_clock_lines(board)]
     if board.several_tasks:
         lines += [*_markdown_table(*_student_rows(board)), ""]
+        weakest = [f"{d} {score:g}% ({n})" for d, score, n in board.domains()]
+        lines += ["By domain, weakest first (mean score, tasks): " + "; ".join(weakest) + ".", ""]
     lines += _markdown_table(*_rows(board))
     return "\n".join(lines) + "\n"
 

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import yaml
 from pydantic import ValidationError
 
 from breakfix.api import Breakfix
-from breakfix.catalog import Catalog, load_catalog
+from breakfix.catalog import Catalog, load_catalog, load_one
 from breakfix.clock import CLOCK
 from breakfix.durations import format_duration
 from breakfix.errors import BreakfixError, Interrupted, LabFileError, UnknownLabError, UsageError
@@ -20,6 +21,7 @@ from breakfix.exam.clock import Control, ExamClock
 from breakfix.exam.draw import Candidate, draw_tasks
 from breakfix.exam.model import Assignment, ExamFile, assignments, load_exam
 from breakfix.inventory import load_inventory
+from breakfix.paths import state_dir
 from breakfix.results import CheckResult, GradeReport
 from breakfix.runner import variant_of
 from breakfix.state import OPEN, RUNNING, Session, SessionStatus, State
@@ -68,14 +70,34 @@ class Seat:
     left: float | None = None  # this student's exam time left (seconds; negative when over)
     paused_grade: bool = False  # the latest grade was taken while the class clock was paused
     task: int = 1  # the task's number among the student's tasks (one per cluster)
+    title: str = ""  # the lab's title (it names no fault)
+    domain: str = ""  # the lab's CKA domain
 
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
+    def as_dict(self, hidden: bool = False) -> dict[str, Any]:
+        """A JSON-ready dict; HIDDEN (a running mock exam): the task's title instead of its lab, no messages."""
+        if hidden:
+            checks = [{"title": c.name, "ok": c.ok} for c in self.report.checks] if self.report else []
+            return {
+                "student": self.student,
+                "task": self.task,
+                "cluster": self.cluster,
+                "title": self.title,
+                "state": self.state,
+                "score_percent": self.score,
+                "passed": self.passed,
+                "graded_at": self.graded_at,
+                "checks_passed": self.checks,
+                "hints_used": self.hints,
+                "time_left_seconds": None if self.left is None else round(self.left, 1),
+                "checks": checks,
+            }
         return {
             "student": self.student,
             "task": self.task,
             "cluster": self.cluster,
             "lab": self.lab,
+            "title": self.title,
+            "domain": self.domain,
             "state": self.state,
             "detail": self.detail,
             "score_percent": self.score,
@@ -126,6 +148,20 @@ class Board:
     clock: ExamClock | None = None  # None: a plain deadline (no pause, no extra time)
     pass_mark: float = 66.0  # percent a student's score (the mean of their tasks) must reach
     not_reset: dict[str, str] = field(default_factory=dict)  # `end`: clusters whose reset failed, and why
+    mock: bool = False  # a student's own mock exam: labs and check messages stay hidden until the end
+
+    @property
+    def hidden(self) -> bool:
+        """Whether the board must not show labs or check messages (a mock exam that has not ended)."""
+        return self.mock and self.ended is None
+
+    def domains(self) -> list[tuple[str, float, int]]:
+        """Each CKA domain of the tasks: the mean score of its tasks and how many there were, weakest first."""
+        by: dict[str, list[float]] = {}
+        for seat in self.seats:
+            by.setdefault(seat.domain or "-", []).append(seat.score or 0.0)
+        rows = [(d, round(sum(v) / len(v), 1), len(v)) for d, v in by.items()]
+        return sorted(rows, key=lambda r: (r[1], r[0]))
 
     @property
     def passed(self) -> int:
@@ -195,7 +231,13 @@ class Board:
             "passed": self.passed,
             "pass_mark": self.pass_mark,
             "results": [r.as_dict() for r in self.students()],
-            "students": [s.as_dict() for s in self.seats],
+            **(
+                {}
+                if self.hidden
+                else {"domains": [{"domain": d, "score_percent": sc, "tasks": n} for d, sc, n in self.domains()]}
+            ),
+            "mock": self.mock,
+            "students": [s.as_dict(self.hidden) for s in self.seats],
         }
 
 
@@ -230,6 +272,7 @@ class ExamRunner:
         self.store = store or State()
         self.log = log or (lambda _m: None)
         self._catalog: Catalog | None = None
+        self._titles: dict[str, tuple[str, str]] = {}
 
     @property
     def catalog(self) -> Catalog:
@@ -316,6 +359,16 @@ class ExamRunner:
             students.append(student.model_copy(update=own))
         return exam.model_copy(update={"students": students})
 
+    def _about(self, lab_id: str) -> tuple[str, str]:
+        """A lab's title and domain (blank for a lab this catalog no longer has); one lab file read, once."""
+        if lab_id not in self._titles:
+            try:
+                lab = self._catalog.get(lab_id) if self._catalog is not None else load_one(lab_id)
+                self._titles[lab_id] = (lab.spec.title, lab.spec.domain)
+            except BreakfixError:
+                self._titles[lab_id] = ("", "")
+        return self._titles[lab_id]
+
     @staticmethod
     def _capabilities(cluster: dict[str, Any] | None) -> frozenset[str]:
         """What a registered cluster offers labs (none for one that is not registered: the check says so)."""
@@ -396,7 +449,8 @@ class ExamRunner:
                     api.start(seat.lab, student=seat.student, exam=exam.name, seed=seed)
                 else:
                     api.start(seat.lab, student=seat.student, exam=exam.name)
-                self.log(f"[{seat.student}] {seat.lab} is live on {seat.cluster}")
+                what = f"task {seat.task}" if exam.mock else seat.lab  # a mock's student must not read the lab
+                self.log(f"[{seat.student}] {what} is live on {seat.cluster}")
                 return ""
             except Exception as exc:
                 self.log(f"[{seat.student}] not started: {_failure(exc)}")
@@ -410,6 +464,50 @@ class ExamRunner:
         self._problems(exam.name, results)
         self._start_clock(exam)
         return self.board(exam.name), failures
+
+    def seed_of(self, name: str) -> int | None:
+        """The seed an exam's labs and values were drawn from."""
+        seed = self._record(name)["spec"].get("seed")
+        return seed if isinstance(seed, int) else None
+
+    def mock(
+        self,
+        clusters: list[str],
+        count: int | None,
+        duration: str,
+        seed: int | None = None,
+        student: str = "me",
+        name: str | None = None,
+        pool: list[str] | None = None,
+    ) -> tuple[Board, dict[str, str]]:
+        """A mock exam for one student: labs drawn by the CKA's weights, a task on each cluster, one clock."""
+        free = [c["name"] for c in self.store.clusters() if self.store.active_session(c["name"]) is None]
+        chosen = list(dict.fromkeys(clusters)) or free
+        if not chosen:
+            raise BreakfixError(
+                "no free lab cluster for a mock exam: register one (`lab cluster adopt`) or reset the lab on one"
+            )
+        count = len(chosen) if count is None else count
+        if count > len(chosen):
+            raise UsageError(
+                f"{count} tasks need {count} clusters (one lab runs on a cluster at a time); "
+                f"{len(chosen)} {'given' if clusters else 'free'}: {', '.join(chosen)}"
+            )
+        name = name or time.strftime("mock-%Y%m%d-%H%M%S", time.localtime(CLOCK.wall()))
+        spec: dict[str, Any] = {
+            "name": name,
+            "duration": duration,
+            "mock": True,
+            "draw": {"labs": pool} if pool else {},
+            "students": [{"name": student, "clusters": chosen[:count]}],
+        }
+        if seed is not None:
+            spec["seed"] = seed
+        folder = state_dir() / "exams"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(spec, sort_keys=False))
+        return self.start(path)
 
     def _abandon(self, name: str, seats: list[Assignment], fresh: bool) -> Interrupted:
         """Ctrl-C while breaking: undo the breaks of this run so no cluster is left broken without a clock."""
@@ -558,11 +656,12 @@ class ExamRunner:
         clock, now = self.clock(record), CLOCK.wall()
         exam = self._exam_file(record)
         board = Board(name, record["started"], clock.deadline(now), record["ended"], clock=clock)
-        board.pass_mark = exam.pass_mark
+        board.pass_mark, board.mock = exam.pass_mark, exam.mock
         for seat in self._seats(record):
             problems = record["problems"]  # an exam stored before tasks had keys: by student
             detail = problems.get(seat.key, problems.get(seat.student, ""))
             row = Seat(seat.student, seat.cluster, seat.lab, detail=detail, task=seat.task)
+            row.title, row.domain = self._about(seat.lab)
             row.extra = clock.extra(seat.student)
             row.left = None if record["ended"] is not None else clock.left(now, seat.student)
             session = sessions.get(seat.key)
