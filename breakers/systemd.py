@@ -41,3 +41,17 @@ def enable_until_reboot(node: Node, changes: ChangeLog, unit: str, start: bool =
         changes.unit(node, unit, "start")
     q = shlex.quote(unit)
     changes.command(node, f"systemctl enable --runtime {q}", undo=f"systemctl disable --runtime {q}")
+
+
+def override_until_reboot(node: Node, changes: ChangeLog, unit: str, settings: str) -> None:
+    """Add SETTINGS to UNIT as a runtime drop-in (/run/systemd/system): in force until the next boot only.
+
+    A shortcut a reboot undoes (cheats use it); undo removes the drop-in and reloads systemd."""
+    folder = f"/run/systemd/system/{unit}.d"
+    path = f"{folder}/99-until-reboot.conf"
+    q_folder, q_path = shlex.quote(folder), shlex.quote(path)
+    changes.command(
+        node,
+        f"mkdir -p {q_folder} && printf '%s' {shlex.quote(settings)} > {q_path} && systemctl daemon-reload",
+        undo=f"rm -f {q_path}; rmdir {q_folder} 2>/dev/null; systemctl daemon-reload",
+    )

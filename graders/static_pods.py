@@ -11,6 +11,7 @@ from breakfix.certs import cert_names, names_key
 from breakfix.context import SessionState
 from breakfix.results import CheckResult, failed, passed
 from breakfix.transport.node import Node
+from graders.systemd import runtime_overrides
 
 ETCD_CA = "/etc/kubernetes/pki/etcd/ca.crt"
 ETCD_CLIENT_CERT = "/etc/kubernetes/pki/etcd/healthcheck-client.crt"
@@ -188,6 +189,12 @@ def kubelet_static_pod_path(
         )
     resolved = node.run("realpath -m -- %s %s", used, path, timeout=30).stdout.split("\n")
     if len(resolved) >= 2 and resolved[0] and resolved[0] == resolved[1]:
+        lost = runtime_overrides(node, "kubelet")
+        if lost:
+            return failed(
+                f"the kubelet on {node.name} reads {path} on settings the next boot loses: {'; '.join(lost)}",
+                "A fix must outlive a reboot: put it where the kubelet's own files are.",
+            )
         return passed(f"the kubelet on {node.name} runs its static pods from {path}")
     return failed(
         f"the kubelet on {node.name} runs its static pods from {used}, not from {path}, where kubeadm writes them",

@@ -198,3 +198,21 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             out[key] = merge_patch(out.get(key), value)
     return out
+
+
+def unit_settings(
+    t: FakeTransport,
+    unit: str = "kubelet",
+    dropins: str = "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf",
+    transient: str = "no",
+    environment: str = "LANG=C.UTF-8\nPATH=/usr/local/sbin:/usr/bin",
+) -> None:
+    """Answer graders.systemd.runtime_overrides for UNIT: its files, its ExecStart and the manager's variables."""
+    out = (
+        f"Transient={transient}\nFragmentPath=/lib/systemd/system/{unit}.service\nDropInPaths={dropins}\n"
+        "--- breakfix ---\n"
+        f"[Service]\nExecStart=/usr/bin/{unit} $KUBELET_KUBEADM_ARGS ${{KUBELET_EXTRA_ARGS}}\n"
+        "--- breakfix ---\n"
+        f"{environment}\n"
+    )
+    t.expect(rf"systemctl show {unit} -p Transient .*", stdout=out)

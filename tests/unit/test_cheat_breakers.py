@@ -14,7 +14,7 @@ from breakfix.errors import StepError
 from breakfix.transport.base import CommandResult
 from breakfix.undo import replay
 from graders import service, systemd, workload
-from tests.fakes import FakeKube, FakeTransport
+from tests.fakes import FakeKube, FakeTransport, unit_settings
 from tests.unit.contexts import make_ctx
 
 IMAGES = {"web": "breakfix.local/web:1", "shell": "breakfix.local/shell:1"}
@@ -61,6 +61,7 @@ class Systemd:
 def test_enable_until_reboot_passes_for_enabled_now_but_not_at_boot_and_undoes_to_disabled() -> None:
     t = FakeTransport()
     unit = Systemd(t, "kubelet")  # stopped and disabled, as the break leaves it
+    unit_settings(t)
     ctx = make_ctx(t)
     node = ctx.node("cp1")
     systemd_breakers.enable_until_reboot(node, ChangeLog(ctx, "cheat"), "kubelet")
@@ -198,3 +199,15 @@ def test_copy_workload_keeps_the_count_unless_told_and_needs_the_original() -> N
     assert spare is not None and spare["spec"]["replicas"] == 3
     with pytest.raises(StepError, match="does not exist"):
         kube_breakers.copy_workload(ChangeLog(ctx, "cheat"), kube, "nope", "dns3", "kube-system")
+
+
+def test_a_runtime_drop_in_is_written_under_run_and_undone_with_a_reload() -> None:
+    t = FakeTransport()
+    t.expect(
+        r"(?s)mkdir -p /run/systemd/system/kubelet.service.d && printf .*until-reboot.conf && systemctl daemon-reload"
+    )
+    t.expect(r"rm -f /run/systemd/system/kubelet.service.d/99-until-reboot.conf; rmdir .*; systemctl daemon-reload")
+    ctx = make_ctx(t)
+    systemd_breakers.override_until_reboot(ctx.node("cp1"), ChangeLog(ctx, "cheat"), "kubelet.service", "[Service]\n")
+    replay(ctx)
+    assert [line.split()[0] for line in t.log if line.startswith(("mkdir", "rm -f /run"))] == ["mkdir", "rm"]

@@ -25,7 +25,7 @@ from breakfix.transport.node import Node
 from breakfix.transport.spec import TransportSpec
 from graders import node as node_graders
 from graders import probe, service, static_pod, systemd, workload
-from tests.fakes import FakeKube, FakeTransport, Unexpected
+from tests.fakes import FakeKube, FakeTransport, Unexpected, unit_settings
 from tests.unit.contexts import make_ctx
 
 CLUSTER = ClusterSpec("t", "inventory", Path("/dev/null"), (), None, None, frozenset(), pull_policy="Never")
@@ -80,11 +80,38 @@ def test_unit_active_and_enabled(active: str, enabled: str, ok_active: bool, ok_
     t = FakeTransport()
     t.expect("systemctl is-active kubelet", rc=0 if active == "active" else 3, stdout=active + "\n")
     t.expect("systemctl is-enabled kubelet", rc=0 if enabled == "enabled" else 1, stdout=enabled + "\n")
+    unit_settings(t)
     assert systemd.active(a_node(t), "kubelet").ok is ok_active
     result = systemd.enabled(a_node(t), "kubelet")
     assert result.ok is ok_enabled
     if not ok_enabled:
         assert "would not start after a reboot" in result.message and result.hint == "systemctl enable kubelet"
+
+
+@pytest.mark.parametrize(
+    ("settings", "lost"),
+    [
+        ({"dropins": "/etc/kubelet.service.d/10-kubeadm.conf /run/systemd/system/kubelet.service.d/x.conf"},
+         "/run/systemd/system/kubelet.service.d/x.conf is a runtime file"),
+        ({"dropins": "/run/systemd/system.control/kubelet.service.d/50-CPUQuota.conf"}, "system.control"),
+        ({"transient": "yes"}, "transient unit (systemd-run)"),
+        ({"environment": "PATH=/usr/bin\nKUBELET_EXTRA_ARGS=--pod-manifest-path=/x"},
+         "KUBELET_EXTRA_ARGS is set with systemctl set-environment"),
+    ],
+)  # fmt: skip
+def test_a_unit_running_on_settings_a_reboot_loses_is_not_fixed(settings: dict[str, str], lost: str) -> None:
+    t = FakeTransport()
+    t.expect("systemctl is-active kubelet", stdout="active\n")
+    unit_settings(t, **settings)
+    result = systemd.active(a_node(t), "kubelet")
+    assert result.status == "fail" and "the next boot loses" in result.message and lost in result.message
+
+
+def test_generated_units_and_unrelated_manager_variables_are_kept_at_boot() -> None:
+    t = FakeTransport()
+    t.expect("systemctl is-active kubelet", stdout="active\n")
+    unit_settings(t, dropins="/run/systemd/generator/kubelet.service.d/x.conf", environment="PATH=/bin\nFOO=1")
+    assert systemd.active(a_node(t), "kubelet").ok
 
 
 # workloads --------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from breakfix.state import State
 from breakfix.transport.base import CommandResult
 from breakfix.transport.node import Node
 from graders import static_pods
-from tests.fakes import FakeTransport
+from tests.fakes import FakeTransport, unit_settings
 
 NOW = datetime.datetime.now(datetime.UTC)
 CA = "/etc/kubernetes/pki/etcd/ca.crt"
@@ -180,8 +180,11 @@ def test_names_not_noted_at_setup_are_an_error() -> None:
 # the kubelet's static pod folder -----------------------------------------------------------------
 
 
-def kubelet_node(config: dict[str, object] | None, same: bool = True, rc: int = 0) -> tuple[Node, FakeTransport]:
+def kubelet_node(
+    config: dict[str, object] | None, same: bool = True, rc: int = 0, **unit: str
+) -> tuple[Node, FakeTransport]:
     t = FakeTransport()
+    unit_settings(t, **unit)
     body = json.dumps({"kubeletconfig": config}) if config is not None else ""
     t.expect(r"curl -fsS -k --max-time 10 --cert \S+ --key \S+ https://127.0.0.1:10250/configz", rc=rc, stdout=body,
              stderr="" if rc == 0 else "curl: (22) The requested URL returned error: 403")  # fmt: skip
@@ -204,6 +207,15 @@ def test_a_link_to_the_kubeadm_folder_counts_as_it() -> None:
     node, t = kubelet_node({"staticPodPath": "/etc/kubernetes/static"}, same=True)
     assert static_pods.kubelet_static_pod_path(node).status == "pass"
     assert any("realpath -m -- /etc/kubernetes/static /etc/kubernetes/manifests" in line for line in t.log)
+
+
+def test_the_right_folder_from_a_runtime_drop_in_fails() -> None:
+    node, _ = kubelet_node(
+        {"staticPodPath": "/etc/kubernetes/manifests"},
+        dropins="/etc/systemd/system/kubelet.service.d/10-kubeadm.conf /run/systemd/system/kubelet.service.d/99.conf",
+    )
+    result = static_pods.kubelet_static_pod_path(node)
+    assert result.status == "fail" and "the next boot loses" in result.message
 
 
 def test_another_folder_fails_even_with_copies_of_the_manifests() -> None:
