@@ -15,17 +15,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.testbed.proc_cluster import missing_artifacts, start_proc_cluster
 
-LAB = "svc-wrong-selector"
+LABS = ("svc-wrong-selector", "svc-variant")  # a student gets each lab once: at most two tasks each here
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "labs"
 
 
-def one_exam(runner_cls: type, store: object, folder: Path, students: list[str], name: str) -> tuple[float, float]:
-    """Start and end one exam for STUDENTS; return (start seconds, end seconds)."""
+def one_exam(
+    runner_cls: type, store: object, folder: Path, students: list[str], name: str, tasks: int = 1
+) -> tuple[float, float]:
+    """Start and end one exam for STUDENTS, TASKS clusters each; return (start seconds, end seconds)."""
     import yaml
 
     exam = folder / f"{name}.yaml"
     exam.write_text(
         yaml.safe_dump(
-            {"name": name, "duration": "10m", "labs": [LAB], "students": [{"name": s, "cluster": s} for s in students]}
+            {
+                "name": name,
+                "duration": "10m",
+                "students": [
+                    {"name": s, "clusters": [f"{s}-{t}" for t in range(tasks)], "labs": list(LABS[:tasks])}
+                    for s in students
+                ],
+            }
         )
     )
     runner = runner_cls(store)
@@ -45,21 +55,26 @@ def one_exam(runner_cls: type, store: object, folder: Path, students: list[str],
 def main() -> int:
     """Run the same exam with every cluster at once and one at a time; print both and their ratio."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--students", type=int, default=4, help="students, each with a cluster (default 4)")
+    parser.add_argument("--students", type=int, default=4, help="students (default 4)")
+    parser.add_argument("--tasks", type=int, default=1, help="tasks per student, each on a cluster (default 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args()
+    if not 1 <= args.tasks <= len(LABS):
+        parser.error(f"--tasks must be from 1 to {len(LABS)}")
     missing = missing_artifacts()
     if missing:
         print(f"binaries missing ({', '.join(missing)}): run python -m tests.testbed.artifacts", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="breakfix-bench-") as tmp:
         os.environ["BREAKFIX_STATE_DIR"] = tmp
+        os.environ["BREAKFIX_LABS_PATH"] = str(FIXTURES)
         from breakfix.api import Breakfix
         from breakfix.exam import session
         from breakfix.state import State
 
-        names = [f"s{i}" for i in range(args.students)]
-        with ThreadPoolExecutor(max_workers=args.students) as pool:
+        students = [f"s{i}" for i in range(args.students)]
+        names = [f"{s}-{t}" for s in students for t in range(args.tasks)]
+        with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
             clusters = list(pool.map(lambda n: start_proc_cluster(name=n), names))
         try:
             store = State()
@@ -68,19 +83,31 @@ def main() -> int:
             figures = {}
             for label, width in (("at once", session.MAX_PARALLEL), ("one by one", 1)):
                 session.MAX_PARALLEL = width
-                start, end = one_exam(session.ExamRunner, store, Path(tmp), names, label.replace(" ", "-"))
+                exam = label.replace(" ", "-")
+                start, end = one_exam(session.ExamRunner, store, Path(tmp), students, exam, args.tasks)
                 figures[label] = {"start_s": round(start, 2), "end_s": round(end, 2)}
-                print(f"{label}: {args.students} clusters broken in {start:.1f}s, graded and reset in {end:.1f}s")
+                print(f"{label}: {len(names)} clusters broken in {start:.1f}s, graded and reset in {end:.1f}s")
         finally:
             for cluster in clusters:
                 cluster.stop()
     ratio_start = figures["one by one"]["start_s"] / figures["at once"]["start_s"]
     ratio_end = figures["one by one"]["end_s"] / figures["at once"]["end_s"]
     print(
-        f"at once is {ratio_start:.1f}x faster to start and {ratio_end:.1f}x faster to end ({args.students} students)"
+        f"at once is {ratio_start:.1f}x faster to start and {ratio_end:.1f}x faster to end "
+        f"({args.students} students x {args.tasks} tasks)"
     )
     if args.json:
-        print(json.dumps({"students": args.students, **figures, "ratio_start": ratio_start, "ratio_end": ratio_end}))
+        print(
+            json.dumps(
+                {
+                    "students": args.students,
+                    "tasks": args.tasks,
+                    **figures,
+                    "ratio_start": ratio_start,
+                    "ratio_end": ratio_end,
+                }
+            )
+        )
     return 0
 
 

@@ -184,6 +184,7 @@ def load_exam(path: Path) -> ExamFile:
                 str(path),
                 f"students[{names[seat.student]}]",
                 f"{seat.student} would get lab {seat.lab} on {mine.count(seat.lab)} clusters: "
-                "list more labs than a student has clusters, or give the student's `labs`",
+                "a student gets each lab once (the board has a column per lab): list more labs than a student "
+                "has clusters, or other `labs` for the student",
             )
     return exam
