@@ -60,3 +60,25 @@ TITLES = {
     "coredns-scaled-down": "Nobody answers DNS",
     "etcd-datadir": "The cluster forgot everything",
 }
+
+
+def exam_with_tasks(store: State) -> None:
+    """Exam `cka`, pass mark 60: alice has three tasks (fixed two), bob two (fixed one); one check each."""
+    spec = {
+        "name": "cka",
+        "duration": "2h",
+        "pass_mark": 60,
+        "labs": ["svc-wrong-selector", "coredns-scaled-down", "etcd-datadir"],
+        "students": [{"name": "alice", "clusters": ["a1", "a2", "a3"]}, {"name": "bob", "clusters": ["b1", "b2"]}],
+    }
+    store.add_exam("cka", "/exams/cka.yaml", ExamFile.model_validate(spec).model_dump(mode="json"))
+    now = CLOCK.wall()
+    store.update_exam("cka", started=now - 60, deadline=now + 3600)
+    fixed = {("alice", "a1"), ("alice", "a2"), ("bob", "b1")}
+    for student, cluster, lab in [("alice", "a1", "svc-wrong-selector"), ("alice", "a2", "coredns-scaled-down"),
+                                  ("alice", "a3", "etcd-datadir"), ("bob", "b1", "svc-wrong-selector"),
+                                  ("bob", "b2", "coredns-scaled-down")]:  # fmt: skip
+        session = store.new_session(cluster, lab, student, "cka")
+        ok = (student, cluster) in fixed
+        store.update_session(session.id, status="solved" if ok else "active", started=now - 60)
+        store.add_grade(session.id, int(ok), 1, ok, [check("works", ok)])

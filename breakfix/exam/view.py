@@ -41,8 +41,15 @@ def _cell(seat: Seat) -> dict[str, Any]:
 
 
 def public_board(board: Board, titles: Mapping[str, str], now: float) -> dict[str, Any]:
-    """The board for the projector page (JSON-ready): no lab ids, summaries, messages or clusters."""
-    tasks = titles_of(board, titles)
+    """The board for the projector page (JSON-ready): no lab ids, summaries, messages or clusters.
+
+    With one task per student a column is a lab; with several (each student's own draw) a column is a task
+    number and each cell names its lab by title."""
+    numbered = board.several_tasks
+    if numbered:
+        tasks = [{"lab": "", "title": f"Task {n}"} for n in range(1, max(s.task for s in board.seats) + 1)]
+    else:
+        tasks = titles_of(board, titles)
     column = {t["lab"]: i for i, t in enumerate(tasks)}
     paused = board.paused_since is not None
     clock = board.clock
@@ -59,7 +66,10 @@ def public_board(board: Board, titles: Mapping[str, str], now: float) -> dict[st
                 "deadline": None if paused or clock is None else clock.deadline(now, seat.student),
             },
         )
-        row["cells"][column[seat.lab]] = _cell(seat)
+        if numbered:
+            row["cells"][seat.task - 1] = {**_cell(seat), "title": titles.get(seat.lab) or seat.title}
+        else:
+            row["cells"][column[seat.lab]] = _cell(seat)
         row["hints"] += seat.hints
     for row in students.values():
         mine = [c for c in row["cells"] if c is not None]  # the student's own tasks

@@ -8,6 +8,7 @@ skips, or fails when BREAKFIX_REQUIRE_TESTBED is set (as CI sets it).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import shutil
@@ -22,7 +23,7 @@ import pytest
 
 from breakfix.exam.session import ExamRunner
 from breakfix.state import State
-from tests.exam_fakes import EXAM, SPOILERS, TITLES, bob_fixes_it, exam_with_grades
+from tests.exam_fakes import EXAM, SPOILERS, TITLES, bob_fixes_it, exam_with_grades, exam_with_tasks
 from tests.testbed.fixtures import unavailable
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -61,6 +62,13 @@ def exam() -> tuple[State, dict[str, int]]:
 @pytest.fixture
 def web_board(exam: tuple[State, dict[str, int]]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """`lab exam board --web --port 0` on the test's own store; its address once it answers."""
+    with board_process() as running:
+        yield running
+
+
+@contextlib.contextmanager
+def board_process() -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`lab exam board --web --port 0` on the test's store, for the newest exam in it; its address and process."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "breakfix", "exam", "board", "--web", "--port", "0"],
         stdout=subprocess.DEVNULL,
@@ -168,3 +176,22 @@ def test_the_html_report_reads_in_a_real_browser(
     assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows] == ["alice", "bob", "<b>carol</b>"]
     assert rows[0].find_element(By.CSS_SELECTOR, "td.result").text == "fixed"
     assert not browser.find_elements(By.CSS_SELECTOR, "tbody b")  # the name was not read as markup
+
+
+def test_a_board_of_several_tasks_per_student_shows_task_columns_and_titles(browser: Any) -> None:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    exam_with_tasks(State())
+    with board_process() as (url, _proc):
+        wait = WebDriverWait(browser, 20, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException))
+        browser.get(url)
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "tr[data-student]")) == 2)
+        heads = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#head th")]
+        assert heads == ["Student", "Task 1", "Task 2", "Task 3", "Score", "Time left", "Hints"]
+        alice = row_text(browser, "alice")
+        assert all(title in alice for title in TITLES.values()) and "66.7%" in alice
+        body = browser.find_element(By.TAG_NAME, "body").text
+        for spoiler in SPOILERS:
+            assert spoiler not in body

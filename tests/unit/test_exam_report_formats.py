@@ -7,12 +7,10 @@ import io
 from html.parser import HTMLParser
 from pathlib import Path
 
-from breakfix.clock import CLOCK
-from breakfix.exam.model import ExamFile
 from breakfix.exam.report import csv_text, html_page, markdown, render
 from breakfix.exam.session import Board, ExamRunner
 from breakfix.state import State
-from tests.exam_fakes import EXAM, check, exam_with_grades
+from tests.exam_fakes import EXAM, exam_with_grades, exam_with_tasks
 
 
 def board() -> Board:
@@ -81,24 +79,7 @@ def test_the_files_extension_picks_the_format(tmp_path: Path) -> None:
 
 def test_several_tasks_per_student_are_scored_against_the_pass_mark() -> None:
     store = State()
-    spec = {
-        "name": "cka",
-        "duration": "2h",
-        "pass_mark": 60,
-        "labs": ["svc-wrong-selector", "coredns-scaled-down", "etcd-datadir"],
-        "students": [{"name": "alice", "clusters": ["a1", "a2", "a3"]}, {"name": "bob", "clusters": ["b1", "b2"]}],
-    }
-    store.add_exam("cka", "/exams/cka.yaml", ExamFile.model_validate(spec).model_dump(mode="json"))
-    now = CLOCK.wall()
-    store.update_exam("cka", started=now - 60, deadline=now + 3600)
-    fixed = {("alice", "a1"), ("alice", "a2"), ("bob", "b1")}
-    for student, cluster, lab in [("alice", "a1", "svc-wrong-selector"), ("alice", "a2", "coredns-scaled-down"),
-                                  ("alice", "a3", "etcd-datadir"), ("bob", "b1", "svc-wrong-selector"),
-                                  ("bob", "b2", "coredns-scaled-down")]:  # fmt: skip
-        session = store.new_session(cluster, lab, student, "cka")
-        ok = (student, cluster) in fixed
-        store.update_session(session.id, status="solved" if ok else "active", started=now - 60)
-        store.add_grade(session.id, int(ok), 1, ok, [check("works", ok)])
+    exam_with_tasks(store)
     b = ExamRunner(store).board("cka")
     assert [(s.student, s.task, s.cluster, s.lab) for s in b.seats][2:4] == [
         ("alice", 3, "a3", "etcd-datadir"),

@@ -19,7 +19,7 @@ from breakfix.exam.session import ExamRunner
 from breakfix.exam.view import public_board, steady
 from breakfix.exam.web import BoardServer, Source, create_app
 from breakfix.state import State
-from tests.exam_fakes import EXAM, SPOILERS, TITLES, bob_fixes_it, exam_with_grades
+from tests.exam_fakes import EXAM, SPOILERS, TITLES, bob_fixes_it, exam_with_grades, exam_with_tasks
 
 
 def source_for(store: State) -> Source:
@@ -75,6 +75,20 @@ def test_the_board_json_has_every_student_and_no_spoilers() -> None:
             assert spoiler not in text
 
     with_client(source_for(store), test)
+
+
+def test_with_several_tasks_a_column_is_a_task_and_each_cell_names_its_lab_by_title() -> None:
+    store = State()
+    exam_with_tasks(store)
+    view = public_board(ExamRunner(store).board("cka"), TITLES, CLOCK.wall())
+    assert [t["title"] for t in view["tasks"]] == ["Task 1", "Task 2", "Task 3"]
+    alice, bob = view["students"]
+    assert [c["title"] for c in alice["cells"]] == list(TITLES.values())
+    assert [c["passed"] for c in alice["cells"]] == [True, True, False] and alice["score"] == pytest.approx(66.7)
+    assert bob["cells"][2] is None and bob["cells"][0]["title"] == TITLES["svc-wrong-selector"]
+    text = json.dumps(view)
+    for spoiler in (*SPOILERS, '"a1"', '"cluster"', '"message"', '"detail"'):
+        assert spoiler not in text
 
 
 def test_the_page_is_one_file_that_listens_for_events() -> None:
