@@ -12,10 +12,12 @@ from breakfix.providers.base import Log, cluster_dir, missing, stream
 
 
 def vagrant_dir() -> Path:
-    """The folder holding the Vagrantfile (the repo's vagrant/, or BREAKFIX_VAGRANT_DIR)."""
+    """The folder holding the Vagrantfile: BREAKFIX_VAGRANT_DIR, the installed package's copy or the repo's vagrant/."""
     if os.environ.get("BREAKFIX_VAGRANT_DIR"):
         return Path(os.environ["BREAKFIX_VAGRANT_DIR"])
-    return Path(__file__).resolve().parents[2] / "vagrant"
+    package = Path(__file__).resolve().parents[1]
+    shipped = package / "_vagrant"
+    return shipped if shipped.is_dir() else package.parent / "vagrant"
 
 
 class VagrantProvider:
