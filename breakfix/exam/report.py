@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 import time
 from pathlib import Path
 
@@ -77,6 +78,31 @@ def _student_rows(board: Board) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def _task_rows(board: Board) -> tuple[list[str], list[list[str]]]:
+    """Per lab, for the class: how many had it, how many fixed it, and the checks that most of them failed."""
+    header = ["Lab", "Students", "Fixed", "Checks most often failing (students)"]
+    by_lab: dict[str, list[Seat]] = {}
+    for seat in board.seats:
+        by_lab.setdefault(seat.lab, []).append(seat)
+    rows = []
+    for lab, seats in by_lab.items():
+        failing: dict[str, int] = {}
+        for seat in seats:
+            for check in seat.report.checks if seat.report else []:
+                if not check.ok:
+                    failing[check.name] = failing.get(check.name, 0) + 1
+        top = sorted(failing.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        rows.append(
+            [
+                lab,
+                str(len(seats)),
+                str(sum(1 for s in seats if s.passed)),
+                "; ".join(f"{name} ({n}/{len(seats)})" for name, n in top) or "-",
+            ]
+        )
+    return header, rows
+
+
 def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return lines + ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
@@ -90,6 +116,7 @@ def markdown(board: Board) -> str:
         weakest = [f"{d} {score:g}% ({n})" for d, score, n in board.domains()]
         lines += ["By domain, weakest first (mean score, tasks): " + "; ".join(weakest) + ".", ""]
     lines += _markdown_table(*_rows(board))
+    lines += ["", "## Per task", "", *_markdown_table(*_task_rows(board))]
     return "\n".join(lines) + "\n"
 
 
@@ -152,14 +179,28 @@ def html_page(board: Board) -> str:
         + "".join(f"<th>{e(h)}</th>" for h in header)
         + "</tr></thead>\n<tbody>\n"
         + "\n".join(body)
-        + "\n</tbody></table>\n</body></html>\n"
+        + "\n</tbody></table>\n"
+        + _html_table("Per task", *_task_rows(board))
+        + "</body></html>\n"
     )
 
 
+def _html_table(title: str, header: list[str], rows: list[list[str]]) -> str:
+    e = html.escape
+    head = "".join(f"<th>{e(h)}</th>" for h in header)
+    body = "\n".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<h2>{e(title)}</h2>\n<table><thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table>\n"
+
+
+def json_text(board: Board) -> str:
+    """The board as JSON (what `--json` prints), for scripts."""
+    return json.dumps(board.as_dict(), indent=2) + "\n"
+
+
 #: The report's format, by the extension of the file it is written to (anything else is Markdown).
-FORMATS = {".html": html_page, ".htm": html_page, ".csv": csv_text}
+FORMATS = {".html": html_page, ".htm": html_page, ".csv": csv_text, ".json": json_text}
 
 
 def render(board: Board, path: Path) -> str:
-    """The report in the format PATH's extension names: .html or .csv, else Markdown."""
+    """The report in the format PATH's extension names: .html, .csv or .json, else Markdown."""
     return FORMATS.get(path.suffix.lower(), markdown)(board)

@@ -172,7 +172,7 @@ def test_the_html_report_reads_in_a_real_browser(
     page = tmp_path / "report.html"
     page.write_text(render(board, page))
     browser.get(page.as_uri())
-    rows = browser.find_elements(By.CSS_SELECTOR, "tbody tr")
+    rows = browser.find_elements(By.CSS_SELECTOR, "table:nth-of-type(1) tbody tr")
     assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows] == ["alice", "bob", "<b>carol</b>"]
     assert rows[0].find_element(By.CSS_SELECTOR, "td.result").text == "fixed"
     assert not browser.find_elements(By.CSS_SELECTOR, "tbody b")  # the name was not read as markup

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -54,7 +55,15 @@ def test_csv_and_html_hold_the_markdown_reports_rows() -> None:
     assert rows[1][3] == "fixed" and rows[1][4] == "100%"
     page = Cells()
     page.feed(html_page(b))
-    assert page.rows == rows and not page.fetches  # one self-contained page, the same cells
+    assert page.rows[: len(rows)] == rows and not page.fetches  # one self-contained page, the same cells
+    # then the class's view per task: who had it, who fixed it, which checks most of them failed
+    assert page.rows[len(rows) :] == [
+        ["Lab", "Students", "Fixed", "Checks most often failing (students)"],
+        ["svc-wrong-selector", "1", "1", "-"],
+        ["coredns-scaled-down", "1", "0", "dns answers (1/1)"],
+        ["etcd-datadir", "1", "0", "-"],
+    ]
+    assert "| coredns-scaled-down | 1 | 0 | dns answers (1/1) |" in markdown(b)
     for row in rows[1:]:
         assert "| " + " | ".join(row) + " |" in markdown(b)
 
@@ -72,6 +81,7 @@ def test_what_students_typed_cannot_become_markup_or_a_spreadsheet_formula() -> 
 
 def test_the_files_extension_picks_the_format(tmp_path: Path) -> None:
     b = board()
+    assert json.loads(render(b, tmp_path / "r.json")) == json.loads(json.dumps(b.as_dict()))
     assert render(b, tmp_path / "r.HTML").startswith("<!DOCTYPE html>")
     assert render(b, tmp_path / "r.csv").startswith("Student,Cluster,Lab,")
     assert render(b, tmp_path / "r.md") == render(b, tmp_path / "report") == markdown(b)
