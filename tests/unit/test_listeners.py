@@ -90,3 +90,18 @@ def test_a_server_without_a_port_fails() -> None:
         apiserver_node("https://127.0.0.1", {}), "kube-apiserver", "--etcd-servers", "etcd"
     )
     assert result.status == "fail"
+
+
+def test_a_host_name_is_judged_by_the_addresses_the_node_resolves_it_to() -> None:
+    etcd_on_node = 'LISTEN 0 4096 172.20.3.11:2379 0.0.0.0:* users:(("etcd",pid=9,fd=7))\n'
+    node = apiserver_node("https://cp1:2379", {2379: etcd_on_node})
+    assert isinstance(node.transport, FakeTransport)
+    node.transport.expect(r"getent ahostsv4 cp1", stdout="172.20.3.11     STREAM cp1\n172.20.3.11     DGRAM\n")
+    result = listeners.flag_servers_served_by(node, "kube-apiserver", "--etcd-servers", "etcd")
+    assert result.ok, result.message
+
+    relay_on_node = 'LISTEN 0 5 172.20.3.11:2379 0.0.0.0:* users:(("socat",pid=77,fd=5))\n'
+    node = apiserver_node("https://cp1:2379", {2379: relay_on_node})
+    assert isinstance(node.transport, FakeTransport)
+    node.transport.expect(r"getent ahostsv4 cp1", stdout="172.20.3.11     STREAM cp1\n")
+    assert listeners.flag_servers_served_by(node, "kube-apiserver", "--etcd-servers", "etcd").status == "fail"
