@@ -481,7 +481,15 @@ class ExamRunner:
         pool: list[str] | None = None,
     ) -> tuple[Board, dict[str, str]]:
         """A mock exam for one student: labs drawn by the CKA's weights, a task on each cluster, one clock."""
-        free = [c["name"] for c in self.store.clusters() if self.store.active_session(c["name"]) is None]
+        registered = [c["name"] for c in self.store.clusters()]
+        unknown = [c for c in clusters if c not in registered]
+        if unknown:
+            raise UsageError(
+                f"--cluster {unknown[0]}: not a registered lab cluster (registered: {', '.join(registered) or 'none'})"
+            )
+        for lab_id in pool or []:
+            self.catalog.get(lab_id)  # an unknown lab: one line with the close names
+        free = [c for c in registered if self.store.active_session(c) is None]
         chosen = list(dict.fromkeys(clusters)) or free
         if not chosen:
             raise BreakfixError(

@@ -90,3 +90,32 @@ def test_an_unknown_lab_to_draw_from_names_its_key(tmp_path: Path) -> None:
     path = _draw_exam(tmp_path, labs=["svc-wrong-selector", "no-such-lab"])
     with pytest.raises(LabFileError, match=r"draw.labs\[1\]"):
         FakeRunner(State(), {}).start(path)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "said"),
+    [
+        ([], 1, "no free lab cluster for a mock exam"),
+        (["--cluster", "nope"], 2, "--cluster nope: not a registered lab cluster"),
+        (["--from", "svc-wrong-selectr"], 1, "Did you mean: svc-wrong-selector"),
+        (["--duration", "soon"], 2, "--duration: 'soon' is not a duration"),
+        (["--seed", "x"], 2, "a seed is a whole number"),
+    ],
+)
+def test_a_mock_exam_refuses_bad_input_in_one_line(
+    capsys: pytest.CaptureFixture[str], args: list[str], code: int, said: str
+) -> None:
+    from breakfix.cli.main import main
+
+    assert main(["exam", "mock", *args]) == code
+    err = capsys.readouterr().err
+    assert said in err and len(err.strip().splitlines()) == 1, err
+    assert State().exams() == []  # nothing stored
+
+
+def test_a_mock_exam_wants_a_cluster_per_task(capsys: pytest.CaptureFixture[str]) -> None:
+    from breakfix.cli.main import main
+
+    State().add_cluster("k1", "/nowhere/k1.yaml", "inventory", "m")
+    assert main(["exam", "mock", "--count", "2"]) == 2
+    assert "2 tasks need 2 clusters (one lab runs on a cluster at a time); 1 free: k1" in capsys.readouterr().err
