@@ -170,7 +170,8 @@ def test_wheel_ships_the_labs(tmp_path: Path) -> None:
 
     names = zipfile.ZipFile(wheel).namelist()
     assert "breakfix/_labs/etcd-datadir/lab.yaml" in names
-    assert "breakers/manifest.py" in names and "graders/api.py" in names
+    assert "breakfix/_steps/breakers/manifest.py" in names and "breakfix/_steps/graders/api.py" in names
+    assert not any(n.startswith(("breakers/", "graders/")) for n in names)  # no generic top-level names
     # installed for real (not editable) into its own folder, run from elsewhere: every lab is found
     target = tmp_path / "site"
     subprocess.run(
