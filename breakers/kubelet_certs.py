@@ -86,3 +86,17 @@ def renew_kubelet_client_cert(
         node, changes, nodes, pem, kubeconfig, ca_cert, ca_key,
         starts=-datetime.timedelta(minutes=5), lasts=datetime.timedelta(days=days, minutes=5),
     )  # fmt: skip
+
+
+def kubeadm_node_kubeconfig(node: Node, changes: ChangeLog, nodes: list[Node], path: str = KUBELET_CONF) -> None:
+    """kubeadm's documented fix: `kubeadm kubeconfig user` on the control plane for this node, written to PATH.
+
+    The kubeconfig embeds a fresh certificate (CN system:node:NODE, O system:nodes, kubeadm's year) from the
+    cluster's CA; PATH is journaled."""
+    authority = _control_plane(nodes)
+    made = authority.run(
+        "kubeadm kubeconfig user --org system:nodes --client-name %s", f"system:node:{node.name}", timeout=120
+    )
+    if not made.ok or "client-certificate-data" not in made.stdout:
+        raise StepError(f"{authority.name}: kubeadm kubeconfig user failed: {made.stderr.strip()[:200]}")
+    changes.write_file(node, path, made.stdout)

@@ -96,3 +96,14 @@ def test_expired_then_renewed_the_kubelet_keeps_its_identity_and_key_and_reset_p
 
     replay(ctx)
     assert w.files[TARGET] == original
+
+
+def test_kubeadms_documented_fix_writes_the_control_planes_kubeconfig_for_the_node() -> None:
+    cp = FakeTransport(name="cp1")
+    made = "apiVersion: v1\nusers:\n- name: system:node:w1\n  user: {client-certificate-data: QQ==}\n"
+    cp.expect(r"kubeadm kubeconfig user --org system:nodes --client-name system:node:w1", stdout=made)
+    w = FakeTransport({"/etc/kubernetes/kubelet.conf": b"old"}, name="w1")
+    ctx = make_ctx(cp)
+    worker = Node("w1", "worker", w, "10.0.0.3")
+    kubelet_certs.kubeadm_node_kubeconfig(worker, ChangeLog(ctx, "fix"), [ctx.node("cp1"), worker])
+    assert w.files["/etc/kubernetes/kubelet.conf"] == made.encode()
