@@ -6,6 +6,7 @@ The certificate file (the one the kubelet's link leads to) is journaled, so rese
 from __future__ import annotations
 
 import datetime
+import shlex
 
 from breakers.cert_faults import _serial, serials_key
 from breakers.pki import CA_CERT, CA_KEY, reissued_pem
@@ -88,15 +89,16 @@ def renew_kubelet_client_cert(
     )  # fmt: skip
 
 
-def kubeadm_node_kubeconfig(node: Node, changes: ChangeLog, nodes: list[Node], path: str = KUBELET_CONF) -> None:
+def kubeadm_node_kubeconfig(
+    node: Node, changes: ChangeLog, nodes: list[Node], path: str = KUBELET_CONF, extra_groups: list[str] | None = None
+) -> None:
     """kubeadm's documented fix: `kubeadm kubeconfig user` on the control plane for this node, written to PATH.
 
-    The kubeconfig embeds a fresh certificate (CN system:node:NODE, O system:nodes, kubeadm's year) from the
-    cluster's CA; PATH is journaled."""
+    The kubeconfig embeds a fresh certificate (CN system:node:NODE, O system:nodes and EXTRA_GROUPS, kubeadm's
+    year) from the cluster's CA; PATH is journaled."""
     authority = _control_plane(nodes)
-    made = authority.run(
-        "kubeadm kubeconfig user --org system:nodes --client-name %s", f"system:node:{node.name}", timeout=120
-    )
+    orgs = " ".join(f"--org {shlex.quote(g)}" for g in ["system:nodes", *(extra_groups or [])])
+    made = authority.run(f"kubeadm kubeconfig user {orgs} --client-name %s", f"system:node:{node.name}", timeout=120)
     if not made.ok or "client-certificate-data" not in made.stdout:
         raise StepError(f"{authority.name}: kubeadm kubeconfig user failed: {made.stderr.strip()[:200]}")
     changes.write_file(node, path, made.stdout)

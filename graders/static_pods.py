@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from typing import Any
 from urllib.parse import urlparse
 
@@ -153,6 +154,22 @@ def serves_mutual_tls(
     return passed(f"{', '.join(listed)}: TLS with a certificate from {ca}, and only for clients that show one")
 
 
+def _kubelet_outside_its_unit(node: Node, port: int) -> str:
+    """Why the program on PORT is not kubelet.service's own process (started by hand, systemd-run...), or ''."""
+    found = node.run(
+        "systemctl show kubelet -p MainPID --value; ss -Hltnp %s", f"sport = :{int(port)}", timeout=30
+    ).stdout.splitlines()
+    main = found[0].strip() if found else ""
+    pids = set(re.findall(r"pid=(\d+)", "\n".join(found[1:])))
+    if not pids:
+        return ""  # nothing to compare: the /configz answer above came from somewhere the check cannot see
+    if main in ("", "0"):
+        return "is not kubelet.service (the unit is not running)"
+    if main not in pids:
+        return "is not the process kubelet.service started"
+    return ""
+
+
 def kubelet_static_pod_path(
     node: Node,
     path: str = MANIFESTS,
@@ -189,6 +206,12 @@ def kubelet_static_pod_path(
         )
     resolved = node.run("realpath -m -- %s %s", used, path, timeout=30).stdout.split("\n")
     if len(resolved) >= 2 and resolved[0] and resolved[0] == resolved[1]:
+        stray = _kubelet_outside_its_unit(node, port)
+        if stray:
+            return failed(
+                f"the kubelet that answers on {node.name} {stray}: the next boot starts kubelet.service as it is",
+                "A fix must outlive a reboot: the kubelet systemd starts is the one that must read the right folder.",
+            )
         lost = runtime_overrides(node, "kubelet")
         if lost:
             return failed(

@@ -6,6 +6,7 @@ import datetime
 import json
 import re
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -181,10 +182,14 @@ def test_names_not_noted_at_setup_are_an_error() -> None:
 
 
 def kubelet_node(
-    config: dict[str, object] | None, same: bool = True, rc: int = 0, **unit: str
+    config: dict[str, object] | None, same: bool = True, rc: int = 0, main_pid: str = "1188", **unit: str
 ) -> tuple[Node, FakeTransport]:
     t = FakeTransport()
     unit_settings(t, **unit)
+    listening = 'LISTEN 0 4096 *:10250 *:* users:(("kubelet",pid=1188,fd=21))'
+    t.expect(
+        r"systemctl show kubelet -p MainPID --value; ss -Hltnp 'sport = :10250'", stdout=f"{main_pid}\n{listening}\n"
+    )
     body = json.dumps({"kubeletconfig": config}) if config is not None else ""
     t.expect(r"curl -fsS -k --max-time 10 --cert \S+ --key \S+ https://127.0.0.1:10250/configz", rc=rc, stdout=body,
              stderr="" if rc == 0 else "curl: (22) The requested URL returned error: 403")  # fmt: skip
@@ -216,6 +221,16 @@ def test_the_right_folder_from_a_runtime_drop_in_fails() -> None:
     )
     result = static_pods.kubelet_static_pod_path(node)
     assert result.status == "fail" and "the next boot loses" in result.message
+
+
+@pytest.mark.parametrize(
+    ("main_pid", "why"),
+    [("4242", "is not the process kubelet.service started"), ("0", "is not kubelet.service (the unit is not running)")],
+)
+def test_a_kubelet_started_by_hand_reading_the_right_folder_fails(main_pid: str, why: str) -> None:
+    node, _ = kubelet_node({"staticPodPath": "/etc/kubernetes/manifests"}, main_pid=main_pid)
+    result = static_pods.kubelet_static_pod_path(node)
+    assert result.status == "fail" and why in result.message
 
 
 def test_another_folder_fails_even_with_copies_of_the_manifests() -> None:
