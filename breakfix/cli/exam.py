@@ -17,7 +17,8 @@ from breakfix.state import SessionStatus
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
-    from breakfix.exam.session import Board, ExamRunner, Seat
+    from breakfix.exam.board import Board, Seat
+    from breakfix.exam.session import ExamRunner
     from breakfix.results import GradeReport
 
 exam_app = typer.Typer(

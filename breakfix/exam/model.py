@@ -134,7 +134,12 @@ class Assignment:
     @property
     def key(self) -> str:
         """The seat's id in the exam's records: the student and the cluster of the task."""
-        return f"{self.student}@{self.cluster}"
+        return seat_key(self.student, self.cluster)
+
+
+def seat_key(student: str, cluster: str) -> str:
+    """A task's id in an exam's records: who works on it, and where."""
+    return f"{student}@{cluster}"
 
 
 def assignments(exam: ExamFile) -> list[Assignment]:

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from breakfix.durations import format_duration
+from breakfix.exam.board import Board, Seat
 from breakfix.exam.clock import changes
-from breakfix.exam.session import Board, Seat
 from breakfix.variants import describe
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from breakfix.exam.session import Board, Seat
+from breakfix.exam.board import Board, Seat
 
 #: Keys whose values move with the wall clock; a board that differs only in them has not changed.
 VOLATILE = frozenset({"now", "left"})

@@ -11,9 +11,10 @@ import yaml
 
 from breakfix.cli.main import main
 from breakfix.errors import BreakfixError
+from breakfix.exam.board import Board, Seat
 from breakfix.exam.model import ExamFile, assignments
 from breakfix.exam.report import markdown
-from breakfix.exam.session import Board, ExamRunner, Seat
+from breakfix.exam.session import ExamRunner
 from breakfix.state import State
 
 GOOD = {

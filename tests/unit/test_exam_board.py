@@ -15,9 +15,10 @@ from breakfix.cli.exam import Grading, board_view
 from breakfix.cli.main import main
 from breakfix.clock import CLOCK
 from breakfix.errors import BreakfixError
+from breakfix.exam.board import Board
 from breakfix.exam.model import ExamFile
 from breakfix.exam.report import markdown
-from breakfix.exam.session import Board, ExamRunner
+from breakfix.exam.session import ExamRunner
 from breakfix.state import State
 from tests.exam_fakes import EXAM, SPEC, SPOILERS, TITLES, bob_fixes_it, exam_with_grades
 from tests.unit.conftest import Wall

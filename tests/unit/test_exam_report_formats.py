@@ -8,8 +8,9 @@ import json
 from html.parser import HTMLParser
 from pathlib import Path
 
+from breakfix.exam.board import Board
 from breakfix.exam.report import csv_text, html_page, markdown, render
-from breakfix.exam.session import Board, ExamRunner
+from breakfix.exam.session import ExamRunner
 from breakfix.state import State
 from tests.exam_fakes import EXAM, exam_with_grades, exam_with_tasks
 

@@ -468,7 +468,7 @@ def test_an_exam_without_a_seed_draws_one_and_keeps_it(tmp_path: Path) -> None:
 
 
 def test_an_exam_report_without_variants_is_as_before(tmp_path: Path) -> None:
-    from breakfix.exam.session import Board, Seat
+    from breakfix.exam.board import Board, Seat
 
     board = Board("quiz", None, None, None, [Seat("alice", "c1", "svc-wrong-selector")])
     assert "Values" not in markdown(board) and "seed" not in board.as_dict()["students"][0]
