@@ -25,7 +25,15 @@ CKA_DOMAIN_WEIGHTS: dict[str, int] = {
 }
 Difficulty = Literal["easy", "medium", "hard"]
 Capability = Literal[
-    "static-pods", "systemd", "real-clock", "swap", "multi-node", "netpol-cni", "cni", "cni-config-file"
+    "static-pods",
+    "systemd",
+    "real-clock",
+    "swap",
+    "multi-node",
+    "netpol-cni",
+    "cni",
+    "cni-config-file",
+    "metrics-server",
 ]
 
 #: What a duration may look like in a lab file: 90 (seconds), 20s, 15m, 1h30m, 500ms.

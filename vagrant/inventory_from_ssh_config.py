@@ -20,7 +20,17 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 # what a Vagrant cluster offers (breakfix's vagrant provider declares the same; a test keeps them equal)
-CAPABILITIES = ["static-pods", "systemd", "multi-node", "cni", "netpol-cni", "real-clock", "swap", "cni-config-file"]
+CAPABILITIES = [
+    "static-pods",
+    "systemd",
+    "multi-node",
+    "cni",
+    "netpol-cni",
+    "real-clock",
+    "swap",
+    "cni-config-file",
+    "metrics-server",
+]
 IMAGES = {
     "web": "registry.k8s.io/e2e-test-images/httpd:2.4.38-4",
     "shell": "registry.k8s.io/e2e-test-images/busybox:1.36.1-1",

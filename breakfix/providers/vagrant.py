@@ -25,7 +25,17 @@ class VagrantProvider:
 
     name = "vagrant"
     capabilities = frozenset(
-        {"static-pods", "systemd", "multi-node", "cni", "real-clock", "swap", "netpol-cni", "cni-config-file"}
+        {
+            "static-pods",
+            "systemd",
+            "multi-node",
+            "cni",
+            "real-clock",
+            "swap",
+            "netpol-cni",
+            "cni-config-file",
+            "metrics-server",
+        }
     )
 
     def missing_tools(self) -> list[str]:

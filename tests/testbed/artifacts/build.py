@@ -1,4 +1,4 @@
-"""Build the test bed's Kubernetes, etcd, kwok, CoreDNS and CNI binaries from Go modules, cached by version.
+"""Build the test bed's Kubernetes, etcd, kwok, CoreDNS, metrics-server and CNI binaries from Go modules, cached.
 
 Nothing here is downloaded as a release: every binary is compiled at test time from the Go module
 proxy. Results land in ``<cache>/artifacts/<name>-<version>/bin/`` (cache: ``BREAKFIX_CACHE`` or
@@ -31,6 +31,7 @@ ETCD_VERSION = "v3.6.16"
 KWOK_VERSION = "v0.8.0"
 COREDNS_VERSION = "v1.15.0"
 CNI_PLUGINS_VERSION = "v1.9.1"
+METRICS_SERVER_VERSION = "v0.8.0"
 KIND_VERSION = "v0.30.0"  # its default node image is Kubernetes v1.34, the minor the test bed builds
 
 KUBERNETES_COMMANDS = (
@@ -276,6 +277,11 @@ def build_coredns(comp: Component, work: Path, out: Path) -> None:
     _go_install(["github.com/coredns/coredns"], comp.version, out, work)
 
 
+def build_metrics_server(comp: Component, work: Path, out: Path) -> None:
+    """Install metrics-server with ``go install``."""
+    _go_install(["sigs.k8s.io/metrics-server/cmd/metrics-server"], comp.version, out, work)
+
+
 def build_cni_plugins(comp: Component, work: Path, out: Path) -> None:
     """Install the reference CNI plugins with ``go install``."""
     stamp = f"-X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion={comp.version}"
@@ -317,6 +323,7 @@ COMPONENTS: dict[str, Component] = {
             tuple(f"stages/{Path(rel).name}" for rel in KWOK_STAGES),
         ),
         Component("coredns", COREDNS_VERSION, ("coredns",), build_coredns),
+        Component("metrics-server", METRICS_SERVER_VERSION, ("metrics-server",), build_metrics_server),
         Component(
             "cni-plugins", CNI_PLUGINS_VERSION, tuple(p.rsplit("/", 1)[1] for p in CNI_PLUGINS), build_cni_plugins
         ),

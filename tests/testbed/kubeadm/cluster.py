@@ -35,7 +35,7 @@ CGROUP_PARENT = "breakfix-testbed"  # pods of node N of run R live under /breakf
 API_PORT = 6443
 POD_CIDR = "10.244.0.0/16"
 SERVICE_CIDR = "10.96.0.0/12"
-CAPABILITIES = ["static-pods", "systemd", "multi-node", "cni", "cni-config-file"]
+CAPABILITIES = ["static-pods", "systemd", "multi-node", "cni", "cni-config-file", "metrics-server"]
 READY_TIMEOUT = float(os.environ.get("BREAKFIX_KUBEADM_READY_TIMEOUT", "300"))
 
 # Preflight checks that cannot pass in a container node, and why:
@@ -131,6 +131,7 @@ def provisioning_vars(run: Run, images: ImageSet, workdir: Path, copy_over_ssh: 
         "kubeadm_image_repository": images.repository,
         "kubeadm_etcd_image_tag": images.etcd_tag,
         "kubeadm_dns_image_tag": images.coredns_tag,
+        "metrics_server_image": images.metrics_server,
         "kubeadm_image_pull_policy": "Never",
         "kubeadm_ignore_preflight_errors": list(PREFLIGHT_IGNORED),
         "kubeadm_cert_sans": ["127.0.0.1", "localhost"],
@@ -295,7 +296,7 @@ def _kubeconfig_for_host(admin_conf: Path, port: int, dest: Path) -> None:
 
 
 def wait_ready(cluster: KubeadmCluster, timeout: float = READY_TIMEOUT) -> None:
-    """Wait until every node is Ready and kube-proxy and CoreDNS pods are Ready."""
+    """Wait until every node is Ready and the kube-proxy, CoreDNS and metrics-server pods are Ready."""
     deadline = time.monotonic() + timeout
     expected = {n.name for n in cluster.run.nodes}
     last = ""
@@ -311,7 +312,7 @@ def wait_ready(cluster: KubeadmCluster, timeout: float = READY_TIMEOUT) -> None:
             pending = [
                 p["metadata"]["name"]
                 for p in pods
-                if p["metadata"]["name"].startswith(("coredns", "kube-proxy"))
+                if p["metadata"]["name"].startswith(("coredns", "kube-proxy", "metrics-server"))
                 and not any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
             ]
             have_dns = any(p["metadata"]["name"].startswith("coredns") for p in pods)

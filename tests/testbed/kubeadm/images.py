@@ -1,10 +1,10 @@
 """Build the kubeadm test bed's container images locally, save them as archives, cached by content.
 
 No registry can be reached, so every image a kubeadm cluster runs is built here with `docker build`:
-control-plane images FROM scratch with the static binaries of tests.testbed.artifacts, kube-proxy with
-the iptables tools taken from the node image, a pause built from pause/pause.go, and busybox-static
-(Debian) images for the labs' `web` and `shell` roles. Two archives come out (`docker save`):
-the control-plane images and the images every node needs.
+control-plane, CoreDNS and metrics-server images FROM scratch with the static binaries of
+tests.testbed.artifacts, kube-proxy with the iptables tools taken from the node image, a pause built
+from pause/pause.go, and busybox (Debian) images for the labs' `web` and `shell` roles. Two archives
+come out (`docker save`): the control-plane images and the images every node needs.
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ class ImageSet:
     etcd_tag: str = ""
     coredns_tag: str = ""
     pause: str = ""
+    metrics_server: str = ""
     web: str = WEB_IMAGE
     shell: str = SHELL_IMAGE
     refs: list[str] = field(default_factory=list)
@@ -183,7 +184,7 @@ def _tools_context(ctx: Path, then: str) -> None:
 def _fingerprint(node_image: str) -> str:
     """Hash everything the images are made of: build records, this file, pause.go, busybox, node image."""
     h = hashlib.sha256()
-    for name in ("kubernetes", "etcd", "coredns"):
+    for name in ("kubernetes", "etcd", "coredns", "metrics-server"):
         h.update((component(name).root / "build.json").read_bytes())
     h.update(Path(__file__).read_bytes())
     h.update((HERE / "pause" / "pause.go").read_bytes())
@@ -204,10 +205,12 @@ def ensure_images(force: bool = False) -> ImageSet:
     cp_names = [f"{REPOSITORY}/{c}:{k8s_tag}" for c in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")]
     cp_names.append(f"{REPOSITORY}/etcd:{etcd_tag}")
     pause = f"{REPOSITORY}/pause:{PAUSE_TAG}"
+    metrics_server = f"{REPOSITORY}/metrics-server:{component('metrics-server').version}"
     node_names = [
         f"{REPOSITORY}/kube-proxy:{k8s_tag}",
         f"{REPOSITORY}/coredns:{dns_tag}",
         pause,
+        metrics_server,
         WEB_IMAGE,
         SHELL_IMAGE,
     ]
@@ -215,7 +218,15 @@ def ensure_images(force: bool = False) -> ImageSet:
     cp_archive = folder / f"control-plane-{digest}.tar"
     node_archive = folder / f"node-{digest}.tar"
     result = ImageSet(
-        cp_archive, node_archive, REPOSITORY, k8s_tag, etcd_tag, dns_tag, pause, refs=cp_names + node_names
+        cp_archive,
+        node_archive,
+        REPOSITORY,
+        k8s_tag,
+        etcd_tag,
+        dns_tag,
+        pause,
+        metrics_server,
+        refs=cp_names + node_names,
     )
     if cp_archive.is_file() and node_archive.is_file() and not force:
         return result
@@ -247,6 +258,11 @@ def ensure_images(force: bool = False) -> ImageSet:
             ctx,
             f"{REPOSITORY}/coredns:{dns_tag}",
             'FROM scratch\nCOPY coredns /coredns\nCOPY etc /etc\nEXPOSE 53 53/udp\nENTRYPOINT ["/coredns"]\n',
+        )
+        ctx = work / "metrics-server"  # runs as user 1000 with a read-only root; its certificates go to /tmp
+        _place(binary("metrics-server"), ctx / "metrics-server")
+        _docker_build(
+            ctx, metrics_server, 'FROM scratch\nCOPY metrics-server /metrics-server\nENTRYPOINT ["/metrics-server"]\n'
         )
         ctx = work / "kube-proxy"
         _tools_context(ctx, IPTABLES_LINKS)
@@ -296,7 +312,7 @@ def artifacts_ready() -> list[str]:
     """Return the artifact components the kubeadm test bed still misses."""
     from tests.testbed.artifacts import missing
 
-    return missing(("kubernetes", "etcd", "coredns", "cni-plugins"))
+    return missing(("kubernetes", "etcd", "coredns", "metrics-server", "cni-plugins"))
 
 
 __all__ = ["ImageSet", "artifacts_dir", "artifacts_ready", "busybox_binary", "busybox_cached", "ensure_images"]
