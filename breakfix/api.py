@@ -26,6 +26,17 @@ from breakfix.state import RUNNING, Session, SessionStatus, State
 HINT_PENALTY = 0.1  # each hint taken costs a tenth of the score
 
 
+def shown_lab_id(session: Session | None) -> str | None:
+    """The lab's id as its student may see it: none in an exam, where it would name the fault (its title does not)."""
+    return session.lab if session is not None and not session.exam else None
+
+
+def shown_lab(session: Session, title: str) -> str:
+    """How the running lab is named to its student: `id (title)`, or only the title in an exam."""
+    lab_id = shown_lab_id(session)
+    return f"{lab_id} ({title})" if lab_id else title
+
+
 @dataclass
 class Status:
     """Where the student stands on the active lab."""
@@ -50,7 +61,7 @@ class Status:
         s = self.session
         return {
             "cluster": self.cluster,
-            "lab": s.lab if s and not s.exam else None,  # in an exam the id would name the fault: the title only
+            "lab": shown_lab_id(s),
             "title": self.lab_title,
             "status": self.status_text,
             "time_left": self.time_left,

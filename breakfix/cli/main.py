@@ -272,17 +272,21 @@ def task() -> None:
     """Show the running lab's task again."""
     bf = _bf()
     session, text = bf.task()
-    # in an exam the student did not choose the lab: its id would name the fault, its title does not
-    print(f"{bf.lab_of(session).spec.title if session.exam else session.lab}:\n\n{text}")
+    from breakfix.api import shown_lab_id
+
+    print(f"{shown_lab_id(session) or bf.lab_of(session).spec.title}:\n\n{text}")
 
 
 @app.command()
 def status(output: OutputOpt = None, json_out: JsonOpt = False) -> None:
     """The running lab, time left, hints used and grading attempts."""
+    from breakfix.api import shown_lab, shown_lab_id
+
     fmt = _format(output, json_out)
     st = _bf().status()
     if fmt in ("json", "yaml", "name"):
-        emit(st.as_dict(), fmt, names=[st.session.lab] if st.session and not st.session.exam else [])
+        lab_id = shown_lab_id(st.session)
+        emit(st.as_dict(), fmt, names=[lab_id] if lab_id else [])
         return
     if st.session is None:
         print(
@@ -292,7 +296,7 @@ def status(output: OutputOpt = None, json_out: JsonOpt = False) -> None:
         return
     s = st.session
     print(
-        f"{st.cluster}: {st.lab_title if s.exam else f'{s.lab} ({st.lab_title})'} is {st.status_text}; "
+        f"{st.cluster}: {shown_lab(s, st.lab_title)} is {st.status_text}; "
         f"time left {st.time_left}; "
         f"hints used {s.hints_used}; graded {st.grades} times"
         + (f"; seed {st.seed}" if st.seed is not None else "")
