@@ -31,7 +31,7 @@ def wait_hpa_active(kube: Kube, name: str, namespace: str = "default", timeout: 
     while True:
         try:
             hpa = kube.get("autoscaling/v2", "HorizontalPodAutoscaler", name, namespace)
-        except ClusterError as exc:
+        except (ClusterError, StepError) as exc:
             hpa, last = None, str(exc)
         if hpa is not None:
             status = hpa.get("status") or {}

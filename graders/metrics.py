@@ -7,7 +7,7 @@ from typing import Any
 from breakfix.durations import Seconds
 from breakfix.errors import ClusterError, StepError
 from breakfix.kube import Kube
-from breakfix.results import CheckResult, failed
+from breakfix.results import CheckResult, failed, passed
 from graders._steady import Sample, holds
 
 METRICS_API = "metrics.k8s.io/v1beta1"
@@ -122,9 +122,11 @@ def _hpa_spec_problems(
         problems.append(
             f"it aims at {goal.get('type')} {shown} of {resource}, not {utilization}% of what the pods request"
         )
-    others = [m for m in spec.get("metrics") or [] if (m.get("resource") or {}).get("name") != resource]
-    if others:
-        problems.append(f"it also scales on {len(others)} other metric(s)")
+    if len(spec.get("metrics") or []) > 1:
+        problems.append(f"it scales on {len(spec['metrics'])} metrics, not one")
+    for way in ("scaleUp", "scaleDown"):
+        if ((spec.get("behavior") or {}).get(way) or {}).get("selectPolicy") == "Disabled":
+            problems.append(f"its {way} is disabled")
     return problems
 
 
@@ -182,3 +184,78 @@ def hpa_active(
         return Sample(None, f"HorizontalPodAutoscaler {namespace}/{name} sees {resource} at {current}% of requests")
 
     return holds(sample, stable_for, poll, lambda _a, _b: None)
+
+
+def _asks(container: dict[str, Any], resource: str) -> bool:
+    res = container.get("resources") or {}
+    return resource in (res.get("requests") or {}) or resource in (res.get("limits") or {})
+
+
+def template_requests(
+    kube: Kube, name: str, resource: str = "cpu", namespace: str = "default", kind: str = "Deployment"
+) -> CheckResult:
+    """Every pod the workload will create asks for RESOURCE: from its template, or a default of the namespace."""
+    try:
+        obj = kube.get("apps/v1", kind, name, namespace)
+        ranges = kube.list("v1", "LimitRange", namespace)
+    except (ClusterError, StepError) as exc:
+        return CheckResult("error", f"cannot read {kind} {namespace}/{name}: {exc}")
+    if obj is None:
+        return failed(f"{kind} {namespace}/{name} does not exist")
+    spec = obj["spec"]["template"].get("spec") or {}
+    if resource in ((spec.get("resources") or {}).get("requests") or {}):  # a pod-level request covers them all
+        return passed(f"{kind} {namespace}/{name}'s pods ask for {resource} (pod level)")
+    defaulted = any(
+        item.get("type") == "Container"
+        and (resource in (item.get("defaultRequest") or {}) or resource in (item.get("default") or {}))
+        for r in ranges
+        for item in (r.get("spec") or {}).get("limits") or []
+    )
+    bare = [c["name"] for c in spec.get("containers") or [] if not _asks(c, resource)]
+    if bare and not defaulted:
+        return failed(
+            f"new pods of {kind} {namespace}/{name} would not be measured as the running ones are "
+            f"(container(s) {', '.join(bare)} of its template)",
+            "A pod changed in place is replaced by its template at the next rollout, scale-up or drain.",
+        )
+    return passed(f"every new pod of {kind} {namespace}/{name} is measured the same way")
+
+
+INSECURE_FLAG = "--deprecated-kubelet-completely-insecure"
+
+
+def _insecure(args: list[str]) -> bool:
+    for arg in args:
+        if arg == INSECURE_FLAG or (arg.startswith(INSECURE_FLAG + "=") and arg.split("=", 1)[1].lower() != "false"):
+            return True
+    return False
+
+
+def kubelets_read_securely(kube: Kube) -> CheckResult:
+    """The pods serving the Metrics API read the kubelets over their authenticated HTTPS port, not in plain HTTP."""
+    try:
+        service = kube.get("apiregistration.k8s.io/v1", "APIService", METRICS_APISERVICE)
+        ref = ((service or {}).get("spec") or {}).get("service") or {}
+        backend = kube.get("v1", "Service", ref["name"], ref["namespace"]) if ref.get("name") else None
+        selector = ((backend or {}).get("spec") or {}).get("selector") or {}
+        pods = (
+            kube.list("v1", "Pod", ref["namespace"], label_selector=",".join(f"{k}={v}" for k, v in selector.items()))
+            if selector
+            else []
+        )
+    except (ClusterError, StepError) as exc:
+        return CheckResult("error", f"cannot read what serves the Metrics API: {exc}")
+    if not pods:
+        return failed("no pod serves the Metrics API", f"kubectl describe apiservice {METRICS_APISERVICE}")
+    plain = sorted(
+        p["metadata"]["name"]
+        for p in pods
+        for c in (p.get("spec") or {}).get("containers") or []
+        if _insecure([*(c.get("command") or []), *(c.get("args") or [])])
+    )
+    if plain:
+        return failed(
+            f"pod(s) {', '.join(plain)} read the kubelets without authentication ({INSECURE_FLAG})",
+            "Every kubelet keeps its node's metrics behind its authenticated port.",
+        )
+    return passed(f"the {len(pods)} pod(s) serving the Metrics API read the kubelets over authenticated HTTPS")

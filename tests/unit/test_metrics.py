@@ -14,7 +14,17 @@ from graders import metrics
 from tests.fakes import FakeKube, FakeTransport
 from tests.unit.contexts import make_ctx
 
-KINDS = {"APIService", "Node", "NodeMetrics", "Pod", "PodMetrics", "HorizontalPodAutoscaler", "Deployment"}
+KINDS = {
+    "APIService",
+    "Node",
+    "NodeMetrics",
+    "Pod",
+    "PodMetrics",
+    "HorizontalPodAutoscaler",
+    "Deployment",
+    "LimitRange",
+    "Service",
+}
 
 
 def node(name: str, ready: bool = True) -> dict[str, Any]:
@@ -243,7 +253,20 @@ def test_hpa_active_fails_with_an_extra_metric() -> None:
         }
     )
     status, message = grade_hpa(obj)
-    assert status == "fail" and "other metric" in message
+    assert status == "fail" and "2 metrics, not one" in message
+
+
+def test_hpa_active_fails_with_a_second_cpu_target() -> None:
+    obj = hpa()
+    obj["spec"]["metrics"].append(
+        {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 10}}}
+    )
+    assert grade_hpa(obj)[0] == "fail"
+
+
+def test_hpa_active_fails_when_scaling_up_is_disabled() -> None:
+    status, message = grade_hpa(hpa(behavior={"scaleUp": {"selectPolicy": "Disabled"}}))
+    assert status == "fail" and "scaleUp is disabled" in message
 
 
 def test_hpa_active_fails_when_the_autoscaler_is_gone() -> None:
@@ -317,3 +340,78 @@ def test_set_container_flags_edits_args_beside_a_bare_command() -> None:
     after = containers_after(before, {"--kubelet-port": "10255", "--v": "2"})
     assert after[0]["command"] == ["/metrics-server"]
     assert after[0]["args"] == ["--kubelet-port=10255", "--v=2"]
+
+
+def app(container_resources: dict[str, Any], pod_resources: dict[str, Any] | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"containers": [{"name": "checkout", "image": "web", "resources": container_resources}]}
+    if pod_resources:
+        spec["resources"] = pod_resources
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "checkout", "namespace": "shop"},
+        "spec": {"template": {"spec": spec}},
+    }
+
+
+def limitrange(**item: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": {"name": "defaults", "namespace": "shop"},
+        "spec": {"limits": [{"type": "Container", **item}]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("objs", "verdict"),
+    [
+        ([app({"requests": {"cpu": "50m"}})], "pass"),
+        ([app({"limits": {"cpu": "200m"}})], "pass"),  # Kubernetes requests what the limit says
+        ([app({"requests": {"memory": "16Mi"}}, {"requests": {"cpu": "100m"}})], "pass"),  # a pod-level request
+        ([app({"requests": {"memory": "16Mi"}}), limitrange(defaultRequest={"cpu": "50m"})], "pass"),
+        ([app({"requests": {"memory": "16Mi"}}), limitrange(default={"cpu": "100m"})], "pass"),
+        (
+            [app({"requests": {"memory": "16Mi"}})],
+            "fail",
+        ),  # running pods resized in place: the template still asks none
+        ([app({"requests": {"memory": "16Mi"}}), limitrange(defaultRequest={"memory": "16Mi"})], "fail"),
+    ],
+)
+def test_template_requests_judges_the_pods_to_come(objs: list[dict[str, Any]], verdict: str) -> None:
+    assert metrics.template_requests(cluster(*objs), "checkout", "cpu", "shop").status == verdict
+
+
+def serving(args: list[str]) -> FakeKube:
+    service = apiservice()
+    service["spec"] = {"service": {"name": "metrics-server", "namespace": "kube-system"}}
+    backend = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "metrics-server", "namespace": "kube-system"},
+        "spec": {"selector": {"k8s-app": "metrics-server"}},
+    }
+    server = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "metrics-server-1", "namespace": "kube-system", "labels": {"k8s-app": "metrics-server"}},
+        "spec": {"containers": [{"name": "metrics-server", "args": args}]},
+    }
+    return cluster(service, backend, server)
+
+
+@pytest.mark.parametrize(
+    ("args", "verdict"),
+    [
+        (["--kubelet-insecure-tls", "--kubelet-port=10250"], "pass"),
+        (["--deprecated-kubelet-completely-insecure=false"], "pass"),
+        (["--deprecated-kubelet-completely-insecure=true", "--kubelet-port=10255"], "fail"),
+        (["--deprecated-kubelet-completely-insecure"], "fail"),
+    ],
+)
+def test_kubelets_read_securely_refuses_plain_http(args: list[str], verdict: str) -> None:
+    assert metrics.kubelets_read_securely(serving(args)).status == verdict
+
+
+def test_kubelets_read_securely_fails_when_nothing_serves() -> None:
+    assert metrics.kubelets_read_securely(cluster(apiservice())).status == "fail"

@@ -231,6 +231,26 @@ def test_dns_resolves_kubernetes_default(kubeadm_cluster: KubeadmCluster, web_an
     assert f"kubernetes.default:443 ({kubernetes_ip}:443)" in out, out
 
 
+def test_metrics_api_measures_every_node_and_a_pod(kubeadm_cluster: KubeadmCluster, web_and_shell: str) -> None:
+    """metrics-server (capability metrics-server) answers `kubectl top` with real figures from each kubelet."""
+    assert "metrics-server" in load_inventory(kubeadm_cluster.inventory).capabilities
+    service = _json(kubeadm_cluster, "get", "apiservice", "v1beta1.metrics.k8s.io")
+    assert any(c["type"] == "Available" and c["status"] == "True" for c in service["status"]["conditions"]), service
+
+    def nodes_measured() -> list[str]:
+        out = kubeadm_cluster.kubectl("top", "nodes", "--no-headers", check=False)
+        return sorted(line.split()[0] for line in out.splitlines() if line.strip() and "error" not in line)
+
+    assert eventually("kubectl top nodes to list cp1 and w1", lambda: nodes_measured() == ["cp1", "w1"], 120)
+
+    def shell_measured() -> str:
+        out = kubeadm_cluster.kubectl("top", "pod", "shell", "-n", web_and_shell, "--no-headers", check=False)
+        return out if out.startswith("shell ") else ""
+
+    cpu, memory = eventually("kubectl top pod shell", shell_measured, 120).split()[1:3]
+    assert cpu.endswith("m") and memory.endswith("Mi"), (cpu, memory)
+
+
 def test_kube_proxy_runs_in_iptables_mode(kubeadm_cluster: KubeadmCluster, node: Callable[[str], Node]) -> None:
     rules = node("w1").check("iptables-save -t nat")
     assert "KUBE-SERVICES" in rules and "KUBE-SVC-" in rules
