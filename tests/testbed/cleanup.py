@@ -78,7 +78,7 @@ def _labels_of_all() -> dict[str, dict[str, str]]:
     runs: dict[str, dict[str, str]] = {}
     for kind in ("container", "volume", "network"):
         ids = _ls(kind, LABEL)
-        for info in dockercli.inspect(kind, ids):
+        for info in dockercli.inspect(kind, ids, missing_ok=True):  # parallel runs remove theirs meanwhile
             labels = (info.get("Config") or {}).get("Labels") if kind == "container" else info.get("Labels")
             labels = labels or {}
             if LABEL in labels:

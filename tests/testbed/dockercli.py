@@ -43,12 +43,17 @@ def lines(*args: str) -> list[str]:
     return [ln for ln in docker(*args).splitlines() if ln.strip()]
 
 
-def inspect(kind: str, names: Sequence[str]) -> list[dict[str, Any]]:
-    """Return `docker KIND inspect` of NAMES as parsed JSON."""
+def inspect(kind: str, names: Sequence[str], missing_ok: bool = False) -> list[dict[str, Any]]:
+    """Return `docker KIND inspect` of NAMES as parsed JSON; MISSING_OK skips objects gone since they were listed."""
     if not names:
         return []
-    data: list[dict[str, Any]] = json.loads(docker(kind, "inspect", *names))
-    return data
+    if not missing_ok:
+        return list(json.loads(docker(kind, "inspect", *names)))
+    proc = subprocess.run(["docker", kind, "inspect", *names], capture_output=True, text=True, check=False)
+    errors = [e for e in proc.stderr.splitlines() if e.strip() and "No such" not in e]
+    if proc.returncode != 0 and errors:
+        raise DockerError(f"docker {kind} inspect failed ({proc.returncode}): {proc.stderr.strip()}")
+    return list(json.loads(proc.stdout.strip() or "[]"))
 
 
 def succeeds(*args: str) -> bool:
