@@ -50,7 +50,7 @@ def inspect(kind: str, names: Sequence[str], missing_ok: bool = False) -> list[d
     if not missing_ok:
         return list(json.loads(docker(kind, "inspect", *names)))
     proc = subprocess.run(["docker", kind, "inspect", *names], capture_output=True, text=True, check=False)
-    errors = [e for e in proc.stderr.splitlines() if e.strip() and "No such" not in e]
+    errors = [e for e in proc.stderr.splitlines() if e.strip() and "no such" not in e.lower()]
     if proc.returncode != 0 and errors:
         raise DockerError(f"docker {kind} inspect failed ({proc.returncode}): {proc.stderr.strip()}")
     return list(json.loads(proc.stdout.strip() or "[]"))

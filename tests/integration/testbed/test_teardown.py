@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -38,3 +39,15 @@ def test_stale_runs_are_removed(testbed_docker: None) -> None:
     assert run_id in cleanup.stale_runs()
     assert run_id in cleanup.remove_stale()
     assert cleanup.leftovers(run_id).empty()
+
+
+def test_listing_runs_survives_objects_removed_meanwhile(testbed_docker: None) -> None:
+    """A parallel run removes its objects between `ls` and `inspect`: they are skipped, other errors still raise."""
+    name = f"bfgone{os.getpid()}"
+    dockercli.docker("volume", "create", "--label", f"{LABEL}={name}", name)
+    dockercli.docker("volume", "rm", name)
+    assert dockercli.inspect("volume", [name], missing_ok=True) == []
+    with pytest.raises(dockercli.DockerError):
+        dockercli.inspect("volume", [name])
+    with pytest.raises(dockercli.DockerError):
+        dockercli.inspect("no-such-kind", [name], missing_ok=True)
