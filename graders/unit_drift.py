@@ -57,7 +57,9 @@ def configured_argv(node: Node, unit: str) -> tuple[int, list[str]] | None:
     if _SECTION not in out:
         return None
     props_text, manager_text = out.split(_SECTION, 1)
-    pid, argv, inline, files = 0, [], "", []
+    pid, inline = 0, ""
+    argv: list[str] = []
+    files: list[str] = []
     for line in props_text.splitlines():
         key, _, value = line.partition("=")
         if key == "MainPID" and value.strip().isdigit():
