@@ -10,6 +10,7 @@ from breakfix.transport.node import Node
 
 _SECTION = "--- breakfix ---"
 _WORD_VAR = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
+_LASTING = "A fix lives in the unit's files: `systemctl daemon-reload; systemctl restart %s` must keep it working."
 _BRACED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -20,19 +21,35 @@ def _assignments(words: list[str], into: dict[str, str]) -> None:
             into[key] = value
 
 
+def _unquote_value(value: str) -> str:
+    """A value as systemd stores it: quotes taken off only around the whole value (inner quotes stay)."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] in "'\"" and value.endswith(value[0]):
+        inner = value[1:-1]
+        if value[0] == '"':
+            inner = re.sub(r'\\([\\"`$])', r"\1", inner)
+        return inner
+    return value
+
+
 def parse_env_file(text: str) -> dict[str, str]:
-    """KEY=VALUE lines as systemd reads an EnvironmentFile: quotes removed, comments and blank lines skipped."""
+    """KEY=VALUE lines as systemd reads an EnvironmentFile: continued lines joined, comments and blank lines skipped."""
     env: dict[str, str] = {}
-    for line in text.splitlines():
+    for line in text.replace("\\\n", "").splitlines():
         line = line.strip()
         if not line or line.startswith(("#", ";")) or "=" not in line:
             continue
         key, value = line.split("=", 1)
-        try:
-            env[key.strip()] = " ".join(shlex.split(value))
-        except ValueError:  # an unbalanced quote: systemd would not read it either
-            continue
+        env[key.strip()] = _unquote_value(value)
     return env
+
+
+def _words(value: str) -> list[str]:
+    """A lone $VAR's value split as systemd does: on white space, quotes taken off."""
+    try:
+        return shlex.split(value)
+    except ValueError:
+        return value.split()
 
 
 def expand(argv: list[str], env: dict[str, str]) -> list[str]:
@@ -41,17 +58,18 @@ def expand(argv: list[str], env: dict[str, str]) -> list[str]:
     for word in argv:
         lone = _WORD_VAR.match(word)
         if lone:
-            out.extend(env.get(lone.group(1), "").split())
+            out.extend(_words(env.get(lone.group(1), "")))
         else:
             out.append(_BRACED.sub(lambda m: env.get(m.group(1), ""), word))
     return out
 
 
-def configured_argv(node: Node, unit: str) -> tuple[int, list[str]] | None:
-    """UNIT's MainPID and the command line its unit files, environment files and manager variables give now."""
+def configured_argv(node: Node, unit: str) -> tuple[int, list[str], list[str]] | None:
+    """UNIT's MainPID, the command line its unit files, environment files and manager variables give now, and
+    what makes that not last: files changed since systemd read them, environment files a reboot clears."""
     out = node.run(
-        "systemctl show %s -p MainPID -p ExecStart -p Environment -p EnvironmentFiles --no-pager; echo %s; "
-        "systemctl show-environment",
+        "systemctl show %s -p MainPID -p NeedDaemonReload -p ExecStart -p Environment -p EnvironmentFiles "
+        "--no-pager; echo %s; systemctl show-environment",
         unit, _SECTION, timeout=30,
     ).stdout  # fmt: skip
     if _SECTION not in out:
@@ -60,15 +78,18 @@ def configured_argv(node: Node, unit: str) -> tuple[int, list[str]] | None:
     pid, inline = 0, ""
     argv: list[str] = []
     files: list[str] = []
+    notes: list[str] = []
     for line in props_text.splitlines():
         key, _, value = line.partition("=")
         if key == "MainPID" and value.strip().isdigit():
             pid = int(value)
+        elif key == "NeedDaemonReload" and value.strip() == "yes":
+            notes.append(f"{unit}'s files changed since systemd read them (no daemon-reload)")
         elif key == "ExecStart":
             found = re.search(r"argv\[\]=(.*?) ;", value)
             argv = found.group(1).split() if found else []
         elif key == "Environment":
-            inline = value
+            inline = value.replace("\\$", "$").replace("\\`", "`")
         elif key == "EnvironmentFiles" and value.strip():
             files.append(value.split(" (", 1)[0].strip())
     if not pid or not argv:
@@ -80,10 +101,13 @@ def configured_argv(node: Node, unit: str) -> tuple[int, list[str]] | None:
     except ValueError:
         return None
     for path in files:
-        data = node.run("cat %s", path.lstrip("-"), timeout=30)
+        path = path.lstrip("-")
+        if path.startswith(("/run/", "/tmp/")):
+            notes.append(f"{unit} reads {path}, which the next boot clears")
+        data = node.run("cat %s", path, timeout=30)
         if data.ok:
             env.update(parse_env_file(data.stdout))
-    return pid, expand(argv, env)
+    return pid, [w for w in expand(argv, env) if w], notes
 
 
 def runs_as_configured(node: Node, unit: str) -> CheckResult:
@@ -91,7 +115,9 @@ def runs_as_configured(node: Node, unit: str) -> CheckResult:
     configured = configured_argv(node, unit)
     if configured is None:
         return failed(f"{unit} is not running on {node.name}", f"systemctl status {unit}")
-    pid, want = configured
+    pid, want, notes = configured
+    if notes:
+        return failed(f"{unit} on {node.name} does not run on settings that last: {'; '.join(notes)}", _LASTING % unit)
     have = [w for w in node.run("tr '\\000' '\\n' < /proc/%s/cmdline", pid, timeout=30).stdout.split("\n") if w]
     if not have:
         return failed(f"{unit}'s process on {node.name} is gone", f"systemctl status {unit}")
@@ -109,5 +135,5 @@ def runs_as_configured(node: Node, unit: str) -> CheckResult:
     )
     return failed(
         f"{unit} on {node.name} runs with settings its unit files no longer hold ({said or 'another order'})",
-        f"A fix lives in the unit's files: `systemctl daemon-reload; systemctl restart {unit}` must keep it working.",
+        _LASTING % unit,
     )

@@ -10,6 +10,7 @@ from tests.fakes import FakeTransport
 
 SHOW = (
     "MainPID=722\n"
+    "NeedDaemonReload=no\n"
     "ExecStart={ path=/usr/bin/kubelet ; argv[]=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS "
     "$KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS ; ignore_errors=no ; start_time=[n/a] ; pid=0 }\n"
     'Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf '
@@ -73,7 +74,13 @@ def test_a_stopped_unit_fails() -> None:
     [
         ('A="x y"\n# c\n; c\n\nB=z\n', {"A": "x y", "B": "z"}),
         ("A='--a=1  --b=2'\n", {"A": "--a=1  --b=2"}),
-        ('A="unbalanced\nB=ok\n', {"B": "ok"}),
+        ('A="unbalanced\nB=ok\n', {"A": '"unbalanced', "B": "ok"}),
+        ("A=--v=2 \\\n--max-pods=200\n", {"A": "--v=2 --max-pods=200"}),  # a continued line
+        (
+            "A='--v=2 --eviction-hard=\"memory.available<500Mi\"'\n",
+            {"A": '--v=2 --eviction-hard="memory.available<500Mi"'},
+        ),
+        ('A="say \\"hi\\""\n', {"A": 'say "hi"'}),
     ],
 )
 def test_parse_env_file(text: str, env: dict[str, str]) -> None:
@@ -88,3 +95,36 @@ def test_expand_splits_a_lone_variable_and_keeps_a_braced_one() -> None:
         "--y=2",
         "--name=one two",
     ]
+
+
+def test_quotes_inside_a_value_are_taken_off_when_it_is_expanded() -> None:
+    """systemd keeps inner quotes in the stored value and unquotes while splitting a lone $VAR."""
+    env = unit_drift.parse_env_file('KUBELET_EXTRA_ARGS=--x="a b" --y=1\n')
+    assert unit_drift.expand(["/usr/bin/kubelet", "$KUBELET_EXTRA_ARGS"], env) == [
+        "/usr/bin/kubelet",
+        "--x=a b",
+        "--y=1",
+    ]
+    running = [*RUNNING, "--eviction-hard=memory.available<500Mi"]
+    default = "KUBELET_EXTRA_ARGS='--eviction-hard=\"memory.available<500Mi\"'\n"
+    assert unit_drift.runs_as_configured(node(running, default=default), "kubelet").ok
+
+
+def test_a_multi_line_defaults_file_counts() -> None:
+    default = "KUBELET_EXTRA_ARGS=--v=2 \\\n  --max-pods=200\n"
+    assert unit_drift.runs_as_configured(node([*RUNNING, "--v=2", "--max-pods=200"], default=default), "kubelet").ok
+
+
+def test_files_changed_without_a_reload_fail() -> None:
+    """A drop-in deleted without daemon-reload: systemd still shows (and would restart with) what it read."""
+    show = SHOW.replace("NeedDaemonReload=no", "NeedDaemonReload=yes")
+    result = unit_drift.runs_as_configured(node(RUNNING, show=show), "kubelet")
+    assert result.status == "fail" and "no daemon-reload" in result.message
+
+
+def test_an_environment_file_the_next_boot_clears_fails() -> None:
+    show = SHOW.replace("EnvironmentFiles=/etc/default/kubelet", "EnvironmentFiles=/run/kubelet.env")
+    fake = node(RUNNING, show=show)
+    fake.transport.expect(r"cat /run/kubelet.env", stdout="")  # type: ignore[attr-defined]
+    result = unit_drift.runs_as_configured(fake, "kubelet")
+    assert result.status == "fail" and "/run/kubelet.env, which the next boot clears" in result.message
