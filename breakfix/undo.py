@@ -99,8 +99,13 @@ UNDO: dict[str, Callable[[Context, dict[str, Any]], None]] = {
 }
 
 
-def undo_entry(ctx: Context, entry: JournalEntry, api_wait: float = 240) -> None:
-    """Undo one entry; API-level undos wait for the API server to come back (a fix may restart it)."""
+def undo_entry(
+    ctx: Context, entry: JournalEntry, api_wait: float = 240, on_wait: Callable[[], None] | None = None
+) -> None:
+    """Undo one entry; API-level undos wait for the API server to come back (a fix may restart it).
+
+    ON_WAIT runs once when the wait begins: the caller may restart what the API server needs.
+    """
     handler = UNDO[entry.kind]
     deadline = time.monotonic() + (api_wait if entry.kind == "object" else 0)
     announced = False
@@ -114,6 +119,8 @@ def undo_entry(ctx: Context, entry: JournalEntry, api_wait: float = 240) -> None
             if not announced:
                 ctx.log("waiting for the API server to come back before undoing the rest...")
                 announced = True
+                if on_wait is not None:
+                    on_wait()
             time.sleep(3)
 
 
@@ -127,11 +134,23 @@ def replay(ctx: Context, after: int = 0) -> int:
     entries = ctx.store.journal(ctx.cluster.name, after)
     restarts: dict[tuple[str, str], list[JournalEntry]] = {}
     done = 0
+
+    def restart_early() -> None:
+        # the API server may need a unit whose files are already back (a kubelet that runs it as a static
+        # pod): restart those now rather than wait for a server that cannot come; the restart stays in the
+        # journal and is replayed again once the older changes are undone too
+        for (node, unit), pending in restarts.items():
+            ctx.log(f"restarting {unit} on {node} now so that the API server can come back...")
+            try:
+                _restart_unit(ctx, pending[-1].record)
+            except BreakfixError as exc:
+                ctx.log(f"could not restart {unit} on {node} yet: {exc}")
+
     for entry in reversed(entries):
         if restarts_on_undo(entry):
             restarts.setdefault((entry.record["node"], entry.record["unit"]), []).append(entry)
             continue
-        _undo_or_stop(ctx, entry, done, len(entries))
+        _undo_or_stop(ctx, entry, done, len(entries), on_wait=restart_early if restarts else None)
         ctx.store.journal_drop(entry.id)
         done += 1
     for pending in restarts.values():
@@ -148,10 +167,11 @@ def _undo_or_stop(
     done: int,
     total: int,
     handler: Callable[[Context, dict[str, Any]], None] | None = None,
+    on_wait: Callable[[], None] | None = None,
 ) -> None:
     try:
         if handler is None:
-            undo_entry(ctx, entry)
+            undo_entry(ctx, entry, on_wait=on_wait)
         else:
             handler(ctx, entry.record)
     except BreakfixError as exc:

@@ -85,3 +85,35 @@ def test_a_restart_of_a_stopped_unit_is_undone_by_stopping_it_in_place() -> None
     systemd.restart(ctx.node("cp1"), ChangeLog(ctx, "break"), "kubelet")
     replay(ctx)
     assert t.log[-1] == "systemctl stop kubelet" and not any("try-restart" in s for s in seen)
+
+
+def test_a_reset_restarts_the_kubelet_early_when_the_api_server_waits_for_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Setup object, then a kubelet break that takes the API server down: undo must not wait forever."""
+    from breakers import kube as kb
+    from breakfix import undo
+    from tests.fakes import FakeKube
+
+    t, seen = unit_node()
+    kube = FakeKube({"ConfigMap"})
+    ctx = make_ctx(t, kube)
+    node = ctx.node("cp1")
+    kb.create_sentinel(ChangeLog(ctx, "setup"), ctx.state, "ledger")
+    files.replace_text(node, ChangeLog(ctx, "break"), CONF, ":6443", ":6444")
+    systemd.restart(node, ChangeLog(ctx, "break"), "kubelet")
+    kube.down = True  # the kubelet on the broken file no longer runs the API server's static pod
+
+    def restarted(line: str) -> CommandResult:
+        seen.append(f"{line.split()[1]}:{t.files[CONF].decode().strip()}")
+        kube.down = t.files[CONF] != GOOD  # back only when the kubelet restarted on the good file
+        return CommandResult(0, "", "")
+
+    t.scripts.insert(0, (re.compile(r"systemctl try-restart kubelet"), restarted))
+    clock = [0.0]  # a fake clock: each wait moves it on, so a wait that never ends fails after 240 fake s
+    monkeypatch.setattr(undo.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(undo.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    assert replay(ctx) == 3
+    assert kube.get("v1", "ConfigMap", "ledger", "default") is None and ctx.store.journal("test") == []
+    # once early (the file is back, the API server must come up), once more after every older change
+    assert seen[1:] == ["try-restart:server: https://10.0.0.2:6443"] * 2
