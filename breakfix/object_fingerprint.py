@@ -4,8 +4,9 @@ storage classes), what a student changed in them, and how reset puts them back.
 The journal undoes what a lab did; this covers what the student did beside it: a kube-system ConfigMap
 edited another way, CoreDNS scaled, a ClusterRoleBinding to `edit` added, a namespace created, a Service
 deleted and re-created (with another cluster IP). Objects a controller owns (ownerReferences), Secrets
-(bootstrap tokens expire by themselves), Endpoints, Pods, Leases and PersistentVolumes are left out:
-their controllers keep them.
+(bootstrap tokens expire by themselves), Endpoints, Pods and Leases are left out: their controllers keep
+them. PersistentVolumes are only counted: a volume a student made by hand for a lab's claim (no provisioner
+made it, none deletes it) is removed by reset; the binder's changes to volumes are not compared.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ OWNED_BY_COMPONENTS = frozenset(
 )
 #: The cluster CA the controller-manager writes into every namespace (without an owner reference).
 ROOT_CA = "kube-root-ca.crt"
+#: the annotation a provisioner puts on the volumes it makes (and deletes again with their claims)
+PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
 #: at most this many objects are fingerprinted (a busy shared cluster is not a lab cluster)
 LIMIT = 5000
 
@@ -145,7 +148,23 @@ def take(kube: Kube) -> Snapshot:
             objects[_key(api_version, kind, meta["name"], meta.get("namespace"))] = clean(obj)
     if len(objects) > LIMIT:
         return {"namespaces": namespaces, "objects": {}, "skipped": f"{len(objects)} objects (more than {LIMIT})"}
-    return {"namespaces": namespaces, "objects": objects}
+    return {"namespaces": namespaces, "objects": objects, "volumes": _hand_made_volumes(kube)}
+
+
+def _hand_made_volumes(kube: Kube) -> list[str]:
+    """The PersistentVolumes no provisioner made (static volumes: someone created each by hand)."""
+    return sorted(
+        v["metadata"]["name"]
+        for v in kube.list("v1", "PersistentVolume")
+        if PROVISIONED_BY not in ((v.get("metadata") or {}).get("annotations") or {})
+    )
+
+
+def _new_volumes(before: Snapshot, now: Snapshot) -> list[str]:
+    """Hand-made volumes that are there now and were not before (none when BEFORE did not count them)."""
+    if "volumes" not in before:
+        return []  # a snapshot taken by an older breakfix
+    return sorted(set(now.get("volumes") or []) - set(before["volumes"]))
 
 
 def _text(obj: Obj) -> str:
@@ -173,13 +192,15 @@ def differences(before: Snapshot | None, kube: Kube) -> list[str]:
     """What differs from BEFORE, one phrase each (nothing when no snapshot was taken)."""
     if not before or before.get("skipped"):
         return []
-    gone_ns, new_ns, gone, changed, added = _changes(before, take(kube))
+    now = take(kube)
+    gone_ns, new_ns, gone, changed, added = _changes(before, now)
     return (
         [f"namespace {n} was deleted" for n in gone_ns]
         + [f"namespace {n} was created" for n in new_ns]
         + [f"{describe(k)} was deleted" for k in gone]
         + [f"{describe(k)} was changed" for k in changed]
         + [f"{describe(k)} was created" for k in added]
+        + [f"PersistentVolume {v} was created" for v in _new_volumes(before, now)]
     )
 
 
@@ -204,7 +225,8 @@ def restore(before: Snapshot | None, kube: Kube, log: Callable[[str], None]) -> 
     not be put back, one line each."""
     if not before or before.get("skipped"):
         return []
-    gone_ns, new_ns, gone, changed, added = _changes(before, take(kube))
+    now = take(kube)
+    gone_ns, new_ns, gone, changed, added = _changes(before, now)
     left: list[str] = []
 
     def attempt(todo: str, done: str, action: Callable[[], object]) -> None:
@@ -223,6 +245,9 @@ def restore(before: Snapshot | None, kube: Kube, log: Callable[[str], None]) -> 
     for key in added:
         what = f"{describe(key)} (created during the lab)"
         attempt(f"remove {what}", f"removed {what}", partial(_delete, kube, key))
+    for volume in _new_volumes(before, now):
+        what = f"PersistentVolume {volume} (created by hand during the lab; its folder or disk is left alone)"
+        attempt(f"remove {what}", f"removed {what}", partial(_delete, kube, f"v1|PersistentVolume||{volume}"))
     for ns in new_ns:
         what = f"namespace {ns} (created during the lab)"
         attempt(f"remove {what}", f"removed {what}", partial(_delete, kube, f"v1|Namespace||{ns}"))

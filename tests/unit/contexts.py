@@ -78,7 +78,7 @@ CP_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedul
 
 
 #: what the engine reads before and after every lab: the guard's nodes and bindings, the cluster's own objects
-CLUSTER_KINDS = {"Node", "Namespace"} | {kind for _, kind in (*NAMESPACED, *CLUSTER_SCOPED)}
+CLUSTER_KINDS = {"Node", "Namespace", "PersistentVolume"} | {kind for _, kind in (*NAMESPACED, *CLUSTER_SCOPED)}
 
 
 def marked_ctx(files: dict[str, bytes]) -> tuple[Context, FakeTransport, FakeKube]:
