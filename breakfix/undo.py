@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from breakfix.changes import sha256
-from breakfix.errors import ApiRefused, BreakfixError, ClusterError, api_not_ready
+from breakfix.errors import ApiRefused, BreakfixError, StepError, api_not_ready
 from breakfix.kube import gone_within
 from breakfix.state import JournalEntry
 from breakfix.transport.base import FileStat
@@ -88,7 +88,19 @@ def _recreate(ctx: Context, rec: dict[str, Any]) -> None:
 
 def _wait_gone(ctx: Context, rec: dict[str, Any], timeout: float = 120) -> None:
     if not gone_within(ctx.kube, rec["apiVersion"], rec["kind"], rec["name"], rec["namespace"], timeout):
-        raise ClusterError(f"{rec['kind']} {rec['name']} is still there {timeout:.0f}s after deletion")
+        # not a ClusterError: the API server answers, a finalizer holds the object (waiting longer will not help)
+        raise StepError(
+            f"{rec['kind']} {rec['name']} is still there {timeout:.0f}s after deletion "
+            f"(a finalizer waits: {_finalizers(ctx, rec)})"
+        )
+
+
+def _finalizers(ctx: Context, rec: dict[str, Any]) -> str:
+    try:
+        live = ctx.kube.get(rec["apiVersion"], rec["kind"], rec["name"], rec["namespace"])
+    except BreakfixError:
+        return "unknown"
+    return ", ".join((live or {}).get("metadata", {}).get("finalizers") or []) or "none listed"
 
 
 UNDO: dict[str, Callable[[Context, dict[str, Any]], None]] = {

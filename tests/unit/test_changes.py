@@ -318,3 +318,23 @@ def test_an_object_without_a_namespace_is_journaled_where_it_is_created() -> Non
     assert ("v1", "ConfigMap", "default", "app") in kube.objects  # as kubectl would place it
     assert [e.record["namespace"] for e in ctx.store.journal("test")] == ["default", None]
     assert replay(ctx) == 2 and kube.objects == {}
+
+
+def test_an_object_a_finalizer_holds_fails_the_undo_at_once_not_as_an_api_outage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A volume held by its claim is not an API server restarting: no minutes of waiting, the finalizer named."""
+    from breakers import kube as kb
+    from breakfix import undo
+
+    kube = FakeKube({"ConfigMap"})
+    said: list[str] = []
+    ctx = make_ctx(FakeTransport(), kube)
+    ctx.log = said.append
+    kb.create_sentinel(ChangeLog(ctx, "setup"), ctx.state, "ledger")
+    kube.objects[("v1", "ConfigMap", "default", "ledger")]["metadata"]["finalizers"] = ["example.com/hold"]
+    monkeypatch.setattr(undo, "gone_within", lambda *_a: False)
+    monkeypatch.setattr(undo.time, "sleep", lambda _s: pytest.fail("waited as if the API server were down"))
+    with pytest.raises(BreakfixError, match="still there 120s after deletion"):
+        replay(ctx)
+    assert not any("API server" in line for line in said)
