@@ -1,0 +1,35 @@
+"""Graders for how many pods a node takes: what its running kubelet reports against the cluster's configuration."""
+
+from __future__ import annotations
+
+from breakfix.errors import ClusterError
+from breakfix.kube import Kube
+from breakfix.results import CheckResult, failed, passed
+from breakfix.transport.node import Node
+from graders.kubelet_config import CONFIG_MAP, cluster_setting
+
+DEFAULT_MAX_PODS = 110  # the kubelet's own default
+
+
+def pods_as_cluster(kube: Kube, node: Node) -> CheckResult:
+    """NODE's kubelet takes as many pods as the cluster's kubelet configuration says (its reported pod capacity)."""
+    setting = cluster_setting(kube, "maxPods", DEFAULT_MAX_PODS)
+    if isinstance(setting, CheckResult):
+        return setting
+    try:
+        want = int(setting)
+        obj = kube.get("v1", "Node", node.name)
+    except (TypeError, ValueError):
+        return CheckResult("error", f"kube-system/{CONFIG_MAP} sets maxPods to {setting!r}, not a number")
+    except ClusterError as exc:
+        return CheckResult("error", f"cannot read node {node.name}: {exc}")
+    if obj is None:
+        return failed(f"node {node.name} is not registered", "Is its kubelet running?")
+    reported = str(((obj.get("status") or {}).get("capacity") or {}).get("pods") or "")
+    if reported == str(want):
+        return passed(f"{node.name} takes {want} pods, as the cluster's kubelet configuration says")
+    return failed(
+        f"{node.name}'s kubelet takes {reported or 'no'} pods; the cluster's kubelet configuration "
+        f"(kube-system/{CONFIG_MAP}) says {want}",
+        "What the kubelet reports is what it runs with now: where does its setting come from?",
+    )
