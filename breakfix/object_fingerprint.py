@@ -3,10 +3,11 @@ storage classes), what a student changed in them, and how reset puts them back.
 
 The journal undoes what a lab did; this covers what the student did beside it: a kube-system ConfigMap
 edited another way, CoreDNS scaled, a ClusterRoleBinding to `edit` added, a namespace created, a Service
-deleted and re-created (with another cluster IP). Objects a controller owns (ownerReferences), Secrets
-(bootstrap tokens expire by themselves), Endpoints, Pods and Leases are left out: their controllers keep
-them. PersistentVolumes are only counted: a volume a student made by hand for a lab's claim (no provisioner
-made it, none deletes it) is removed by reset; the binder's changes to volumes are not compared.
+deleted and re-created (with another cluster IP), a CronJob of one's own (it would go on starting Jobs).
+Objects a controller owns (ownerReferences), Secrets (bootstrap tokens expire by themselves), Endpoints,
+Pods and Leases are left out: their controllers keep them. PersistentVolumes are only counted: a volume a
+student made by hand for a lab's claim (no provisioner made it, none deletes it) is removed by reset; the
+binder's changes to volumes are not compared.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ NAMESPACED = (
     ("apps/v1", "Deployment"),
     ("apps/v1", "DaemonSet"),
     ("apps/v1", "StatefulSet"),
+    ("batch/v1", "CronJob"),
     ("v1", "Service"),
     ("v1", "ConfigMap"),
     ("v1", "ServiceAccount"),

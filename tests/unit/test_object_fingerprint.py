@@ -189,3 +189,20 @@ def test_a_snapshot_that_did_not_count_volumes_removes_none() -> None:
     del before["volumes"]  # taken by an older breakfix, before a session that is still running
     kube.create(volume("ledger-pv-2"))
     assert objects.differences(before, kube) == [] and objects.restore(before, kube, print) == []
+
+
+def test_a_cronjob_made_during_the_lab_is_removed_by_reset() -> None:
+    """A student's own CronJob would go on starting Jobs in the next lab."""
+    kube = cluster()
+    before = objects.take(kube)
+    kube.create(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": {"name": "report-fixed", "namespace": "default"},
+            "spec": {"schedule": "* * * * *"},
+        }
+    )
+    assert objects.differences(before, kube) == ["CronJob default/report-fixed was created"]
+    assert objects.restore(before, kube, lambda _m: None) == []
+    assert kube.get("batch/v1", "CronJob", "report-fixed", "default") is None
