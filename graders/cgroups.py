@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from breakers.cgroups import kubelet_driver
+from breakers.kubelet_config import CONFIG_MAP
+from breakfix.context import SessionState
 from breakfix.errors import StepError
 from breakfix.kube import Kube
 from breakfix.results import CheckResult, failed, passed
 from breakfix.transport.node import Node
-from graders.kubelet_config import CONFIG_MAP, cluster_setting
+from graders.kubelet_config import cluster_setting
 
 
 def last_flag(argv: list[str], flag: str) -> str | None:
@@ -21,11 +23,12 @@ def last_flag(argv: list[str], flag: str) -> str | None:
     return value
 
 
-def kubelet_driver_as_cluster(node: Node, kube: Kube) -> CheckResult:
-    """NODE's kubelet uses the cgroup driver of the cluster's kubelet configuration (kubeadm's kubelet-config).
+def kubelet_driver_as_cluster(node: Node, kube: Kube, state: SessionState) -> CheckResult:
+    """NODE's running kubelet keeps a setting of the cluster's kubelet configuration (kubeadm's, as at setup).
 
-    What the kubelet runs with counts: a --cgroup-driver flag on its command line, else its --config file."""
-    setting = cluster_setting(kube, "cgroupDriver", "cgroupfs")
+    The setting is the cgroup driver; what the kubelet runs with counts: a --cgroup-driver flag, else its
+    --config file."""
+    setting = cluster_setting(kube, state, "cgroupDriver", "cgroupfs")
     if isinstance(setting, CheckResult):
         return setting
     want = str(setting)

@@ -6,15 +6,14 @@ from typing import Any
 
 import yaml
 
+from breakers.kubelet_config import CONFIG_MAP, STATE_KEY
+from breakfix.context import SessionState
 from breakfix.errors import ClusterError
 from breakfix.kube import Kube
 from breakfix.results import CheckResult
 
-CONFIG_MAP = "kubelet-config"  # kubeadm's: every node's kubelet config file is written from it on join and upgrade
 
-
-def cluster_setting(kube: Kube, field: str, default: Any) -> Any | CheckResult:
-    """FIELD of the cluster's kubelet configuration (DEFAULT when it does not set it), or why it cannot be read."""
+def _live(kube: Kube) -> dict[str, Any] | CheckResult:
     try:
         cm = kube.get("v1", "ConfigMap", CONFIG_MAP, "kube-system")
     except ClusterError as exc:
@@ -26,5 +25,16 @@ def cluster_setting(kube: Kube, field: str, default: Any) -> Any | CheckResult:
         config = yaml.safe_load(text) or {}
     except yaml.YAMLError:
         return CheckResult("error", f"kube-system/{CONFIG_MAP} does not hold YAML")
-    value = (config if isinstance(config, dict) else {}).get(field)
+    return config if isinstance(config, dict) else {}
+
+
+def cluster_setting(kube: Kube, state: SessionState, field: str, default: Any) -> Any | CheckResult:
+    """FIELD of the cluster's kubelet configuration (DEFAULT when unset), as noted at setup
+    (breakers.kubelet_config.remember_cluster_config: an edit of the ConfigMap during the lab does not count),
+    else as it is now; or why it cannot be read."""
+    noted = state.get(STATE_KEY)
+    config = noted if isinstance(noted, dict) else _live(kube)
+    if isinstance(config, CheckResult):
+        return config
+    value = config.get(field)
     return default if value is None else value

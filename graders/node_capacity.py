@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from breakers.kubelet_config import CONFIG_MAP
+from breakfix.context import SessionState
 from breakfix.errors import ClusterError
 from breakfix.kube import Kube
 from breakfix.results import CheckResult, failed, passed
 from breakfix.transport.node import Node
-from graders.kubelet_config import CONFIG_MAP, cluster_setting
+from graders.kubelet_config import cluster_setting
 
 DEFAULT_MAX_PODS = 110  # the kubelet's own default
 
 
-def pods_as_cluster(kube: Kube, node: Node) -> CheckResult:
-    """NODE's kubelet takes as many pods as the cluster's kubelet configuration says (its reported pod capacity)."""
-    setting = cluster_setting(kube, "maxPods", DEFAULT_MAX_PODS)
+def pods_as_cluster(kube: Kube, node: Node, state: SessionState) -> CheckResult:
+    """What NODE's running kubelet reports keeps a setting of the cluster's kubelet configuration (as at setup).
+
+    The setting is maxPods, compared with the pod capacity in the node's status."""
+    setting = cluster_setting(kube, state, "maxPods", DEFAULT_MAX_PODS)
     if isinstance(setting, CheckResult):
         return setting
     try:

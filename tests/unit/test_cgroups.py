@@ -6,6 +6,7 @@ import pytest
 
 from breakers import cgroups as breaker
 from breakfix.changes import ChangeLog
+from breakfix.context import SessionState
 from breakfix.errors import StepError
 from breakfix.transport.node import Node
 from graders import cgroups
@@ -63,6 +64,11 @@ def test_the_last_flag_wins_as_in_go_programs() -> None:
     assert cgroups.last_flag(argv, "--kubeconfig") is None
 
 
+def fresh_state() -> SessionState:
+    """A session's state in which setup noted nothing (the graders then read the ConfigMap as it is)."""
+    return make_ctx(FakeTransport()).state
+
+
 def cluster(driver: str = "cgroupfs") -> FakeKube:
     kube = FakeKube({"ConfigMap"})
     kube.create(
@@ -87,15 +93,17 @@ RUNNING = ["/usr/bin/kubelet", "--config=/var/lib/kubelet/config.yaml"]
 
 def test_the_kubelet_on_the_clusters_driver_passes() -> None:
     node = worker(RUNNING, {"/var/lib/kubelet/config.yaml": KUBELET.encode()})
-    assert cgroups.kubelet_driver_as_cluster(node, cluster()).ok
+    assert cgroups.kubelet_driver_as_cluster(node, cluster(), fresh_state()).ok
 
 
 def test_a_kubelet_moved_to_the_other_driver_by_file_or_by_flag_fails() -> None:
     moved = KUBELET.replace("cgroupfs", "systemd").encode()
-    by_file = cgroups.kubelet_driver_as_cluster(worker(RUNNING, {"/var/lib/kubelet/config.yaml": moved}), cluster())
+    by_file = cgroups.kubelet_driver_as_cluster(
+        worker(RUNNING, {"/var/lib/kubelet/config.yaml": moved}), cluster(), fresh_state()
+    )
     assert not by_file.ok and "systemd cgroup driver (/var/lib/kubelet/config.yaml)" in by_file.message
     flagged = worker([*RUNNING, "--cgroup-driver=systemd"], {"/var/lib/kubelet/config.yaml": KUBELET.encode()})
-    by_flag = cgroups.kubelet_driver_as_cluster(flagged, cluster())
+    by_flag = cgroups.kubelet_driver_as_cluster(flagged, cluster(), fresh_state())
     assert not by_flag.ok and "--cgroup-driver flag" in by_flag.message
 
 
@@ -104,12 +112,27 @@ def test_the_config_file_the_kubelet_really_reads_is_judged() -> None:
         "/var/lib/kubelet/config.yaml": KUBELET.encode(),
         "/root/k.yaml": KUBELET.replace("cgroupfs", "systemd").encode(),
     }
-    result = cgroups.kubelet_driver_as_cluster(worker([*RUNNING, "--config=/root/k.yaml"], files), cluster())
+    result = cgroups.kubelet_driver_as_cluster(
+        worker([*RUNNING, "--config=/root/k.yaml"], files), cluster(), fresh_state()
+    )
     assert not result.ok and "/root/k.yaml" in result.message
 
 
 def test_a_stopped_kubelet_fails_and_a_missing_cluster_config_cannot_be_judged() -> None:
-    stopped = cgroups.kubelet_driver_as_cluster(worker([], {}), cluster())
+    stopped = cgroups.kubelet_driver_as_cluster(worker([], {}), cluster(), fresh_state())
     assert not stopped.ok and "not running" in stopped.message
-    empty = cgroups.kubelet_driver_as_cluster(worker(RUNNING, {}), FakeKube({"ConfigMap"}))
+    empty = cgroups.kubelet_driver_as_cluster(worker(RUNNING, {}), FakeKube({"ConfigMap"}), fresh_state())
     assert empty.status == "error"
+
+
+def test_the_configuration_noted_at_setup_wins_over_a_later_edit_of_the_config_map() -> None:
+    """A student who edits kube-system/kubelet-config to match a moved kubelet does not pass."""
+    from breakers import kubelet_config
+
+    kube = cluster("cgroupfs")
+    state = fresh_state()
+    kubelet_config.remember_cluster_config(kube, state)
+    kube.patch("v1", "ConfigMap", "kubelet-config", "kube-system", {"data": {"kubelet": "cgroupDriver: systemd\n"}})
+    moved = worker(RUNNING, {"/var/lib/kubelet/config.yaml": KUBELET.replace("cgroupfs", "systemd").encode()})
+    result = cgroups.kubelet_driver_as_cluster(moved, kube, state)
+    assert not result.ok and "says cgroupfs" in result.message

@@ -89,16 +89,29 @@ WORKER = Node("w1", "worker", FakeTransport(), "10.0.0.3")
 
 
 def test_the_default_or_the_clusters_limit_passes_and_any_other_fails() -> None:
-    assert node_capacity.pods_as_cluster(cluster(), WORKER).ok
-    assert node_capacity.pods_as_cluster(cluster(max_pods=60, reported="60"), WORKER).ok
-    low = node_capacity.pods_as_cluster(cluster(reported="5"), WORKER)
+    assert node_capacity.pods_as_cluster(cluster(), WORKER, make_ctx(FakeTransport()).state).ok
+    assert node_capacity.pods_as_cluster(
+        cluster(max_pods=60, reported="60"), WORKER, make_ctx(FakeTransport()).state
+    ).ok
+    low = node_capacity.pods_as_cluster(cluster(reported="5"), WORKER, make_ctx(FakeTransport()).state)
     assert not low.ok and "takes 5 pods" in low.message and "says 110" in low.message
-    high = node_capacity.pods_as_cluster(cluster(reported="500"), WORKER)
+    high = node_capacity.pods_as_cluster(cluster(reported="500"), WORKER, make_ctx(FakeTransport()).state)
     assert not high.ok
 
 
 def test_a_node_without_status_fails_and_an_unreadable_setting_is_an_error() -> None:
-    assert not node_capacity.pods_as_cluster(cluster(reported=None), WORKER).ok
+    assert not node_capacity.pods_as_cluster(cluster(reported=None), WORKER, make_ctx(FakeTransport()).state).ok
     kube = cluster()
     kube.objects[("v1", "ConfigMap", "kube-system", "kubelet-config")]["data"]["kubelet"] = "maxPods: lots\n"
-    assert node_capacity.pods_as_cluster(kube, WORKER).status == "error"
+    assert node_capacity.pods_as_cluster(kube, WORKER, make_ctx(FakeTransport()).state).status == "error"
+
+
+def test_the_limit_noted_at_setup_wins_over_a_later_edit_of_the_config_map() -> None:
+    from breakers import kubelet_config
+
+    kube = cluster(reported="5")
+    state = make_ctx(FakeTransport()).state
+    kubelet_config.remember_cluster_config(kube, state)
+    kube.patch("v1", "ConfigMap", "kubelet-config", "kube-system", {"data": {"kubelet": "maxPods: 5\n"}})
+    result = node_capacity.pods_as_cluster(kube, WORKER, state)
+    assert not result.ok and "says 110" in result.message
