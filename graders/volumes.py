@@ -95,12 +95,19 @@ def _workload_pods(kube: Kube, kind: str, workload: str, namespace: str) -> list
 
 
 def data_through_claim(
-    kube: Kube, state: SessionState, name: str, workload: str, namespace: str = "default", kind: str = "Deployment"
+    kube: Kube,
+    state: SessionState,
+    name: str,
+    workload: str,
+    namespace: str = "default",
+    kind: str = "Deployment",
+    claim: str | None = None,
 ) -> CheckResult:
     """Every running pod of the workload gets the data through a Bound claim whose volume is the data's folder.
 
     The pod runs on the data's node, and the claim's volume points at the folder write_data made there:
-    mounting the folder directly, an emptyDir, or a fresh volume does not count."""
+    mounting the folder directly, an emptyDir, or a fresh volume does not count. With CLAIM (a task that
+    names the app's claim), that claim must be the one: a second claim made for the folder does not count."""
     data = _data(state, name)
     if data is None:
         return _no_data(name)
@@ -109,7 +116,7 @@ def data_through_claim(
         if isinstance(pods, str):
             return failed(pods, f"kubectl -n {namespace} get pods; kubectl -n {namespace} describe pods")
         for pod in pods:
-            problem = _pod_problem(kube, pod, data, namespace)
+            problem = _pod_problem(kube, pod, data, namespace, claim)
             if problem:
                 return failed(
                     f"pod {namespace}/{pod['metadata']['name']}: {problem}",
@@ -120,8 +127,10 @@ def data_through_claim(
     return passed(f"{kind} {namespace}/{workload} reads the {name} data through its claim on {data['node']}")
 
 
-def _pod_problem(kube: Kube, pod: dict[str, Any], data: dict[str, str], namespace: str) -> str:
-    """Why a pod does not read the data through a claim, or '' when it does."""
+def _pod_problem(
+    kube: Kube, pod: dict[str, Any], data: dict[str, str], namespace: str, wanted: str | None = None
+) -> str:
+    """Why a pod does not read the data through a claim (WANTED, when named), or '' when it does."""
     node = (pod.get("spec") or {}).get("nodeName")
     if node != data["node"]:
         return f"runs on {node}, but the data is on {data['node']}"
@@ -132,8 +141,10 @@ def _pod_problem(kube: Kube, pod: dict[str, Any], data: dict[str, str], namespac
     ]
     if not claims:
         return "mounts no PersistentVolumeClaim"
+    if wanted is not None and wanted not in claims:
+        return f"mounts the claim(s) {', '.join(sorted(claims))}, not {wanted}"
     seen = []
-    for claim in claims:
+    for claim in claims if wanted is None else [wanted]:
         pvc = kube.get("v1", "PersistentVolumeClaim", claim, namespace)
         if pvc is None or (pvc.get("status") or {}).get("phase") != "Bound":
             seen.append(f"claim {claim} is not Bound")

@@ -185,3 +185,11 @@ def test_volume_modes_within_refuses_a_node_folder_offered_as_shareable() -> Non
     # a volume of another folder may offer what it likes
     kube.objects[("v1", "PersistentVolume", None, "pv1")]["spec"]["local"]["path"] = "/srv/nfs"
     assert volumes.volume_modes_within(kube, state, "ledger", ["ReadWriteOnce"]).ok
+
+
+def test_data_through_claim_with_a_named_claim_refuses_a_second_claim_for_the_folder() -> None:
+    """A task that names the app's claim: a new claim bound to a volume of the same folder is a way round it."""
+    state, *_ = written()
+    assert volumes.data_through_claim(_cluster(CLAIM), state, "ledger", "ledger", "ledger", claim="data").ok
+    result = volumes.data_through_claim(_cluster(CLAIM), state, "ledger", "ledger", "ledger", claim="ledger-data")
+    assert result.status == "fail" and "mounts the claim(s) data, not ledger-data" in result.message
