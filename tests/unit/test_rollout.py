@@ -87,3 +87,12 @@ def test_the_shortcut_edits_the_replicaset_that_runs_the_pods_and_undo_puts_it_b
     replay(ctx)
     back = kube.get("apps/v1", "ReplicaSet", "frontend-old", "default")
     assert back["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] == "1"  # type: ignore[index]
+
+
+def test_a_sidecar_injected_by_a_webhook_does_not_make_a_pod_stale_but_a_missing_container_does() -> None:
+    injected = pod("a", "2")
+    injected["spec"]["containers"].append({"name": "mesh-proxy", "image": "proxy:1"})
+    assert rollout.pods_run_template(cluster(injected), "frontend").ok
+    renamed = pod("b", "2")
+    renamed["spec"]["containers"][0]["name"] = "other"
+    assert not rollout.pods_run_template(cluster(renamed), "frontend").ok
