@@ -35,6 +35,25 @@ WATCHED = (
     "/etc/default/kubelet",
 )
 UNITS = ("kubelet", "containerd")
+#: The watched files each unit reads only when it starts (path prefixes), in the order to restart them.
+READ_AT_START = {
+    "containerd": (
+        "/etc/containerd/",
+        "/etc/systemd/system/containerd.service",
+        "/lib/systemd/system/containerd.",
+        "/usr/lib/systemd/system/containerd.",
+    ),
+    "kubelet": (
+        "/var/lib/kubelet/",
+        "/etc/default/kubelet",
+        "/etc/kubernetes/kubelet.conf",
+        "/etc/kubernetes/bootstrap-kubelet.conf",
+        "/etc/kubernetes/pki/ca.crt",
+        "/etc/systemd/system/kubelet.service",
+        "/lib/systemd/system/kubelet.",
+        "/usr/lib/systemd/system/kubelet.",
+    ),
+}
 #: The most a node's watched files may take, compressed (a copy is kept in the session).
 MAX_COPY = 4 * 1024 * 1024
 
@@ -142,6 +161,14 @@ def restore(node: Node, before: dict[str, Any], log: Callable[[str], None]) -> l
     if changed:
         node.run("systemctl daemon-reload", timeout=60)
     unit_now = units(node)
+    for unit, prefixes in READ_AT_START.items():  # a running unit keeps what it read: restart it
+        state = before["units"].get(unit)
+        if state and state[1] == "active" and unit_now.get(unit) == state and _reads(changed, prefixes):
+            try:
+                node.check("systemctl restart %s", unit, timeout=120)
+                log(f"  restarted {unit} on {node.name}: it reads the files put back only when it starts")
+            except BreakfixError as exc:
+                left.append(f"{node.name}: could not restart {unit} after putting its files back: {exc}")
     for unit, (enabled, active) in sorted(before["units"].items()):
         if unit_now.get(unit) == [enabled, active]:
             continue
@@ -158,6 +185,10 @@ def restore(node: Node, before: dict[str, Any], log: Callable[[str], None]) -> l
         except BreakfixError as exc:
             left.append(f"{node.name}: could not put {unit} back to {enabled}/{active}: {exc}")
     return left
+
+
+def _reads(paths: list[str], prefixes: tuple[str, ...]) -> bool:
+    return any(p.startswith(prefixes) for p in paths)
 
 
 def _members(copy: str) -> dict[str, tuple[tarfile.TarInfo, bytes]]:

@@ -104,3 +104,27 @@ def test_node_files_fingerprint_finds_and_puts_back_what_the_student_changed(ctx
         assert cp.read_text(MANIFEST) == KUBEADM_ETCD and state_of(cp, MANIFEST).endswith("600 0:0\n")
     finally:
         cp.check("rm -f %s /etc/kubernetes/etcd-link /etc/cni/net.d/*.conflist; systemctl start containerd", MANIFEST)
+
+
+def test_node_files_restore_restarts_a_unit_whose_start_up_files_it_put_back(ctx: Context) -> None:
+    """containerd reads its configuration only when it starts: reset that puts it back restarts the unit."""
+    from breakfix import node_files
+
+    cp = ctx.node("control-plane")
+    config = "/etc/containerd/config.toml"
+    original = cp.read(config)
+    started = "systemctl show -p ExecMainStartTimestampMonotonic --value containerd"
+    try:
+        before = node_files.take(cp)
+        assert before["units"]["containerd"] == ["enabled", "active"]
+        cp.write(config, (original or b"") + b"\n# the student's edit, not yet read by containerd\n")
+        was_started = cp.check(started)
+        said: list[str] = []
+        assert node_files.restore(cp, before, said.append) == []
+        assert cp.read(config) == original and node_files.differences(cp, before) == []
+        assert cp.check(started) != was_started, "containerd still runs with what it read before the reset"
+        assert said[-1] == "  restarted containerd on cp1: it reads the files put back only when it starts"
+    finally:
+        if original is not None and cp.read(config) != original:
+            cp.write(config, original)
+        cp.check("systemctl restart containerd")
