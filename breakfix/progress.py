@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from breakfix.api import Breakfix
-from breakfix.catalog import Catalog
 from breakfix.model import CKA_DOMAIN_WEIGHTS
 from breakfix.results import CheckResult, GradeReport
 from breakfix.state import Session, SessionStatus, State
@@ -37,16 +36,6 @@ class LabInfo:
     domain: str
     time_limit: float = 900.0
     requires: frozenset[str] = frozenset()
-
-
-def lab_infos(catalog: Catalog) -> dict[str, LabInfo]:
-    """The catalog's labs as progress sees them."""
-    return {
-        lab.id: LabInfo(
-            lab.id, lab.spec.title, lab.spec.domain, float(lab.spec.time_limit), frozenset(lab.spec.requires)
-        )
-        for lab in catalog.labs.values()
-    }
 
 
 @dataclass

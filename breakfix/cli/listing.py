@@ -72,6 +72,20 @@ def load() -> tuple[list[Row], list[str]] | None:
     return rows, errors
 
 
+def summaries() -> tuple[list[Row], list[str]]:
+    """Every lab's summary row and the catalog's load errors: from the cache when current, else read (and cached)."""
+    cached = load()
+    if cached is not None:
+        return cached
+    from breakfix.catalog import load_catalog
+
+    catalog = load_catalog()
+    rows = [{**lab.summary(), "task": lab.task_text()} for lab in catalog.labs.values()]
+    errors = [str(e) for e in catalog.errors]
+    save(rows, errors)
+    return rows, errors
+
+
 _ROW: dict[str, type | tuple[type, ...]] = {
     "id": str,
     "title": str,

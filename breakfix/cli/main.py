@@ -147,14 +147,10 @@ def list_labs(
     json_out: JsonOpt = False,
 ) -> None:
     """List the labs."""
-    from breakfix.catalog import load_catalog
     from breakfix.cli import listing
 
     fmt = _format(output, json_out, details)
-    catalog = load_catalog()
-    rows = [{**lab.summary(), "task": lab.task_text()} for lab in catalog.labs.values()]
-    errors = [str(e) for e in catalog.errors]
-    listing.save(rows, errors)
+    rows, errors = listing.summaries()
     caps = _bf().cluster().capabilities if runnable else None
     listing.render(listing.select(rows, domain, difficulty, caps), fmt, errors, spoilers)
 

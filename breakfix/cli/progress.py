@@ -48,10 +48,15 @@ def _chosen_cluster(store: State) -> ClusterSpec | None:
 
 
 def _labs() -> dict[str, LabInfo]:
-    from breakfix.catalog import load_catalog
-    from breakfix.progress import lab_infos
+    """The catalog as progress sees it, from the `lab list` cache when it is current (no lab file parsed)."""
+    from breakfix.cli import listing
+    from breakfix.progress import LabInfo
 
-    return lab_infos(load_catalog())
+    rows, _errors = listing.summaries()
+    return {
+        r["id"]: LabInfo(r["id"], r["title"], r["domain"], float(r["time_limit_seconds"]), frozenset(r["requires"]))
+        for r in rows
+    }
 
 
 def _domain(domain: str | None) -> str | None:
