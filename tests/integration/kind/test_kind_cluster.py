@@ -1,13 +1,18 @@
 """`lab cluster up --provider kind` for real: kind from its module, a node image built here, labs verified.
 
-The module's cluster (control plane + one worker) comes from the `kind_cluster` fixture, which runs the
-`lab` console script; the tests run in file order and the last one takes the cluster down.
+The session's kind cluster (control plane + one worker) comes from the `kind_cluster` fixture, which runs
+the `lab` console script; the tests run in file order, except that `lab verify` runs in the background from
+`test_verify_on_kind_starts` on: its tests and the one that takes the cluster down are marked
+`after_the_rest` and run at the end of the session (tests/conftest.py), while the rest of the suite goes on.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import yaml
@@ -17,7 +22,7 @@ from breakfix.inventory import load_inventory
 from tests.polling import eventually
 from tests.testbed import dockercli
 from tests.testbed.artifacts import binary
-from tests.testbed.kind.cluster import KindCluster
+from tests.testbed.kind.cluster import KindCluster, lab_command
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 
@@ -116,21 +121,71 @@ spec:
     kubectl(kind_cluster, "delete", "pod,service", "web", "client", "kind-web", "--ignore-not-found", "--wait=false")
 
 
-@pytest.mark.parametrize("lab_id", ["svc-wrong-selector", "etcd-datadir"])
-def test_verify_on_kind(kind_cluster: KindCluster, lab_id: str) -> None:
-    result = kind_cluster.lab("verify", lab_id, "--json", "--settle", "300", "--cheat-window", "45")
-    assert result.stdout, f"lab verify exited {result.returncode} without a report: {result.stderr[-3000:]}"
-    report = json.loads(result.stdout)[lab_id]
+ON_KIND = ["svc-wrong-selector", "etcd-datadir"]  # an API-only lab and a node lab (docker exec)
+
+
+# each lab in turn on the one cluster; its report, progress and exit code in files named after it
+VERIFY_EACH = 'lab="$1"; shift; for id in "$@"; do "$lab" verify "$id" --json --settle 300 --cheat-window 45 \
+  > "$id.json" 2> "$id.err"; echo $? > "$id.rc"; done'
+
+
+@dataclass
+class Verifying:
+    """`lab verify` of the ON_KIND labs, one after the other, running in the background on the kind cluster."""
+
+    process: subprocess.Popen[bytes]
+    folder: Path
+
+    def report(self, lab_id: str) -> tuple[int, str, str]:
+        """Wait for LAB_ID's turn to end: exit code, stdout (JSON), stderr (progress)."""
+        self.process.wait(timeout=3600)
+        rc = self.folder / f"{lab_id}.rc"
+        if not rc.exists():
+            return -1, "", f"lab verify {lab_id} did not run (the background runner exited {self.process.returncode})"
+        out, err = (self.folder / f"{lab_id}.json").read_text(), (self.folder / f"{lab_id}.err").read_text()
+        return int(rc.read_text()), out, err
+
+
+@pytest.fixture(scope="session")
+def kind_verify(kind_cluster: KindCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Verifying]:
+    """Start `lab verify` of the ON_KIND labs in the background; the tests that read it run last."""
+    folder = tmp_path_factory.mktemp("kind-verify")
+    process = subprocess.Popen(
+        ["sh", "-c", VERIFY_EACH, "sh", *lab_command(), *ON_KIND],
+        cwd=folder, env=kind_cluster.env, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield Verifying(process, folder)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_verify_on_kind_starts(kind_verify: Verifying) -> None:
+    """The labs are verified in the background from here on; their tests come at the end of the session."""
+    assert kind_verify.process.poll() in (None, 0)
+
+
+@pytest.mark.after_the_rest
+@pytest.mark.parametrize("lab_id", ON_KIND)
+def test_verify_on_kind(kind_verify: Verifying, lab_id: str) -> None:
+    code, out, err = kind_verify.report(lab_id)
+    assert out, f"lab verify exited {code} without a report: {err[-3000:]}"
+    report = json.loads(out)[lab_id]
     failed = [p for p in report["phases"] if not p["ok"]]
-    assert result.returncode == 0 and not failed, json.dumps(failed, indent=1)
+    assert not failed, json.dumps(failed, indent=1)
     names = [p["phase"] for p in report["phases"]]
     lab = load_catalog().get(lab_id)
     tried = [f"cheat:{c}" for c in lab.cheats] + [f"alternative:{a}" for a in lab.alternatives]
     assert names == ["break", "grade-after-break", *tried, "solve", "reset"]
-    print(f"\n{result.stderr}")  # verify's progress, for the CI log
+    assert code == 0, err[-3000:]
+    print(f"\n{err}")  # verify's progress, for the CI log
 
 
-def test_down_deletes_the_nodes_and_forgets_the_cluster(kind_cluster: KindCluster) -> None:
+@pytest.mark.after_the_rest
+def test_down_deletes_the_nodes_and_forgets_the_cluster(kind_cluster: KindCluster, kind_verify: Verifying) -> None:
+    kind_verify.process.wait(timeout=3600)  # never under a running verify
     assert kind_cluster.containers()
     down = kind_cluster.lab("cluster", "down", "--name", kind_cluster.name, timeout=300)
     assert down.returncode == 0, down.stderr

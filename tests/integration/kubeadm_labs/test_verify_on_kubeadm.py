@@ -9,9 +9,10 @@ records of the labs that pass (commit them).
 
 Most of a verification is waiting (for a fault to show, a cheat window to pass, a fix to settle), so the
 labs are shared out between lanes that run side by side: the session's kubeadm cluster and up to
-BREAKFIX_VERIFY_LANES - 1 more (2 lanes by default; a lane with no lab starts no cluster). Each lane runs
-its labs one after another with the `lab` command, in a state folder of its own, and checks after each one
-that its cluster is as healthy as before; each test waits for its lab's outcome.
+BREAKFIX_VERIFY_LANES - 1 more (2 lanes by default; a lane with no lab starts no cluster). The lanes run
+in a process of their own (`lanes.py`), started by `test_lanes_start` early in the session; the
+`test_verify` tests are marked `after_the_rest` and run at the end of the session (tests/conftest.py), so
+the rest of the suite runs while the lanes wait, and each of them waits for its lab's outcome.
 """
 
 from __future__ import annotations
@@ -20,23 +21,17 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from breakfix import proof
 from breakfix.catalog import load_catalog
-from breakfix.errors import BreakfixError
-from breakfix.inventory import load_inventory
-from breakfix.kube import KubeClient
 from breakfix.paths import cache_dir
-from tests.testbed.kubeadm.cluster import CAPABILITIES, KubeadmCluster, bring_up, diagnose_cluster
+from tests.integration.kubeadm_labs.lanes import Outcome, read_outcome
+from tests.testbed.kubeadm.cluster import CAPABILITIES, KubeadmCluster
 
 LANES = max(1, int(os.environ.get("BREAKFIX_VERIFY_LANES", "2")))
 CATALOG = load_catalog()
@@ -48,6 +43,13 @@ RECORD = os.environ.get("BREAKFIX_VERIFY_RECORD") == "1"
 MEMO = cache_dir() / "verify-rotation.json"
 CANDIDATES = proof.candidates([CATALOG.labs[lab_id] for lab_id in CAN_RUN], proof.read_rotation(MEMO))
 HASHES = {c.lab: c.content_hash for c in CANDIDATES}
+REPO = Path(__file__).resolve().parents[3]
+# the environment pytest was started with, before any test changes it
+LANES_ENV = {
+    **os.environ,
+    "PYTHONUNBUFFERED": "1",
+    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+}
 PLAN = proof.select(
     CANDIDATES,
     lanes=LANES,
@@ -57,120 +59,70 @@ PLAN = proof.select(
 )
 
 
-def healthy(cluster: Any, timeout: float = 420) -> str | None:
-    """Within TIMEOUT (a restarted component may be in back-off): every node and kube-system pod Ready."""
-    spec = load_inventory(cluster.inventory)
-    kube = KubeClient(spec.kubeconfig, spec.context)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            nodes = kube.list("v1", "Node")
-            ready = {
-                n["metadata"]["name"]: any(
-                    c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"]
-                )
-                for n in nodes
-            }
-            pods = kube.list("v1", "Pod", "kube-system")
-            unready = sorted(  # Running is not enough: a container in back-off is Running too
-                p["metadata"]["name"]
-                for p in pods
-                if not any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])
-            )
-            problem = (
-                None if ready == {"cp1": True, "w1": True} and not unready else f"nodes {ready}, not Ready {unready}"
-            )
-        except BreakfixError as exc:  # down, or up with the wrong state (a 403 for the admin is a broken cluster)
-            problem = str(exc)
-        if problem is None:
-            return None
-        if time.monotonic() > deadline:
-            return f"{problem}\n{diagnose_cluster(cluster)}"  # which pods, their events and last log lines
-        time.sleep(5)
+class Lanes:
+    """The lanes' process and where it writes each lab's outcome."""
+
+    def __init__(self, process: subprocess.Popen[bytes] | None, out: Path, log: Path) -> None:
+        self.process, self.out, self.log = process, out, log
+
+    def outcome(self, lab_id: str, timeout: float = 3 * 3600) -> Outcome:
+        """LAB_ID's outcome: waits for its lane; fails at once if the lanes' process ended without it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = read_outcome(self.out, lab_id)
+            if found is not None:
+                return found
+            ended = self.process is None or self.process.poll() is not None
+            if ended or time.monotonic() > deadline:
+                found = read_outcome(self.out, lab_id)  # written just before the process ended
+                if found is not None:
+                    return found
+                why = "ended" if ended else f"gave no outcome within {timeout:.0f}s"
+                raise AssertionError(f"the verify lanes {why} without {lab_id}'s outcome; their log:\n{self._tail()}")
+            time.sleep(2)
+
+    def _tail(self) -> str:
+        return self.log.read_text(errors="replace")[-6000:] if self.log.exists() else "(no log)"
 
 
-@dataclass
-class Outcome:
-    """What `lab verify` printed for one lab, and the cluster's health afterwards."""
-
-    code: int
-    out: str
-    err: str
-    health: str | None
-    lane: int
-
-
-def lab_cli(state: Path, *args: str, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
-    """Run the `lab` command of this interpreter's environment with its own state folder."""
-    env = {**os.environ, "BREAKFIX_STATE_DIR": str(state)}
-    command = [str(Path(sys.executable).parent / "lab"), *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def run_lane(
-    lane: int, cluster: KubeadmCluster | str, state: Path, labs: list[str], results: dict[str, Future[Outcome]]
-) -> None:
-    """Adopt the lane's cluster, then verify its labs one by one, each followed by a health check.
-
-    CLUSTER is why the lane has none when its bring-up failed: each of its labs then fails with that.
-    Once a lab leaves the cluster unhealthy, the lane's later labs are not run: their tests say which lab
-    broke the lane rather than failing for a fault that is not theirs."""
-    if isinstance(cluster, str):
-        for lab_id in labs:
-            results[lab_id].set_result(Outcome(-1, "", cluster, None, lane))
-        return
-    adopted = lab_cli(state, "cluster", "adopt", str(cluster.inventory), "--yes")
-    broken_by: str | None = None
-    record = ["--record"] if RECORD else []
-    for lab_id in labs:
-        if adopted.returncode != 0:
-            results[lab_id].set_result(Outcome(adopted.returncode, "", adopted.stderr, None, lane))
-            continue
-        if broken_by is not None:
-            why = f"not run: {broken_by} left lane {lane}'s cluster unhealthy"
-            results[lab_id].set_result(Outcome(-1, "", why, None, lane))
-            continue
-        try:
-            done = lab_cli(state, "verify", lab_id, "--json", "--settle", "300", "--cheat-window", "45", *record)
-            outcome = Outcome(done.returncode, done.stdout, done.stderr, healthy(cluster), lane)
-            broken_by = lab_id if outcome.health is not None else None
-            results[lab_id].set_result(outcome)
-        except BaseException as exc:  # the test of this lab reports it
-            results[lab_id].set_exception(exc)
-
-
-def extra_lane(lane: int) -> KubeadmCluster | str:
-    """Bring up one more lane's cluster (retried once on fresh nodes), or say why it did not come up."""
-    try:
-        return bring_up(workers=1)
-    except Exception as exc:  # the lane's labs fail with this; the other lanes go on
-        return f"lane {lane}'s cluster did not come up, so its labs were not verified: {exc}"
-
-
-@pytest.fixture(scope="module")
-def verifications(
-    kubeadm_cluster: KubeadmCluster, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, Future[Outcome]]]:
-    """Start the lanes the plan fills; yields a future outcome per lab to verify."""
+@pytest.fixture(scope="session")
+def verifications(kubeadm_cluster: KubeadmCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lanes]:
+    """Start the lanes the plan fills in a process of their own; yields where their outcomes appear."""
+    folder = tmp_path_factory.mktemp("verify-lanes")
+    out, log = folder / "outcomes", folder / "lanes.log"
+    out.mkdir()
     lanes = [labs for labs in PLAN.lanes if labs]  # filled from the first lane on: a prefix
-    clusters: list[KubeadmCluster | str] = [kubeadm_cluster, *(extra_lane(i) for i in range(1, len(lanes)))]
-    results: dict[str, Future[Outcome]] = {lab_id: Future() for labs in lanes for lab_id in labs}
-    threads = [
-        threading.Thread(
-            target=run_lane, args=(i, cluster, tmp_path_factory.mktemp(f"lane{i}"), labs, results), daemon=True
+    if not lanes:
+        yield Lanes(None, out, log)
+        return
+    plan = {
+        "session_run": kubeadm_cluster.run.run_id,
+        "lanes": lanes,
+        "record": RECORD,
+        "out": str(out),
+        "state": str(folder / "state"),
+    }
+    (folder / "plan.json").write_text(json.dumps(plan))
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.kubeadm_labs.lanes", str(folder / "plan.json")],
+            cwd=REPO,
+            env=LANES_ENV,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
         )
-        for i, (cluster, labs) in enumerate(zip(clusters, lanes, strict=True))
-    ]
-    for thread in threads:
-        thread.start()
     try:
-        yield results
+        yield Lanes(process, out, log)
     finally:
-        for thread in threads:
-            thread.join(timeout=3600)
-        for cluster in clusters[1:]:
-            if not isinstance(cluster, str):
-                cluster.stop()
+        try:
+            process.wait(timeout=3600)
+        except subprocess.TimeoutExpired:
+            process.terminate()  # the lanes remove their clusters on SIGTERM
+            try:
+                process.wait(timeout=300)
+            except subprocess.TimeoutExpired:
+                process.kill()  # its clusters are then stale (owner gone) and removed by the next run
 
 
 def test_every_lab_that_needs_no_vm_is_verified_here() -> None:
@@ -189,13 +141,22 @@ def test_selection(capsys: pytest.CaptureFixture[str]) -> None:
     assert all(PLAN.choice(lab_id).verify for lab_id in stale if not ONLY or lab_id in ONLY)
 
 
+def test_lanes_start(request: pytest.FixtureRequest) -> None:
+    """The lanes start now, in their own process; the suite goes on while they verify (their tests come last)."""
+    if not any(choice.verify for choice in PLAN.choices):
+        pytest.skip("no lab to verify in this run")
+    lanes: Lanes = request.getfixturevalue("verifications")
+    assert lanes.process is not None and lanes.process.poll() in (None, 0), lanes._tail()
+
+
+@pytest.mark.after_the_rest
 @pytest.mark.parametrize("lab_id", [c.lab for c in PLAN.choices])
 def test_verify(capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest, lab_id: str) -> None:
     choice = PLAN.choice(lab_id)
     if not choice.verify:
         pytest.skip(f"{lab_id}: {choice.reason}")
-    verifications: dict[str, Future[Outcome]] = request.getfixturevalue("verifications")
-    outcome = verifications[lab_id].result(timeout=3600)
+    lanes: Lanes = request.getfixturevalue("verifications")
+    outcome = lanes.outcome(lab_id)
     with capsys.disabled():
         print(f"\n[lane {outcome.lane}] {lab_id}: verified because {choice.reason}\n{outcome.err}")
     assert outcome.out, f"lab verify exited {outcome.code} without a report: {outcome.err[-6000:]}"

@@ -1,4 +1,4 @@
-"""Pytest fixture `kind_cluster`: one real kind cluster (control plane + 1 worker) per test module."""
+"""Pytest fixture `kind_cluster`: one real kind cluster (control plane + 1 worker) for the session."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ def require_kind_testbed() -> None:
         unavailable("the kind test bed", reason)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def kind_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KindCluster]:
-    """Create a kind cluster through `lab cluster up --provider kind` for the module; delete it after."""
+    """Create a kind cluster through `lab cluster up --provider kind` for the session; delete it after."""
     require_kind_testbed()
     remove_stale()
     cluster = start_kind_cluster(ensure_node_image(), tmp_path_factory.mktemp("kind-state"), workers=1)
