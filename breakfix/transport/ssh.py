@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import threading
@@ -42,6 +43,8 @@ class SSHTransport(ShellTransport):
             return self._client
         import paramiko  # imported here: the CLI starts without it
 
+        # paramiko's transport thread logs a failed handshake as a traceback on stderr: the error below says it
+        logging.getLogger("paramiko.transport").setLevel(logging.CRITICAL)
         client = paramiko.SSHClient()
         if self.check_host_key:
             if self.known_hosts:
@@ -77,6 +80,11 @@ class SSHTransport(ShellTransport):
                 raise NodeError(
                     f"{self.description}: host key not in {self.known_hosts or 'known_hosts'}; "
                     "refusing to connect (add it with ssh-keyscan after checking it)"
+                ) from exc
+            if "banner" in str(exc) or "No existing session" in str(exc):
+                raise NodeError(
+                    f"{self.description}: the port answers but no SSH server greeted within "
+                    f"{self.connect_timeout:g}s (is sshd running there, and is this its port?)"
                 ) from exc
             raise NodeError(f"{self.description}: SSH failed: {exc}") from exc
         except (TimeoutError, OSError) as exc:
