@@ -308,11 +308,14 @@ class Breakfix:
         cheat_window: float = 90,
         on_phase: Callable[[runner.VerifyPhase], None] | None = None,
         seed: int | None = None,
+        bypass_window: float = 30,
     ) -> list[runner.VerifyPhase]:
         """Self-test a lab on the cluster (a lab with variables: the variant of SEED, a fresh one when None)."""
         lab = self.variant(lab_id, seed)
         with self.context(lab) as ctx:
-            return runner.verify(ctx, lab, settle=settle, on_phase=on_phase, cheat_window=cheat_window)
+            return runner.verify(
+                ctx, lab, settle=settle, on_phase=on_phase, cheat_window=cheat_window, bypass_window=bypass_window
+            )
 
     def adopt(self, inventory: Path, name: str | None = None) -> ClusterSpec:
         """Mark and register a cluster described by an inventory."""

@@ -170,6 +170,11 @@ class LabFile(BaseModel):
     alternatives: dict[str, list[StepData]] = Field(
         default_factory=dict, description="Other valid fixes: grade must PASS after each, as after `solve`."
     )
+    exempt_bypasses: dict[str, str] = Field(
+        default_factory=dict,
+        description="Generic shortcuts `lab verify` would try that are valid fixes in this lab, each with why (e.g. "
+        "`no-probes:Deployment/shop/web: the probe is not part of the task`): they are not run.",
+    )
     cheat_window: Duration | None = Field(
         default=None,
         description="`lab verify` grades each cheat for at least this long (e.g. 150s where a cheat restarts the API "

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from breakfix import node_files, object_fingerprint
+from breakfix.bypasses import Bypass, graded_targets, plan
 from breakfix.catalog import Lab
 from breakfix.clock import CLOCK
 from breakfix.clusters import (
@@ -367,15 +368,18 @@ def verify(
     settle: float = 300,
     on_phase: Callable[[VerifyPhase], None] | None = None,
     cheat_window: float = 90,
+    bypass_window: float = 30,
 ) -> list[VerifyPhase]:
-    """Self-test a lab: break -> grade fails; each cheat fails; each alternative and solve pass; reset -> clean.
+    """Self-test a lab: break -> grade fails; each cheat and generic bypass fails; each alternative and solve
+    pass; reset -> clean.
 
     A cheat is graded for CHEAT_WINDOW seconds, or the lab's own `cheat_window` when longer (it fails only if
-    no grade in that time passes); the reference fix and each alternative (another valid fix, undone again
-    before the next phase) get SETTLE seconds to pass. A step that errors is reported as a failed phase."""
+    no grade in that time passes); a generic bypass (breakfix.bypasses) for BYPASS_WINDOW seconds (0: none
+    tried); the reference fix and each alternative (another valid fix, undone again before the next phase) get
+    SETTLE seconds to pass. A step that errors is reported as a failed phase."""
     with locked(ctx):
         try:
-            return _verify(ctx, lab, settle, on_phase, cheat_window)
+            return _verify(ctx, lab, settle, on_phase, cheat_window, bypass_window)
         finally:
             free_lease(ctx)
 
@@ -386,6 +390,7 @@ def _verify(
     settle: float,
     on_phase: Callable[[VerifyPhase], None] | None,
     cheat_window: float,
+    bypass_window: float = 30,
 ) -> list[VerifyPhase]:
     phases: list[VerifyPhase] = []
     ctx.spoilers = True  # a self-test is for the lab's author
@@ -414,8 +419,11 @@ def _verify(
             )
         )
         window = min(settle, max(cheat_window, lab.spec.cheat_window or 0.0))  # the lab may ask for longer
+        bypasses = _bypasses(ctx, lab, started_at) if bypass_window > 0 else []  # planned on the broken cluster
         for name, steps in lab.cheats.items():  # each must FAIL within the cheat window
             note(_try_fix(ctx, lab, f"cheat:{name}", steps, window, must_pass=False))
+        for bypass in bypasses:  # generic shortcuts: each must FAIL as a cheat does
+            note(_try_fix(ctx, lab, f"bypass:{bypass.name}", bypass.steps, bypass_window, must_pass=False))
         for name, steps in lab.alternatives.items():  # each must PASS, as the reference fix does
             note(_try_fix(ctx, lab, f"alternative:{name}", steps, settle, must_pass=True))
         try:
@@ -443,6 +451,13 @@ def _verify(
     ok = not problems and not left
     note(VerifyPhase("reset", ok, "every change was put back" if ok else "; ".join(problems) or "journal not empty"))
     return phases
+
+
+def _bypasses(ctx: Context, lab: Lab, started_at: int) -> list[Bypass]:
+    """The generic bypasses that apply to the lab's graded workloads as the break left them."""
+    journal = ctx.store.journal(ctx.cluster.name, started_at)
+    targets = graded_targets(lab.steps["grade"], journal, ctx.variables())
+    return plan(ctx.kube, targets, lab.steps["solve"], lab.spec.exempt_bypasses)
 
 
 def wait_for_api(ctx: Context, timeout: float = 240) -> None:

@@ -426,6 +426,13 @@ def verify(
     all_labs: Annotated[bool, typer.Option("--all", help="Every lab the cluster can run.")] = False,
     settle: Annotated[float, typer.Option(help="Seconds to wait for a fix to settle.")] = 300,
     cheat_window: Annotated[float, typer.Option(help="Seconds a cheat is graded for (it must fail throughout).")] = 90,
+    bypass_window: Annotated[
+        float,
+        typer.Option(
+            help="Seconds each generic bypass (scale to zero, probes or resources off, renamed) is graded "
+            "for; 0 skips them."
+        ),
+    ] = 30,
     json_out: JsonOpt = False,
     record: Annotated[
         bool, typer.Option("--record", help="Write labs/<id>/verified.json for each lab that passes (commit it).")
@@ -482,7 +489,7 @@ def verify(
                 from breakfix.variants import describe
 
                 say(f"  values: {describe(bf.variant(lid, each).values)}")
-            phases = _verify_one(bf, lid, name, each, settle, cheat_window)
+            phases = _verify_one(bf, lid, name, each, settle, (cheat_window, bypass_window))
             ok = all(p.ok for p in phases)
             runs.append((each, ok, phases))
             if not ok:
@@ -540,7 +547,7 @@ def _verify_seeds(lab: Lab, seed: int | None, count: int) -> list[int | None]:
 
 
 def _verify_one(
-    bf: Breakfix, lab_id: str, name: str, seed: int | None, settle: float, cheat_window: float
+    bf: Breakfix, lab_id: str, name: str, seed: int | None, settle: float, windows: tuple[float, float]
 ) -> list[VerifyPhase]:
     """One lab (or one variant of it) proven; a cluster that cannot start any lab stops the whole verify."""
     from breakfix.errors import ClusterError
@@ -550,7 +557,8 @@ def _verify_one(
         phases = bf.verify(
             lab_id,
             settle,
-            cheat_window,
+            windows[0],
+            bypass_window=windows[1],
             on_phase=lambda p: say(f"  {'ok ' if p.ok else 'BAD'} {p.name}: {p.detail}"),
             **variant,
         )

@@ -151,7 +151,7 @@ class FakeBreakfix:
     def context(self) -> Iterator[SimpleNamespace]:
         yield SimpleNamespace(kube=SimpleNamespace(version=lambda: {"gitVersion": "v1.34.4"}))
 
-    def verify(self, lab_id: str, *_a: object, on_phase: Any = None) -> list[VerifyPhase]:
+    def verify(self, lab_id: str, *_a: object, on_phase: Any = None, bypass_window: float = 30) -> list[VerifyPhase]:
         self.verified.append(lab_id)
         if self.during is not None:
             self.during()

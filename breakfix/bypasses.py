@@ -1,0 +1,125 @@
+"""Generic shortcuts `lab verify` tries on a lab's graded workloads, each of which must fail grading like a cheat.
+
+A graded workload is a Deployment, StatefulSet or DaemonSet the lab's setup or break changed (so it is in the
+journal) and one of its grade steps names. Against each, from the broken cluster:
+
+- `scale-to-zero`: no replicas, so nothing crashes or waits (Deployments and StatefulSets that run some);
+- `no-probes`: every liveness, readiness and startup probe taken off (when it has one);
+- `no-resources`: requests and limits taken off (when it has some);
+- `renamed`: the reference fix, then the workload run under another name and the original deleted (a
+  workload the lab created: the cluster's own keep their names).
+
+A lab where one of these is a valid fix names it under `exempt_bypasses`, with why, and it is not run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from breakfix.kube import Kube
+from breakfix.state import JournalEntry
+from breakfix.steps import Step, bind, render
+
+WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
+SCALABLE = ("Deployment", "StatefulSet")
+RENAMED_SUFFIX = "-renamed"
+
+
+@dataclass(frozen=True, order=True)
+class Target:
+    """A workload the lab grades."""
+
+    kind: str
+    namespace: str
+    name: str
+    created: bool  # the lab's setup created it (the cluster's own workloads are not renamed)
+
+    @property
+    def label(self) -> str:
+        """How bypass names write it: Deployment/shop/web."""
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Bypass:
+    """One generic shortcut: its name (`scale-to-zero:Deployment/shop/web`) and the steps that take it."""
+
+    name: str
+    steps: list[Step]
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+def graded_targets(grade: list[Step], journal: list[JournalEntry], variables: Mapping[str, Any]) -> list[Target]:
+    """The workloads in JOURNAL (setup and break) that a grade step names, in its namespace when it names one."""
+    named: list[tuple[str | None, set[str]]] = []
+    for step in grade:
+        kwargs = render(step.kwargs, variables, keep_unknown=True)
+        namespace = kwargs.get("namespace")
+        named.append((namespace if isinstance(namespace, str) else None, set(_strings(kwargs))))
+    created: dict[tuple[str, str, str], bool] = {}  # by the first change: the lab created it, or it was there
+    for entry in journal:
+        rec = entry.record
+        if entry.kind == "object" and rec.get("kind") in WORKLOADS and rec.get("namespace"):
+            created.setdefault((rec["kind"], rec["namespace"], rec["name"]), rec.get("previous") is None)
+    found = [
+        Target(kind, namespace, name, made)
+        for (kind, namespace, name), made in created.items()
+        if any(name in names and ns in (None, namespace) for ns, names in named)
+    ]
+    return sorted(found)
+
+
+def _containers(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return [*(spec.get("containers") or [])]
+
+
+def _step(ref: str, args: Mapping[str, Any]) -> Step:
+    return bind(ref, args, "cheats")
+
+
+def plan(
+    kube: Kube,
+    targets: list[Target],
+    solve: list[Step],
+    exempt: Mapping[str, str] | None = None,
+) -> list[Bypass]:
+    """The bypasses that apply to TARGETS as they are now (the broken cluster), minus the lab's EXEMPT ones."""
+    out: list[Bypass] = []
+    for target in targets:
+        obj = kube.get("apps/v1", target.kind, target.name, target.namespace)
+        if obj is None:
+            continue
+        where = {"kind": target.kind, "name": target.name, "namespace": target.namespace}
+        containers = _containers(obj)
+        chosen: list[tuple[str, list[Step]]] = []
+        if target.kind in SCALABLE and (obj["spec"].get("replicas") or 0) > 0:
+            chosen.append(("scale-to-zero", [_step("breakers.kube.scale", {**where, "replicas": 0})]))
+        if any(c.get(p) for c in containers for p in ("livenessProbe", "readinessProbe", "startupProbe")):
+            chosen.append(("no-probes", [_step("breakers.bypass.drop_probes", where)]))
+        if any((c.get("resources") or {}).get(k) for c in containers for k in ("requests", "limits")):
+            chosen.append(("no-resources", [_step("breakers.bypass.drop_resources", where)]))
+        if target.created:
+            renamed = [
+                *solve,
+                _step("breakers.kube.copy_workload", {**where, "new_name": target.name + RENAMED_SUFFIX}),
+                _step("breakers.kube.delete", {**where, "api_version": "apps/v1"}),
+            ]
+            chosen.append(("renamed", renamed))
+        for kind, steps in chosen:
+            name = f"{kind}:{target.label}"
+            if name not in (exempt or {}):
+                out.append(Bypass(name, steps))
+    return out

@@ -1,0 +1,149 @@
+"""Generic bypasses: which workloads a lab grades, which shortcuts apply to them, and the breakers that take them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from breakers import bypass
+from breakfix import runner
+from breakfix.bypasses import Bypass, Target, graded_targets, plan
+from breakfix.catalog import Lab
+from breakfix.changes import ChangeLog
+from breakfix.state import JournalEntry
+from breakfix.steps import bind
+from breakfix.undo import replay
+from tests.fakes import FakeKube, FakeTransport
+from tests.unit.contexts import make_ctx, marked_ctx
+
+
+def entry(kind: str, name: str, namespace: str, previous: dict[str, Any] | None, phase: str = "setup") -> JournalEntry:
+    record = {"apiVersion": "apps/v1", "kind": kind, "name": name, "namespace": namespace, "previous": previous}
+    return JournalEntry(0, "test", 1, phase, "object", record)
+
+
+def deployment(name: str, namespace: str = "shop", replicas: int = 2, **container: Any) -> dict[str, Any]:
+    spec = {"containers": [{"name": "app", "image": "web:1", **container}]}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}}, "template": {"spec": spec}},
+    }
+
+
+GRADE = [
+    bind("graders.workload.available", {"name": "web", "namespace": "shop"}, "grade"),
+    bind("graders.workload.available", {"name": "coredns", "namespace": "kube-system"}, "grade"),
+]
+
+
+def test_graded_targets_are_the_journaled_workloads_a_grade_step_names() -> None:
+    journal = [
+        entry("Deployment", "web", "shop", None),
+        entry("Deployment", "web", "shop", {"kind": "Deployment"}, phase="break"),  # changed again: still created
+        entry("Deployment", "helper", "shop", None),  # no grade step names it
+        entry("Deployment", "web", "other", None),  # named, but in another namespace than the step's
+        entry("Service", "web", "shop", None),  # not a workload
+        entry("Deployment", "coredns", "kube-system", {"kind": "Deployment"}, phase="break"),  # the cluster's own
+    ]
+    assert graded_targets(GRADE, journal, {}) == [
+        Target("Deployment", "kube-system", "coredns", created=False),
+        Target("Deployment", "shop", "web", created=True),
+    ]
+
+
+def test_a_grade_step_without_a_namespace_names_the_workload_in_any() -> None:
+    grade = [bind("graders.service.endpoints_match", {"service": "front", "deployment": "web"}, "grade")]
+    journal = [entry("Deployment", "web", "shop", None), entry("StatefulSet", "db", "shop", None)]
+    assert graded_targets(grade, journal, {}) == [Target("Deployment", "shop", "web", created=True)]
+
+
+def test_plan_takes_the_shortcuts_that_apply_to_each_workload_as_broken() -> None:
+    kube = FakeKube({"Deployment"})
+    probe = {"httpGet": {"path": "/", "port": 80}}
+    kube.create(deployment("web", readinessProbe=probe, resources={"limits": {"memory": "64Mi"}}))
+    kube.create(deployment("coredns", "kube-system", replicas=0))  # scaled down already, nothing to take off
+    kube.create(deployment("plain"))
+    solve = [bind("breakers.kube.scale", {"kind": "Deployment", "name": "coredns", "replicas": 2}, "solve")]
+    targets = [
+        Target("Deployment", "kube-system", "coredns", created=False),
+        Target("Deployment", "shop", "web", created=True),
+        Target("Deployment", "shop", "plain", created=False),
+        Target("Deployment", "shop", "gone", created=True),  # deleted meanwhile: nothing to try
+    ]
+    planned = plan(kube, targets, solve)
+    assert [b.name for b in planned] == [
+        "scale-to-zero:Deployment/shop/web",
+        "no-probes:Deployment/shop/web",
+        "no-resources:Deployment/shop/web",
+        "renamed:Deployment/shop/web",
+        "scale-to-zero:Deployment/shop/plain",  # the cluster's own: never renamed
+    ]
+    renamed = next(b for b in planned if b.name.startswith("renamed:"))
+    assert [s.ref for s in renamed.steps] == [
+        "breakers.kube.scale",
+        "breakers.kube.copy_workload",
+        "breakers.kube.delete",
+    ]
+    assert renamed.steps[1].kwargs["new_name"] == "web-renamed"
+
+
+def test_a_lab_exempts_a_bypass_that_is_a_valid_fix_there() -> None:
+    kube = FakeKube({"Deployment"})
+    kube.create(deployment("web", livenessProbe={"tcpSocket": {"port": 80}}))
+    exempt = {"no-probes:Deployment/shop/web": "the probe is not part of the task"}
+    planned = plan(kube, [Target("Deployment", "shop", "web", created=False)], [], exempt)
+    assert [b.name for b in planned] == ["scale-to-zero:Deployment/shop/web"]
+
+
+def test_drop_probes_and_resources_are_undone_from_the_journal() -> None:
+    kube = FakeKube({"Deployment"})
+    tcp = {"tcpSocket": {"port": 80}}
+    kube.create(deployment("web", resources={"requests": {"cpu": "1"}}, livenessProbe=tcp, startupProbe=tcp))
+    ctx = make_ctx(FakeTransport(), kube)
+    changes = ChangeLog(ctx, "cheat")
+    bypass.drop_probes(changes, kube, "web", "shop")
+    bypass.drop_resources(changes, kube, "web", "shop")
+    (container,) = kube.get("apps/v1", "Deployment", "web", "shop")["spec"]["template"]["spec"]["containers"]  # type: ignore[index]
+    assert container == {"name": "app", "image": "web:1"}
+    replay(ctx)
+    (container,) = kube.get("apps/v1", "Deployment", "web", "shop")["spec"]["template"]["spec"]["containers"]  # type: ignore[index]
+    assert container["resources"] == {"requests": {"cpu": "1"}} and container["startupProbe"]
+
+
+@pytest.mark.usefixtures("fast_clock")
+def test_verify_fails_a_lab_whose_grade_a_generic_bypass_passes(
+    lab_dict: Callable[..., Lab], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bypass is tried like a cheat, named in its phase, and undone before the next."""
+    lab = lab_dict()
+    ctx, t, _k = marked_ctx({"/etc/app.conf": b"good"})
+    passing = Bypass(
+        "renamed:Deployment/shop/web",
+        [bind("tests.steps.write", {"path": "/etc/app.conf", "content": "good"}, "cheats")],
+    )
+    failing = Bypass(
+        "scale-to-zero:Deployment/shop/web",
+        [bind("tests.steps.write", {"path": "/etc/app.conf", "content": "meh"}, "cheats")],
+    )
+    monkeypatch.setattr(runner, "_bypasses", lambda *_a: [passing, failing])
+    phases = {p.name: p for p in runner.verify(ctx, lab, settle=1, bypass_window=1)}
+    assert not phases["bypass:renamed:Deployment/shop/web"].ok
+    assert "PASSED" in phases["bypass:renamed:Deployment/shop/web"].detail
+    assert phases["bypass:scale-to-zero:Deployment/shop/web"].ok
+    assert phases["solve"].ok and phases["reset"].ok and t.files["/etc/app.conf"] == b"good"
+
+
+@pytest.mark.usefixtures("fast_clock")
+def test_no_bypass_window_tries_none(lab_dict: Callable[..., Lab], monkeypatch: pytest.MonkeyPatch) -> None:
+    lab = lab_dict()
+    ctx, _t, _k = marked_ctx({"/etc/app.conf": b"good"})
+
+    def refused(*_a: object) -> list[Bypass]:
+        raise AssertionError("bypasses planned with a window of 0")
+
+    monkeypatch.setattr(runner, "_bypasses", refused)
+    assert all(p.ok for p in runner.verify(ctx, lab, settle=1, bypass_window=0))
