@@ -620,10 +620,17 @@ def _dispatch(argv: list[str] | None) -> int:
     cx = _click_exceptions()
     exits = tuple(t for t in (typer.Exit, getattr(cx, "Exit", None)) if t is not None)
     aborts = tuple(t for t in (typer.Abort, getattr(cx, "Abort", None)) if t is not None)
-    from breakfix.cli.entry import broken_pipe, hoist_global_options
+    from breakfix.cli.entry import broken_pipe, hoist_global_options, lower_command_options, output_as_json_flag
+    from breakfix.cli.output import AS_YAML
 
     command = typer.main.get_command(app)
-    args = hoist_global_options(sys.argv[1:] if argv is None else argv, command)
+    args = hoist_global_options(lower_command_options(sys.argv[1:] if argv is None else argv, command), command)
+    try:
+        args, chosen = output_as_json_flag(args, command)
+    except ValueError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 2
+    AS_YAML["on"] = chosen == "yaml"
     try:
         with interrupt.watching():
             result = command.main(args=args, prog_name="lab", standalone_mode=False)
