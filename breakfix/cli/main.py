@@ -463,6 +463,13 @@ def verify(
     if all_labs:
         caps = bf.cluster().capabilities
         labs = {lab.id: lab for lab in bf.catalog.labs.values() if set(lab.spec.requires) <= caps}
+        if not labs:
+            offers = ", ".join(sorted(caps)) or "nothing"
+            print(
+                f"lab: nothing to verify: no lab needs only what cluster {bf.cluster().name} offers ({offers})",
+                file=sys.stderr,
+            )
+            raise typer.Exit(NOTHING_TO_VERIFY)
     else:
         one = bf.lab(lab_id or "")
         labs = {one.id: one}
@@ -517,6 +524,7 @@ def verify(
 
 
 MAX_VARIANTS = 50
+NOTHING_TO_VERIFY = 5  # as pytest's "no tests collected"
 
 
 def _variant_count(text: str | None) -> int:

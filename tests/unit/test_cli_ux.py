@@ -292,6 +292,17 @@ def _down() -> dict[str, str]:
 NOT_STARTED = [VerifyPhase("break", False, "the lab did not start: cannot reach the API server")]
 
 
+def test_verify_all_on_a_cluster_that_runs_no_lab_exits_5(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = VerifyAll([])
+    fake.cluster = lambda: SimpleNamespace(name="lab", provider="testbed", capabilities=set())  # type: ignore[method-assign]
+    monkeypatch.setattr("breakfix.cli.main._bf", lambda: fake)
+    code, out, err = run(capsys, "verify", "--all")
+    assert (code, out, fake.verified) == (5, "", [])
+    assert err == "lab: nothing to verify: no lab needs only what cluster lab offers (nothing)\n"
+
+
 def test_verify_all_stops_once_when_the_cluster_is_down_and_not_for_a_lab(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
