@@ -7,7 +7,8 @@ journal) and one of its grade steps names. Against each, from the broken cluster
 - `no-probes`: every liveness, readiness and startup probe taken off (when it has one);
 - `no-resources`: requests and limits taken off (when it has some);
 - `renamed`: the reference fix, then the workload run under another name and the original deleted (a
-  workload the lab created: the cluster's own keep their names).
+  workload the lab created: the cluster's own keep their names; not a StatefulSet with claim templates,
+  whose copy would leave claims behind).
 
 A lab where one of these is a valid fix names it under `exempt_bypasses`, with why, and it is not run.
 """
@@ -111,7 +112,7 @@ def plan(
             chosen.append(("no-probes", [_step("breakers.bypass.drop_probes", where)]))
         if any((c.get("resources") or {}).get(k) for c in containers for k in ("requests", "limits")):
             chosen.append(("no-resources", [_step("breakers.bypass.drop_resources", where)]))
-        if target.created:
+        if target.created and not obj["spec"].get("volumeClaimTemplates"):  # a copy's claims would outlive it
             renamed = [
                 *solve,
                 _step("breakers.kube.copy_workload", {**where, "new_name": target.name + RENAMED_SUFFIX}),

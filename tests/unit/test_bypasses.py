@@ -67,12 +67,17 @@ def test_plan_takes_the_shortcuts_that_apply_to_each_workload_as_broken() -> Non
     kube.create(deployment("web", readinessProbe=probe, resources={"limits": {"memory": "64Mi"}}))
     kube.create(deployment("coredns", "kube-system", replicas=0))  # scaled down already, nothing to take off
     kube.create(deployment("plain"))
+    kube.kinds.add("StatefulSet")
+    claims = {**deployment("db"), "kind": "StatefulSet"}
+    claims["spec"]["volumeClaimTemplates"] = [{"metadata": {"name": "data"}}]
+    kube.create(claims)
     solve = [bind("breakers.kube.scale", {"kind": "Deployment", "name": "coredns", "replicas": 2}, "solve")]
     targets = [
         Target("Deployment", "kube-system", "coredns", created=False),
         Target("Deployment", "shop", "web", created=True),
         Target("Deployment", "shop", "plain", created=False),
         Target("Deployment", "shop", "gone", created=True),  # deleted meanwhile: nothing to try
+        Target("StatefulSet", "shop", "db", created=True),
     ]
     planned = plan(kube, targets, solve)
     assert [b.name for b in planned] == [
@@ -81,6 +86,7 @@ def test_plan_takes_the_shortcuts_that_apply_to_each_workload_as_broken() -> Non
         "no-resources:Deployment/shop/web",
         "renamed:Deployment/shop/web",
         "scale-to-zero:Deployment/shop/plain",  # the cluster's own: never renamed
+        "scale-to-zero:StatefulSet/shop/db",  # its copy's claims would outlive it: not renamed
     ]
     renamed = next(b for b in planned if b.name.startswith("renamed:"))
     assert [s.ref for s in renamed.steps] == [
