@@ -371,13 +371,21 @@ def reset(
         bool, typer.Option("--snapshot", help="Restore the cluster's clean snapshot instead (Vagrant clusters).")
     ] = False,
     label: Annotated[str, typer.Option(help="The snapshot --snapshot restores.")] = "breakfix-clean",
+    take_over: Annotated[
+        bool,
+        typer.Option(
+            "--take-over",
+            help="Undo a lab started from another machine (or before this machine's store was lost), from the "
+            "copy of its journal kept on the cluster.",
+        ),
+    ] = False,
 ) -> None:
     """Put back everything breakfix changed on the cluster (also after a crash)."""
     if snapshot:
         dropped = _bf().reset_to_snapshot(label)
         print(f"reset: restored snapshot {label}" + (f"; {dropped} journaled change(s) are void" if dropped else ""))
         return
-    n = _bf().reset()
+    n = _bf().reset(take_over)
     print(f"reset: {n} change(s) undone; the cluster is as it was." if n else "reset: nothing to undo.")
 
 
