@@ -239,11 +239,11 @@ class Breakfix:
         raw = 100.0 * report.score / report.max_score
         return round(max(0.0, raw * (1 - HINT_PENALTY * hints_used)), 1)
 
-    def reset(self) -> int:
-        """Undo every change; returns how many journal entries were undone."""
+    def reset(self, take_over: bool = False) -> int:
+        """Undo every change; returns how many journal entries were undone (TAKE_OVER: see runner.reset)."""
         session = self.store.active_session(self.cluster().name)
         with self.context(None, session) as ctx:  # the journal has all it needs: no catalog, no lab files
-            return runner.reset(ctx)
+            return runner.reset(ctx, take_over)
 
     def snapshots(self) -> Snapshots:
         """The cluster's provider, when it can save and restore whole clusters."""

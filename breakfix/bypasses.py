@@ -6,8 +6,10 @@ journal) and one of its grade steps names. Against each, from the broken cluster
 - `scale-to-zero`: no replicas, so nothing crashes or waits (Deployments and StatefulSets that run some);
 - `no-probes`: every liveness, readiness and startup probe taken off (when it has one);
 - `no-resources`: requests and limits taken off (when it has some);
-- `renamed`: the reference fix, then the workload run under another name and the original deleted (a
-  workload the lab created: the cluster's own keep their names).
+- `renamed`, tried on the fixed cluster, after the reference fix passed: the workload run under another
+  name and the original deleted (a workload the lab created: the cluster's own keep their names; not a
+  StatefulSet with claim templates, whose copy would leave claims behind). Its undo re-creates the
+  original with a new UID, which graders that remember the UID rightly refuse: so it comes last.
 
 A lab where one of these is a valid fix names it under `exempt_bypasses`, with why, and it is not run.
 """
@@ -44,10 +46,12 @@ class Target:
 
 @dataclass(frozen=True)
 class Bypass:
-    """One generic shortcut: its name (`scale-to-zero:Deployment/shop/web`) and the steps that take it."""
+    """One generic shortcut: its name (`scale-to-zero:Deployment/shop/web`), the steps that take it, and whether
+    it is tried on the fixed cluster (after the reference fix) rather than the broken one."""
 
     name: str
     steps: list[Step]
+    after_fix: bool = False
 
 
 def _strings(value: Any) -> Iterable[str]:
@@ -90,12 +94,7 @@ def _step(ref: str, args: Mapping[str, Any]) -> Step:
     return bind(ref, args, "cheats")
 
 
-def plan(
-    kube: Kube,
-    targets: list[Target],
-    solve: list[Step],
-    exempt: Mapping[str, str] | None = None,
-) -> list[Bypass]:
+def plan(kube: Kube, targets: list[Target], exempt: Mapping[str, str] | None = None) -> list[Bypass]:
     """The bypasses that apply to TARGETS as they are now (the broken cluster), minus the lab's EXEMPT ones."""
     out: list[Bypass] = []
     for target in targets:
@@ -104,22 +103,21 @@ def plan(
             continue
         where = {"kind": target.kind, "name": target.name, "namespace": target.namespace}
         containers = _containers(obj)
-        chosen: list[tuple[str, list[Step]]] = []
+        chosen: list[Bypass] = []
         if target.kind in SCALABLE and (obj["spec"].get("replicas") or 0) > 0:
-            chosen.append(("scale-to-zero", [_step("breakers.kube.scale", {**where, "replicas": 0})]))
+            chosen.append(Bypass("scale-to-zero", [_step("breakers.kube.scale", {**where, "replicas": 0})]))
         if any(c.get(p) for c in containers for p in ("livenessProbe", "readinessProbe", "startupProbe")):
-            chosen.append(("no-probes", [_step("breakers.bypass.drop_probes", where)]))
+            chosen.append(Bypass("no-probes", [_step("breakers.bypass.drop_probes", where)]))
         if any((c.get("resources") or {}).get(k) for c in containers for k in ("requests", "limits")):
-            chosen.append(("no-resources", [_step("breakers.bypass.drop_resources", where)]))
-        if target.created:
+            chosen.append(Bypass("no-resources", [_step("breakers.bypass.drop_resources", where)]))
+        if target.created and not obj["spec"].get("volumeClaimTemplates"):  # a copy's claims would outlive it
             renamed = [
-                *solve,
                 _step("breakers.kube.copy_workload", {**where, "new_name": target.name + RENAMED_SUFFIX}),
                 _step("breakers.kube.delete", {**where, "api_version": "apps/v1"}),
             ]
-            chosen.append(("renamed", renamed))
-        for kind, steps in chosen:
-            name = f"{kind}:{target.label}"
+            chosen.append(Bypass("renamed", renamed, after_fix=True))
+        for bypass in chosen:
+            name = f"{bypass.name}:{target.label}"
             if name not in (exempt or {}):
-                out.append(Bypass(name, steps))
+                out.append(Bypass(name, bypass.steps, bypass.after_fix))
     return out

@@ -18,6 +18,7 @@ from breakfix.kube import Kube, KubeClient
 from breakfix.state import State
 
 MARKER_NAMESPACE = "kube-system"
+JOURNAL_COPY = "breakfix-journal"  # ConfigMap beside the marker: the running lab's journal (breakfix.journal_copy)
 MARKER_NAME = "breakfix-lab-cluster"
 
 
@@ -226,3 +227,12 @@ def release_lease(kube: Kube, store: State, cluster: str) -> bool:
             if exc.status != 409:
                 raise
     return False
+
+
+def take_over_lease(kube: Kube, store: State, cluster: str, session: int, lab: str, holder: str) -> None:
+    """Take the lease HOLDER has (a lab started from another machine, whose journal this machine takes over)."""
+    cm, lease = read_lease(kube)
+    if cm is None or lease is None or lease.get("holder") != holder:
+        return
+    mine = {**lease, "holder": lease_holder(store, cluster), "host": socket.gethostname(), "cluster": cluster}
+    _write_lease(kube, cm, {**mine, "session": session, "lab": lab})

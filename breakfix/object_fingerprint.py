@@ -18,7 +18,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from breakfix.clusters import MARKER_NAME, MARKER_NAMESPACE
+from breakfix.clusters import JOURNAL_COPY, MARKER_NAME, MARKER_NAMESPACE
 from breakfix.errors import ApiRefused, BreakfixError
 from breakfix.kube import Kube
 
@@ -111,7 +111,7 @@ def _skipped(obj: Obj) -> bool:
         return True
     if obj.get("kind") == "ConfigMap" and meta.get("name") == ROOT_CA:
         return True  # the controller-manager publishes it into every namespace, whenever it gets to it
-    return bool(meta.get("name") == MARKER_NAME and meta.get("namespace") == MARKER_NAMESPACE)
+    return bool(meta.get("name") in (MARKER_NAME, JOURNAL_COPY) and meta.get("namespace") == MARKER_NAMESPACE)
 
 
 def clean(obj: Obj) -> Obj:

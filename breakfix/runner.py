@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from breakfix import node_files, object_fingerprint
+from breakfix import journal_copy, node_files, object_fingerprint
 from breakfix.bypasses import Bypass, graded_targets, plan
 from breakfix.catalog import Lab
 from breakfix.clock import CLOCK
@@ -132,7 +132,9 @@ def _start(ctx: Context, lab: Lab, student: str | None, exam: str | None) -> Ses
     try:
         take_fingerprint(ctx)
         run_steps(ctx, lab.steps["setup"], "setup")
+        journal_copy.save(ctx)  # a reset from another machine, or after this store is lost, can undo it
         run_steps(ctx, lab.steps["break"], "break")
+        journal_copy.save(ctx)
         ctx.log("confirming the fault is live...")
         shown = wait_for(ctx, lab.steps["confirm"], "waiting for the fault to show")
         if not all(shown):
@@ -144,6 +146,7 @@ def _start(ctx: Context, lab: Lab, student: str | None, exam: str | None) -> Ses
         ctx.log(f"rolling back: {exc if str(exc) else type(exc).__name__}")
         try:
             replay(ctx, after=mark)
+            journal_copy.clear(ctx)
             free_lease(ctx)
         finally:
             store.update_session(session.id, status=SessionStatus.aborted.value, ended=time.time())
@@ -233,14 +236,18 @@ def reset_unfinished(session: Session) -> bool:
     return bool(session.data.get(RESET_BEGUN))
 
 
-def reset(ctx: Context) -> int:
+def reset(ctx: Context, take_over: bool = False) -> int:
     """Undo everything the journal holds, put nodes back as they were, and close the session.
 
     What cannot be put back is named, one line each, in the error that ends the reset. Until a reset
-    finishes, the session cannot be graded (it is half undone)."""
+    finishes, the session cannot be graded (it is half undone). With no journal here, a lab started from
+    another machine (or before this store was lost) is named; TAKE_OVER undoes it from the copy of its
+    journal kept on the cluster."""
     with locked(ctx):
         if ctx.store.journal(ctx.cluster.name):
             _refuse_if_taken(ctx)
+        else:
+            journal_copy.take_over(ctx, take_over)  # started from another machine, or this store was lost
         session = ctx.store.active_session(ctx.cluster.name)
         if session is not None:
             if ctx.state.session_id == session.id:
@@ -248,6 +255,7 @@ def reset(ctx: Context) -> int:
             else:
                 ctx.store.update_session(session.id, data={**session.data, RESET_BEGUN: time.time()})
         undone = replay(ctx)
+        journal_copy.clear(ctx)
         left = put_back(ctx)
         if session is not None:
             ctx.store.update_session(session.id, status=SessionStatus.closed.value, ended=time.time())
@@ -346,7 +354,7 @@ def _grade_for(ctx: Context, lab: Lab, window: float) -> list[CheckResult]:
 
 def _try_fix(ctx: Context, lab: Lab, phase: str, steps: list[Step], window: float, must_pass: bool) -> VerifyPhase:
     """Apply a cheat or an alternative, grade it for WINDOW seconds, then undo just its own changes."""
-    what = "the other valid fix" if must_pass else "the cheat"
+    what = "the other valid fix" if must_pass else "the bypass" if phase.startswith("bypass:") else "the cheat"
     mark = ctx.store.journal_last_id(ctx.cluster.name)
     try:
         run_steps(ctx, steps, phase)
@@ -422,7 +430,7 @@ def _verify(
         bypasses = _bypasses(ctx, lab, started_at) if bypass_window > 0 else []  # planned on the broken cluster
         for name, steps in lab.cheats.items():  # each must FAIL within the cheat window
             note(_try_fix(ctx, lab, f"cheat:{name}", steps, window, must_pass=False))
-        for bypass in bypasses:  # generic shortcuts: each must FAIL as a cheat does
+        for bypass in (b for b in bypasses if not b.after_fix):  # generic shortcuts: each must FAIL as a cheat
             note(_try_fix(ctx, lab, f"bypass:{bypass.name}", bypass.steps, bypass_window, must_pass=False))
         for name, steps in lab.alternatives.items():  # each must PASS, as the reference fix does
             note(_try_fix(ctx, lab, f"alternative:{name}", steps, settle, must_pass=True))
@@ -435,12 +443,15 @@ def _verify(
                     "solve", ok, "the reference fix passes" if ok else "the reference fix FAILED grading", checks
                 )
             )
+            for bypass in (b for b in bypasses if b.after_fix and ok):  # on the fixed cluster, last of all
+                note(_try_fix(ctx, lab, f"bypass:{bypass.name}", bypass.steps, bypass_window, must_pass=False))
         except BreakfixError as exc:
             note(VerifyPhase("solve", False, f"the reference fix could not be applied: {exc}"))
     finally:
         records = ctx.store.journal(ctx.cluster.name, started_at)
         try:
             replay(ctx, after=started_at)
+            journal_copy.clear(ctx)
             missed = [m for m in differences(ctx) if not graders_own(m)]  # what the journal did not put back
             unrestored = put_back(ctx)
         finally:
@@ -457,7 +468,7 @@ def _bypasses(ctx: Context, lab: Lab, started_at: int) -> list[Bypass]:
     """The generic bypasses that apply to the lab's graded workloads as the break left them."""
     journal = ctx.store.journal(ctx.cluster.name, started_at)
     targets = graded_targets(lab.steps["grade"], journal, ctx.variables())
-    return plan(ctx.kube, targets, lab.steps["solve"], lab.spec.exempt_bypasses)
+    return plan(ctx.kube, targets, lab.spec.exempt_bypasses)
 
 
 def wait_for_api(ctx: Context, timeout: float = 240) -> None:

@@ -72,6 +72,9 @@ def resolve(ref: str) -> Callable[..., Any]:
     if not ref.startswith(allowed_roots()):
         raise StepBindError(f"{ref!r} is not a function of {', '.join(r.rstrip('.') for r in allowed_roots())}")
     module_name, _, attr = ref.rpartition(".")
+    private = next((part for part in module_name.split(".") if part.startswith("_")), None)
+    if private:  # graders._images and the like: helpers of the step modules, not steps of their own
+        raise StepBindError(f"{module_name} is a private helper module ({private}): its functions are not steps")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError:

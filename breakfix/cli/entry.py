@@ -119,3 +119,91 @@ def _split(arg: str, known: dict[str, bool]) -> tuple[str, bool]:
     if len(arg) > 2 and known.get(arg[:2]):
         return arg[:2], True
     return arg, False
+
+
+def _leaf(args: list[str], start: int, command: Any) -> tuple[Any, int]:
+    """The command ARGS name from START on (`cluster status`), and the index just past its name."""
+    current, i = command, start
+    while i < len(args) and getattr(current, "commands", None) and args[i] in current.commands:
+        current, i = current.commands[args[i]], i + 1
+    return current, i
+
+
+def lower_command_options(args: list[str], command: Any) -> list[str]:
+    """Move a subcommand's options given before it (`lab -o json status`) after it, as kubectl allows.
+
+    Only when the subcommand really has each of them (with a value when one was given): anything else is
+    left where it is, for click to refuse as it always did."""
+    top = _option_table(command)
+    head: list[str] = []
+    moved: list[tuple[str, str | None]] = []  # (option token, the value that followed it)
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] not in ("-", "--"):
+        name, inline = _split(args[i], top)
+        value_next = i + 1 < len(args) and not inline
+        if name in top:
+            head += args[i : i + 2] if top[name] and value_next else [args[i]]
+            i += 2 if top[name] and value_next else 1
+            continue
+        after = args[i + 1] if value_next else None
+        takes = after is not None and not after.startswith("-") and after not in getattr(command, "commands", {})
+        moved.append((args[i], after if takes else None))
+        i += 2 if takes else 1
+    if not moved:
+        return args
+    leaf, end = _leaf(args, i, command)
+    if end == i or getattr(leaf, "commands", None):
+        return args
+    here = _option_table(leaf)
+    if "--json" in here and "-o" not in here:
+        here |= {"-o": True, "--output": True}  # output_as_json_flag reads it there
+    lowered: list[str] = []
+    for token, value in moved:
+        name, inline = _split(token, here)
+        if name not in here or here[name] != (value is not None or inline) or (inline and value is not None):
+            return args
+        lowered += [token] if value is None else [token, value]
+    return head + args[i:end] + lowered + args[end:]
+
+
+#: What `-o` means on a command that only offers --json: the same JSON, or that data as YAML.
+JSON_FORMATS = ("json", "yaml")
+
+
+def output_as_json_flag(args: list[str], command: Any) -> tuple[list[str], str | None]:
+    """On a command with --json but no -o, read `-o json|yaml` as --json (and the format asked for).
+
+    Returns the arguments and the format (None when -o was not given there); raises ValueError with one
+    line when another format is asked of such a command."""
+    top, hoisted = _option_table(command), 0
+    while hoisted < len(args) and args[hoisted].startswith("-") and args[hoisted] != "--":
+        name, inline = _split(args[hoisted], top)  # the global options, hoisted before the subcommand
+        hoisted += 2 if top.get(name) and not inline else 1
+    leaf, end = _leaf(args, hoisted, command)
+    here = _option_table(leaf)
+    if end == hoisted or "-o" in here or "--json" not in here:
+        return args, None
+    out, chosen = list(args[:end]), None
+    i = end
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg == "--":
+            out += args[i - 1 :]
+            break
+        if arg in ("-o", "--output") and i < len(args):
+            value, i = args[i], i + 1
+        elif arg.startswith("--output=") or (arg.startswith("-o") and len(arg) > 2 and not arg.startswith("--")):
+            value = arg.partition("=")[2] if arg.startswith("--") else arg[2:]
+        else:
+            out.append(arg)
+            if here.get(_split(arg, here)[0]) and "=" not in arg and i < len(args):
+                out.append(args[i])  # an option's value stays with it
+                i += 1
+            continue
+        if value not in JSON_FORMATS:
+            words = " ".join(args[hoisted:end])
+            raise ValueError(f"lab {words} prints -o json or -o yaml (--json), not -o {value}")
+        chosen = value
+        out.append("--json")
+    return out, chosen

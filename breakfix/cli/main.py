@@ -371,13 +371,21 @@ def reset(
         bool, typer.Option("--snapshot", help="Restore the cluster's clean snapshot instead (Vagrant clusters).")
     ] = False,
     label: Annotated[str, typer.Option(help="The snapshot --snapshot restores.")] = "breakfix-clean",
+    take_over: Annotated[
+        bool,
+        typer.Option(
+            "--take-over",
+            help="Undo a lab started from another machine (or before this machine's store was lost), from the "
+            "copy of its journal kept on the cluster.",
+        ),
+    ] = False,
 ) -> None:
     """Put back everything breakfix changed on the cluster (also after a crash)."""
     if snapshot:
         dropped = _bf().reset_to_snapshot(label)
         print(f"reset: restored snapshot {label}" + (f"; {dropped} journaled change(s) are void" if dropped else ""))
         return
-    n = _bf().reset()
+    n = _bf().reset(take_over)
     print(f"reset: {n} change(s) undone; the cluster is as it was." if n else "reset: nothing to undo.")
 
 
@@ -463,6 +471,13 @@ def verify(
     if all_labs:
         caps = bf.cluster().capabilities
         labs = {lab.id: lab for lab in bf.catalog.labs.values() if set(lab.spec.requires) <= caps}
+        if not labs:
+            offers = ", ".join(sorted(caps)) or "nothing"
+            print(
+                f"lab: nothing to verify: no lab needs only what cluster {bf.cluster().name} offers ({offers})",
+                file=sys.stderr,
+            )
+            raise typer.Exit(NOTHING_TO_VERIFY)
     else:
         one = bf.lab(lab_id or "")
         labs = {one.id: one}
@@ -517,6 +532,7 @@ def verify(
 
 
 MAX_VARIANTS = 50
+NOTHING_TO_VERIFY = 5  # as pytest's "no tests collected"
 
 
 def _variant_count(text: str | None) -> int:
@@ -620,10 +636,17 @@ def _dispatch(argv: list[str] | None) -> int:
     cx = _click_exceptions()
     exits = tuple(t for t in (typer.Exit, getattr(cx, "Exit", None)) if t is not None)
     aborts = tuple(t for t in (typer.Abort, getattr(cx, "Abort", None)) if t is not None)
-    from breakfix.cli.entry import broken_pipe, hoist_global_options
+    from breakfix.cli.entry import broken_pipe, hoist_global_options, lower_command_options, output_as_json_flag
+    from breakfix.cli.output import AS_YAML
 
     command = typer.main.get_command(app)
-    args = hoist_global_options(sys.argv[1:] if argv is None else argv, command)
+    args = hoist_global_options(lower_command_options(sys.argv[1:] if argv is None else argv, command), command)
+    try:
+        args, chosen = output_as_json_flag(args, command)
+    except ValueError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 2
+    AS_YAML["on"] = chosen == "yaml"
     try:
         with interrupt.watching():
             result = command.main(args=args, prog_name="lab", standalone_mode=False)

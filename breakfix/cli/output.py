@@ -16,8 +16,15 @@ _progress: list[Progress] = []
 _wrapped: list[TextIO] = []  # stdout and stderr as they were, while a live line wraps them
 
 
+#: Set by `-o yaml` on a command that offers --json only: what it prints as JSON is printed as YAML instead.
+AS_YAML = {"on": False}
+
+
 def emit_json(data: Any) -> None:
-    """Print DATA as JSON on stdout."""
+    """Print DATA as JSON on stdout (as YAML when `-o yaml` asked for it)."""
+    if AS_YAML["on"]:
+        emit(data, "yaml")
+        return
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 

@@ -91,6 +91,7 @@ def markdown(found: list[StepInfo] | None = None) -> str:
     lines += [f"| `{i.name}` | `{i.type}` | {i.about} |" for i in REGISTRY]
     lines += ["", "## Aliases", ""]
     lines += [f"- `{alias}`: `{ref}`" for alias, ref in ALIASES.items()]
+    lines += _overview(found)
     for kind, title in (("breaker", "Breakers (change the cluster, journaled)"), ("grader", "Graders (checks)")):
         lines += ["", f"## {title}"]
         module = ""
@@ -102,3 +103,23 @@ def markdown(found: list[StepInfo] | None = None) -> str:
             given = f" Given: {', '.join(f'`{n}`' for n in info.injected)}." if info.injected else ""
             lines.append(f"- `{info.signature.removeprefix(module + '.')}`: {info.doc}{given}")
     return "\n".join(lines) + "\n"
+
+
+def _overview(found: list[StepInfo]) -> list[str]:
+    """A table per kind: each step module, what its docstring says it is for, and its functions."""
+    import importlib
+
+    lines = ["", "## Overview", "", "Every step module, what it is for, and its functions (details below).", ""]
+    for kind, heading in (("breaker", "breakers (change, journaled)"), ("grader", "graders (judge outcomes)")):
+        modules: dict[str, list[str]] = {}
+        for info in (i for i in found if i.kind == kind):
+            module, _, name = info.ref.rpartition(".")
+            modules.setdefault(module, []).append(name)
+        lines += [f"| module | {heading} |", "|---|---|"]
+        for module, names in modules.items():
+            about = (importlib.import_module(module).__doc__ or "").strip().splitlines()
+            purpose = f"{about[0].rstrip('.')}: " if about else ""
+            purpose = purpose.replace("|", "\\|")
+            lines.append(f"| `{module}` | {purpose}{', '.join(f'`{n}`' for n in names)} |")
+        lines.append("")
+    return lines[:-1]

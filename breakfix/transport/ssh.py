@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import select
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -14,6 +15,9 @@ from breakfix.transport.shell import OutputTooLarge, ShellTransport
 
 if TYPE_CHECKING:
     import paramiko
+
+#: The nodes already warned about in this process: a host key not checked is said once per node, on stderr.
+_UNCHECKED_WARNED: set[str] = set()
 
 
 class SSHTransport(ShellTransport):
@@ -90,6 +94,15 @@ class SSHTransport(ShellTransport):
         except (TimeoutError, OSError) as exc:
             client.close()
             raise NodeError(f"{self.description}: cannot connect: {exc}") from exc
+        if not self.check_host_key and self.description not in _UNCHECKED_WARNED:
+            _UNCHECKED_WARNED.add(self.description)
+            transport = client.get_transport()
+            key = transport.get_remote_server_key() if transport else None
+            seen = f"; it presented {key.get_name()} {key.fingerprint}" if key else ""
+            print(
+                f"warning: {self.description}: host key not checked (breakfix_check_host_key: false){seen}",
+                file=sys.stderr,
+            )
         self._client = client
         return client
 

@@ -136,3 +136,22 @@ def test_a_stalled_server_does_not_hang_a_command(sshd: Sshd) -> None:
             os.kill(int(pid), signal.SIGCONT)
     assert node.run("echo back").stdout == "back\n"  # a new connection
     node.close()
+
+
+def test_a_node_whose_host_key_is_not_checked_is_named_once(sshd: Sshd, capsys: pytest.CaptureFixture[str]) -> None:
+    from breakfix.transport import ssh
+
+    ssh._UNCHECKED_WARNED.clear()
+    unchecked = SSHTransport("127.0.0.1", sshd.port, "root", key_file=str(sshd.key_file), check_host_key=False)
+    checked = ssh_node(sshd).transport
+    try:
+        for transport in (unchecked, checked, unchecked):
+            assert transport.run("true").rc == 0
+        unchecked.close()
+        assert unchecked.run("true").rc == 0  # a new connection to the same node: said already
+    finally:
+        unchecked.close()
+        checked.close()
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"warning: {unchecked.description}: host key not checked") and "SHA256:" in lines[0]

@@ -143,6 +143,9 @@ def test_steps_reference_documents_every_step_and_setting() -> None:
     for info in available_steps(roots=("breakers.", "graders.")):
         if info.kind != "helper":
             assert f"`{info.ref.rpartition('.')[2]}(" in page, info.ref
+            overview = page.split("## Overview", 1)[1].split("\n## ", 1)[0]
+            module, _, name = info.ref.rpartition(".")
+            assert f"| `{module}` |" in overview and f"`{name}`" in overview, info.ref  # the generated overview
     for key in steps.ENGINE_KEYS | set(BY_NAME) | set(steps.ALIASES):
         assert f"`{key}`" in page, key
     assert "(steps.md)" in (REPO / "docs" / "writing-labs.md").read_text()

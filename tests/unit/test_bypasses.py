@@ -67,35 +67,37 @@ def test_plan_takes_the_shortcuts_that_apply_to_each_workload_as_broken() -> Non
     kube.create(deployment("web", readinessProbe=probe, resources={"limits": {"memory": "64Mi"}}))
     kube.create(deployment("coredns", "kube-system", replicas=0))  # scaled down already, nothing to take off
     kube.create(deployment("plain"))
-    solve = [bind("breakers.kube.scale", {"kind": "Deployment", "name": "coredns", "replicas": 2}, "solve")]
+    kube.kinds.add("StatefulSet")
+    claims = {**deployment("db"), "kind": "StatefulSet"}
+    claims["spec"]["volumeClaimTemplates"] = [{"metadata": {"name": "data"}}]
+    kube.create(claims)
     targets = [
         Target("Deployment", "kube-system", "coredns", created=False),
         Target("Deployment", "shop", "web", created=True),
         Target("Deployment", "shop", "plain", created=False),
         Target("Deployment", "shop", "gone", created=True),  # deleted meanwhile: nothing to try
+        Target("StatefulSet", "shop", "db", created=True),
     ]
-    planned = plan(kube, targets, solve)
+    planned = plan(kube, targets)
     assert [b.name for b in planned] == [
         "scale-to-zero:Deployment/shop/web",
         "no-probes:Deployment/shop/web",
         "no-resources:Deployment/shop/web",
         "renamed:Deployment/shop/web",
         "scale-to-zero:Deployment/shop/plain",  # the cluster's own: never renamed
+        "scale-to-zero:StatefulSet/shop/db",  # its copy's claims would outlive it: not renamed
     ]
     renamed = next(b for b in planned if b.name.startswith("renamed:"))
-    assert [s.ref for s in renamed.steps] == [
-        "breakers.kube.scale",
-        "breakers.kube.copy_workload",
-        "breakers.kube.delete",
-    ]
-    assert renamed.steps[1].kwargs["new_name"] == "web-renamed"
+    assert [s.ref for s in renamed.steps] == ["breakers.kube.copy_workload", "breakers.kube.delete"]
+    assert renamed.after_fix and not any(b.after_fix for b in planned if b is not renamed)
+    assert renamed.steps[0].kwargs["new_name"] == "web-renamed"
 
 
 def test_a_lab_exempts_a_bypass_that_is_a_valid_fix_there() -> None:
     kube = FakeKube({"Deployment"})
     kube.create(deployment("web", livenessProbe={"tcpSocket": {"port": 80}}))
     exempt = {"no-probes:Deployment/shop/web": "the probe is not part of the task"}
-    planned = plan(kube, [Target("Deployment", "shop", "web", created=False)], [], exempt)
+    planned = plan(kube, [Target("Deployment", "shop", "web", created=False)], exempt)
     assert [b.name for b in planned] == ["scale-to-zero:Deployment/shop/web"]
 
 
@@ -118,23 +120,37 @@ def test_drop_probes_and_resources_are_undone_from_the_journal() -> None:
 def test_verify_fails_a_lab_whose_grade_a_generic_bypass_passes(
     lab_dict: Callable[..., Lab], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A bypass is tried like a cheat, named in its phase, and undone before the next."""
+    """A bypass is tried like a cheat, named in its phase, and undone before the next; one marked after_fix on
+    the fixed cluster, after the reference fix passed."""
     lab = lab_dict()
     ctx, t, _k = marked_ctx({"/etc/app.conf": b"good"})
     passing = Bypass(
-        "renamed:Deployment/shop/web",
+        "no-probes:Deployment/shop/web",
         [bind("tests.steps.write", {"path": "/etc/app.conf", "content": "good"}, "cheats")],
     )
     failing = Bypass(
         "scale-to-zero:Deployment/shop/web",
         [bind("tests.steps.write", {"path": "/etc/app.conf", "content": "meh"}, "cheats")],
     )
-    monkeypatch.setattr(runner, "_bypasses", lambda *_a: [passing, failing])
-    phases = {p.name: p for p in runner.verify(ctx, lab, settle=1, bypass_window=1)}
-    assert not phases["bypass:renamed:Deployment/shop/web"].ok
-    assert "PASSED" in phases["bypass:renamed:Deployment/shop/web"].detail
-    assert phases["bypass:scale-to-zero:Deployment/shop/web"].ok
-    assert phases["solve"].ok and phases["reset"].ok and t.files["/etc/app.conf"] == b"good"
+    renamed = Bypass(
+        "renamed:Deployment/shop/web",
+        [bind("tests.steps.write", {"path": "/etc/app.conf", "content": "meh"}, "cheats")],
+        after_fix=True,
+    )
+    monkeypatch.setattr(runner, "_bypasses", lambda *_a: [renamed, passing, failing])
+    phases = runner.verify(ctx, lab, settle=1, bypass_window=1)
+    assert [(p.name, p.ok) for p in phases] == [
+        ("break", True),
+        ("grade-after-break", True),
+        ("cheat:wrong-value", True),
+        ("bypass:no-probes:Deployment/shop/web", False),
+        ("bypass:scale-to-zero:Deployment/shop/web", True),
+        ("solve", True),
+        ("bypass:renamed:Deployment/shop/web", True),
+        ("reset", True),
+    ]
+    assert phases[3].detail == "the bypass PASSED grading"
+    assert t.files["/etc/app.conf"] == b"good"
 
 
 @pytest.mark.usefixtures("fast_clock")

@@ -18,7 +18,7 @@ import yaml
 
 from breakfix.catalog import NEUTRAL_VARIABLES, Lab, load_catalog
 from breakfix.cli import listing
-from breakfix.cli.entry import hoist_global_options
+from breakfix.cli.entry import hoist_global_options, lower_command_options, output_as_json_flag
 from breakfix.cli.main import app, main
 from breakfix.errors import BreakfixError, ClusterError
 from breakfix.results import CheckResult, GradeReport
@@ -219,6 +219,48 @@ def test_hoisting_leaves_values_and_the_rest_alone() -> None:
     ]
 
 
+def test_a_subcommands_options_before_it_are_moved_after_it() -> None:
+    command = typer.main.get_command(app)
+    assert lower_command_options(["-o", "json", "status"], command) == ["status", "-o", "json"]
+    assert lower_command_options(["-c", "x", "-ojson", "cluster", "status", "--json"], command) == [
+        "-c",
+        "x",
+        "cluster",
+        "status",
+        "-ojson",
+        "--json",
+    ]
+    assert lower_command_options(["--spoilers", "show", "etcd-datadir"], command) == [
+        "show",
+        "--spoilers",
+        "etcd-datadir",
+    ]
+    unchanged = [
+        ["--spoilers", "status"],  # status has no --spoilers: click refuses it where it was given
+        ["-o", "json", "cluster"],  # a group, not a command
+        ["--spoilers", "x", "show"],  # a flag does not take a value
+        ["--bogus", "list"],
+    ]
+    for argv in unchanged:
+        assert lower_command_options(argv, command) == argv
+
+
+def test_o_json_or_yaml_on_a_command_that_offers_json() -> None:
+    command = typer.main.get_command(app)
+    assert output_as_json_flag(["cluster", "status", "-o", "yaml"], command) == (
+        ["cluster", "status", "--json"],
+        "yaml",
+    )
+    assert output_as_json_flag(["-c", "x", "verify", "--output=json", "a"], command) == (
+        ["-c", "x", "verify", "--json", "a"],
+        "json",
+    )
+    assert output_as_json_flag(["status", "-o", "yaml"], command) == (["status", "-o", "yaml"], None)  # its own -o
+    assert output_as_json_flag(["start", "x", "--student", "-o"], command) == (["start", "x", "--student", "-o"], None)
+    with pytest.raises(ValueError, match="lab cluster status prints -o json or -o yaml"):
+        output_as_json_flag(["cluster", "status", "-o", "wide"], command)
+
+
 # 5. verify --all ------------------------------------------------------------------------------------
 class VerifyAll:
     """Just enough of Breakfix for `lab verify --all`."""
@@ -248,6 +290,17 @@ def _down() -> dict[str, str]:
 
 
 NOT_STARTED = [VerifyPhase("break", False, "the lab did not start: cannot reach the API server")]
+
+
+def test_verify_all_on_a_cluster_that_runs_no_lab_exits_5(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = VerifyAll([])
+    fake.cluster = lambda: SimpleNamespace(name="lab", provider="testbed", capabilities=set())  # type: ignore[method-assign]
+    monkeypatch.setattr("breakfix.cli.main._bf", lambda: fake)
+    code, out, err = run(capsys, "verify", "--all")
+    assert (code, out, fake.verified) == (5, "", [])
+    assert err == "lab: nothing to verify: no lab needs only what cluster lab offers (nothing)\n"
 
 
 def test_verify_all_stops_once_when_the_cluster_is_down_and_not_for_a_lab(

@@ -188,6 +188,18 @@ def test_status_list_and_report_commands(capsys: pytest.CaptureFixture[str], tmp
     assert code == 0 and [s["passed"] for s in json.loads(out)["students"]] == [True, False, None]
     code, out, _ = run(capsys, "exam", "list", "--json")
     assert code == 0 and [e["exam"] for e in json.loads(out)] == ["week-1"] and json.loads(out)[0]["passed"] == 1
+
+    def timeless(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+        return [{k: v for k, v in row.items() if k != "time_left_seconds"} for row in rows]
+
+    for argv in (["exam", "list", "-o", "json"], ["-o", "json", "exam", "list"]):  # -o json is --json here
+        code, again, _ = run(capsys, *argv)
+        assert code == 0 and timeless(json.loads(again)) == timeless(json.loads(out))
+    code, as_yaml, _ = run(capsys, "-oyaml", "exam", "list")
+    assert code == 0 and timeless(yaml.safe_load(as_yaml)) == timeless(json.loads(out)) and "{" not in as_yaml
+    assert json.loads(run(capsys, "exam", "list", "--json")[1])  # the next command prints JSON again
+    code, _, err = run(capsys, "exam", "list", "-o", "name")
+    assert code == 2 and err == "lab: lab exam list prints -o json or -o yaml (--json), not -o name\n"
     code, _, err = run(capsys, "exam", "status", "week-2")
     assert code == 1 and "no exam named 'week-2' (known: week-1)" in err
     store.update_exam("week-1", ended=time.time())

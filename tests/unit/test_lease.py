@@ -13,6 +13,7 @@ import pytest
 from breakfix import runner
 from breakfix.clusters import LEASE, MARKER_NAME, MARKER_NAMESPACE, LeaseHeld, hold_lease, lease_holder, read_lease
 from breakfix.context import Context
+from breakfix.errors import BreakfixError
 from breakfix.state import State
 from breakfix.transport.node import Node
 from tests.fakes import FakeKube, FakeTransport
@@ -66,8 +67,10 @@ def test_a_second_machine_is_refused_while_a_lab_runs(tmp_path: Path) -> None:
         runner.start(other, lab)
     assert other.store.journal("test") == [] and other.store.active_session("test") is None
     assert t.files["/etc/app.conf"] == b"bad" and len(ctx.store.journal("test")) == 2
-    runner.reset(other)  # nothing of its own to undo: it leaves the holder's lease alone
-    assert lease_of(kube) is not None
+    with pytest.raises(BreakfixError, match=r"lab demo was started on test from .*`lab reset --take-over`"):
+        runner.reset(other)  # nothing of its own to undo: it names the running lab and leaves it alone
+    assert lease_of(kube) is not None and t.files["/etc/app.conf"] == b"bad"
+    assert other.store.journal("test") == [] and other.store.active_session("test") is None
 
 
 def test_a_second_registered_name_for_the_cluster_is_refused(tmp_path: Path) -> None:

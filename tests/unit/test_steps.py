@@ -20,6 +20,8 @@ def test_alias() -> None:
     [
         ("graders.api.nope", {}, "grade", "has no function"),
         ("os.system", {}, "grade", "is not a function of"),
+        ("graders._images.same_image", {"a": "x", "b": "y"}, "grade", "private helper module"),  # no step
+        ("breakers._manifests.get_flag", {}, "break", "private helper module"),
         ("graders.nomodule.x", {}, "grade", "no module"),
         ("graders.static_pod.stable", {"componnt": "etcd"}, "grade", "takes no argument 'componnt'"),
         ("graders.static_pod.stable", {}, "grade", "missing a required argument"),

@@ -135,7 +135,18 @@ def test_reset_puts_back_what_the_student_changed_beside_the_lab(
 
 def test_verify_svc_wrong_selector(capsys: pytest.CaptureFixture[str], cluster: Any) -> None:
     assert lab(capsys, "cluster", "adopt", str(cluster.inventory), "--yes")[0] == 0
-    code, out, err = lab(capsys, "verify", "svc-wrong-selector", "--json", "--settle", "120", "--cheat-window", "15")
+    code, out, err = lab(
+        capsys,
+        "verify",
+        "svc-wrong-selector",
+        "--json",
+        "--settle",
+        "120",
+        "--cheat-window",
+        "15",
+        "--bypass-window",
+        "10",
+    )
     result = json.loads(out)["svc-wrong-selector"]
     assert code == 0, err
     assert [(p["phase"], p["ok"]) for p in result["phases"]] == [
@@ -144,8 +155,14 @@ def test_verify_svc_wrong_selector(capsys: pytest.CaptureFixture[str], cluster: 
         ("cheat:relabel-pods", True),
         ("cheat:select-by-tier", True),
         ("cheat:hand-endpoints", True),  # no selector, Endpoints and an EndpointSlice written by hand
+        *(
+            (f"bypass:{b}:Deployment/shop/{d}", True)
+            for d in ("web", "web-canary")
+            for b in ("scale-to-zero", "no-probes")
+        ),
         ("alternative:both-labels", True),
         ("solve", True),
+        *((f"bypass:renamed:Deployment/shop/{d}", True) for d in ("web", "web-canary")),  # on the fixed cluster
         ("reset", True),
     ]
     assert kube_of(cluster).get("v1", "Namespace", "shop") is None

@@ -62,19 +62,40 @@ def test_a_seed_gives_its_own_lab_and_verify_proves_a_variant(
 
     other = next(s for s in range(seed + 1, 200) if written.variant(s).values["namespace"] != ns)
     code, out, err = lab(
-        capsys, "verify", "svc-variant", "--seed", str(other), "--json", "--settle", "120", "--cheat-window", "15"
+        capsys,
+        "verify",
+        "svc-variant",
+        "--seed",
+        str(other),
+        "--json",
+        "--settle",
+        "120",
+        "--cheat-window",
+        "15",
+        "--bypass-window",
+        "10",
     )
     assert code == 0, err
     result = json.loads(out)["svc-variant"]
     assert [v["seed"] for v in result["variants"]] == [other] and result["ok"]
     assert f"verify svc-variant --seed {other}:" in err and "values: namespace=" in err
+    drawn = written.variant(other).values
+    where = f"Deployment/{drawn['namespace']}"
+    bypasses = [
+        f"{b}:{where}/{d}"
+        for d in sorted([str(drawn["app"]), str(drawn["canary"])])
+        for b in ("scale-to-zero", "no-probes")
+    ]
+    renamed = [f"renamed:{where}/{d}" for d in sorted([str(drawn["app"]), str(drawn["canary"])])]
     assert [p["phase"] for p in result["phases"]] == [
         "break",
         "grade-after-break",
         "cheat:relabel-pods",
         "cheat:select-by-tier",
+        *(f"bypass:{b}" for b in bypasses),
         "alternative:both-labels",
         "solve",
+        *(f"bypass:{b}" for b in renamed),
         "reset",
     ]
     assert kube.get("v1", "Namespace", str(written.variant(other).values["namespace"])) is None
