@@ -231,7 +231,10 @@ def diagnose(
             check = Check(tool, True, "not on PATH (only `lab cluster up --provider vagrant` needs it)")
         checks.append(check)
         if tool == "vagrant" and version:
-            checks.append(check_hypervisor(p))
+            hypervisor = check_hypervisor(p)
+            if provider is None and not hypervisor.ok:  # no Vagrant cluster chosen: a note, not a failure
+                hypervisor = Check("hypervisor", True, f"{hypervisor.detail} (only Vagrant clusters need one)")
+            checks.append(hypervisor)
         if tool == "kubectl" and check.ok and spec is not None:
             checks.append(check_skew(version, cluster_version, spec.name))
     if kind:

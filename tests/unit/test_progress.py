@@ -322,8 +322,14 @@ def test_doctor_hypervisor_for_vagrant() -> None:
     assert named(libvirt).ok and named(libvirt).detail == "libvirt 10.0.0 with KVM"
     no_kvm = named(good(which=libvirt.which, exists=lambda path: False))
     assert not no_kvm.ok and "no /dev/kvm" in no_kvm.detail and "kvm_intel" in no_kvm.fix
-    none = named(good(which=lambda tool: None if tool in ("VBoxManage", "virsh") else tool))
+
+    def none_which(tool: str) -> str | None:
+        return None if tool in ("VBoxManage", "virsh") else tool
+
+    none = named(good(which=none_which))
     assert not none.ok and "vagrant-libvirt" in none.fix
+    no_cluster = next(c for c in doctor.diagnose(good(which=none_which)) if c.name == "hypervisor")
+    assert no_cluster.ok and no_cluster.detail.endswith("(only Vagrant clusters need one)")
     without_vagrant = good(which=lambda tool: None if tool == "vagrant" else tool)
     assert "hypervisor" not in {c.name for c in doctor.diagnose(without_vagrant)}  # no vagrant, no VMs to run
 
