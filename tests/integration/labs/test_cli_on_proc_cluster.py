@@ -13,6 +13,7 @@ from breakfix.cli.main import main
 from breakfix.kube import KubeClient
 from breakfix.results import HELD_BACK
 from breakfix.state import State
+from tests.integration.verify_phases import QUICK_VERIFY
 
 
 def lab(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -139,13 +140,7 @@ def test_verify_svc_wrong_selector(capsys: pytest.CaptureFixture[str], cluster: 
         capsys,
         "verify",
         "svc-wrong-selector",
-        "--json",
-        "--settle",
-        "120",
-        "--cheat-window",
-        "15",
-        "--bypass-window",
-        "10",
+        *QUICK_VERIFY,
     )
     result = json.loads(out)["svc-wrong-selector"]
     assert code == 0, err
