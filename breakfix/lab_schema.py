@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from breakfix.model import Duration, LabFile
 from breakfix.injected import BY_NAME
+from breakfix.model import Duration, LabFile
 from breakfix.steps import ALIASES, INJECTED, RESERVED, available_steps, resolve, type_name
 
 #: A value written with a lab variable (`{{ port }}`) is text until the variant fills it in.
