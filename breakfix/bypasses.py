@@ -1,7 +1,8 @@
 """Generic shortcuts `lab verify` tries on a lab's graded workloads, each of which must fail grading like a cheat.
 
 A graded workload is a Deployment, StatefulSet or DaemonSet the lab's setup or break changed (so it is in the
-journal) and one of its grade steps names (in an argument that is not about another kind: OTHER_KINDS). Against each, from the broken cluster:
+journal) and one of its grade steps names, in an argument that is not about another kind (OTHER_KINDS).
+Against each, from the broken cluster:
 
 - `scale-to-zero`: no replicas, so nothing crashes or waits (Deployments and StatefulSets that run some);
 - `no-probes`: every liveness, readiness and startup probe taken off (when it has one);
