@@ -214,6 +214,9 @@ def renew_lease(ctx: Context, session: Session) -> None:
     """Keep the lab's lease on the cluster while it runs; refuse when another holder took the cluster."""
     until = max(time.time(), session.deadline or 0.0) + LEASE_GRACE
     try:
+        who = taken_over(ctx.kube, ctx.store, ctx.cluster.name, session.id)
+        if who is not None:  # taking the lease again would hold a cluster this lab no longer runs on
+            raise LeaseHeld(f"lab {session.lab} was taken over and reset from {who}: `lab reset` closes it here")
         hold_lease(ctx.kube, ctx.store, ctx.cluster.name, session.id, session.lab, until, ctx.log)
     except LeaseHeld:
         raise
