@@ -1,7 +1,8 @@
 """Generic shortcuts `lab verify` tries on a lab's graded workloads, each of which must fail grading like a cheat.
 
 A graded workload is a Deployment, StatefulSet or DaemonSet the lab's setup or break changed (so it is in the
-journal) and one of its grade steps names. Against each, from the broken cluster:
+journal) and one of its grade steps names, in an argument that is not about another kind (OTHER_KINDS).
+Against each, from the broken cluster:
 
 - `scale-to-zero`: no replicas, so nothing crashes or waits (Deployments and StatefulSets that run some);
 - `no-probes`: every liveness, readiness and startup probe taken off (when it has one);
@@ -27,6 +28,11 @@ from breakfix.steps import Step, bind, render
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
 SCALABLE = ("Deployment", "StatefulSet")
 RENAMED_SUFFIX = "-renamed"
+#: Arguments of grade steps that name something other than a workload: a ServiceAccount or a Service named
+#: like its app does not make the app graded (an RBAC lab grades the account's permissions, not the app)
+OTHER_KINDS = frozenset(
+    {"service_account", "service", "namespace", "target_namespace", "configmap", "secret", "claim", "node"}
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -71,7 +77,8 @@ def graded_targets(grade: list[Step], journal: list[JournalEntry], variables: Ma
     for step in grade:
         kwargs = render(step.kwargs, variables, keep_unknown=True)
         namespace = kwargs.get("namespace")
-        named.append((namespace if isinstance(namespace, str) else None, set(_strings(kwargs))))
+        about_workloads = {k: v for k, v in kwargs.items() if k not in OTHER_KINDS}
+        named.append((namespace if isinstance(namespace, str) else None, set(_strings(about_workloads))))
     created: dict[tuple[str, str, str], bool] = {}  # by the first change: the lab created it, or it was there
     for entry in journal:
         rec = entry.record

@@ -111,6 +111,8 @@ def adopt(store: State, inventory: Path, name: str | None = None, kube: Kube | N
 
 # the lease: which machine's breakfix runs a lab on the cluster ------------------------------------
 LEASE = "breakfix.dev/lease"  # an annotation on the marker: JSON {holder, host, cluster, session, lab, since, expires}
+#: an annotation on the marker: which machine's lab another one took over (`lab reset --take-over`), and when
+TAKEN_OVER = "breakfix.dev/taken-over"
 LEASE_GRACE = 3600.0  # a lease lasts an hour past the lab's deadline or its last grade/status
 
 
@@ -160,10 +162,14 @@ def describe_lease(lease: dict[str, Any]) -> str:
     )
 
 
-def _write_lease(kube: Kube, cm: dict[str, Any], lease: dict[str, Any] | None) -> None:
-    """Replace the marker with LEASE, at the resourceVersion read: a concurrent taker makes this fail (409)."""
+def _write_lease(
+    kube: Kube, cm: dict[str, Any], lease: dict[str, Any] | None, noted: dict[str, str] | None = None
+) -> None:
+    """Replace the marker with LEASE (and NOTED annotations), at the resourceVersion read: a concurrent taker
+    makes this fail (409)."""
     meta = cm["metadata"]
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != LEASE}
+    annotations.update(noted or {})
     if lease is not None:
         annotations[LEASE] = json.dumps(lease, sort_keys=True)
     kept = {k: v for k, v in meta.items() if k != "managedFields"}  # the server keeps its own
@@ -235,4 +241,21 @@ def take_over_lease(kube: Kube, store: State, cluster: str, session: int, lab: s
     if cm is None or lease is None or lease.get("holder") != holder:
         return
     mine = {**lease, "holder": lease_holder(store, cluster), "host": socket.gethostname(), "cluster": cluster}
-    _write_lease(kube, cm, {**mine, "session": session, "lab": lab})
+    handed = {"holder": holder, "session": lease.get("session"), "by": socket.gethostname(), "at": time.time()}
+    _write_lease(kube, cm, {**mine, "session": session, "lab": lab}, {TAKEN_OVER: json.dumps(handed, sort_keys=True)})
+
+
+def taken_over(kube: Kube, store: State, cluster: str, session: int) -> str | None:
+    """Who took this machine's lab SESSION over (and reset it) from another machine, or None."""
+    cm, _lease = read_lease(kube)
+    raw = ((cm or {}).get("metadata", {}).get("annotations") or {}).get(TAKEN_OVER)
+    try:
+        handed = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    if not isinstance(handed, dict) or (handed.get("holder"), handed.get("session")) != (
+        lease_holder(store, cluster),
+        session,
+    ):
+        return None
+    return f"{handed.get('by', '?')} at {_when(float(handed.get('at', 0)))}"

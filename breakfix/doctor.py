@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -88,6 +89,7 @@ class Probes:
     sysctl: Callable[[str], int | None] = _sysctl
     mem_available: Callable[[], int | None] = _mem_available
     connect: Callable[[str, int, float], None] = _connect
+    exists: Callable[[str], bool] = os.path.exists
 
 
 def minor(version: str) -> tuple[int, int] | None:
@@ -123,6 +125,31 @@ def check_tool(p: Probes, tool: str) -> tuple[Check, str]:
     if code != 0:
         return Check(tool, False, f"does not run ({out})", INSTALL_HINTS[tool]), ""
     return Check(tool, True, out), out
+
+
+def check_hypervisor(p: Probes) -> Check:
+    """Vagrant has a hypervisor to run its VMs: VirtualBox, or libvirt with KVM."""
+    if p.which("VBoxManage") is not None:
+        code, out = p.run(["VBoxManage", "--version"])
+        if code == 0:
+            return Check("hypervisor", True, f"VirtualBox {out}")
+    if p.which("virsh") is not None:
+        code, out = p.run(["virsh", "--version"])
+        if code == 0 and p.exists("/dev/kvm"):
+            return Check("hypervisor", True, f"libvirt {out} with KVM")
+        if code == 0:
+            return Check(
+                "hypervisor",
+                False,
+                f"libvirt {out}, but no /dev/kvm",
+                "enable virtualization (VT-x/AMD-V) in the firmware and load kvm_intel or kvm_amd",
+            )
+    return Check(
+        "hypervisor",
+        False,
+        "neither VirtualBox nor libvirt answers",
+        "install VirtualBox, or libvirt with the vagrant-libvirt plugin (vagrant plugin install vagrant-libvirt)",
+    )
 
 
 def check_skew(kubectl_version: str, cluster_version: str | None, cluster: str) -> Check:
@@ -203,6 +230,11 @@ def diagnose(
         if tool == "vagrant" and provider is None and not check.ok:
             check = Check(tool, True, "not on PATH (only `lab cluster up --provider vagrant` needs it)")
         checks.append(check)
+        if tool == "vagrant" and version:
+            hypervisor = check_hypervisor(p)
+            if provider is None and not hypervisor.ok:  # no Vagrant cluster chosen: a note, not a failure
+                hypervisor = Check("hypervisor", True, f"{hypervisor.detail} (only Vagrant clusters need one)")
+            checks.append(hypervisor)
         if tool == "kubectl" and check.ok and spec is not None:
             checks.append(check_skew(version, cluster_version, spec.name))
     if kind:

@@ -21,6 +21,7 @@ from breakfix.clusters import (
     lease_holder,
     read_lease,
     release_lease,
+    taken_over,
 )
 from breakfix.collateral import (
     BEFORE,
@@ -184,6 +185,23 @@ def _refuse_if_taken(ctx: Context) -> None:
         )
 
 
+def _handed_over(ctx: Context) -> bool:
+    """Whether another machine took this machine's running lab over and reset it: then this journal is void
+    (its undos would put back objects into namespaces that are gone), and the session ends here too."""
+    session = ctx.store.active_session(ctx.cluster.name)
+    try:
+        who = taken_over(ctx.kube, ctx.store, ctx.cluster.name, session.id) if session else None
+    except BreakfixError:
+        return False
+    if session is None or who is None:
+        return False
+    for entry in ctx.store.journal(ctx.cluster.name):
+        ctx.store.journal_drop(entry.id)
+    ctx.store.update_session(session.id, status=SessionStatus.closed.value, ended=time.time())
+    ctx.log(f"lab {session.lab} was taken over and reset from {who}: nothing is left to undo from here")
+    return True
+
+
 def free_lease(ctx: Context) -> None:
     """Give up this machine's lease on the cluster (it runs out by itself when the API cannot be reached)."""
     try:
@@ -196,6 +214,9 @@ def renew_lease(ctx: Context, session: Session) -> None:
     """Keep the lab's lease on the cluster while it runs; refuse when another holder took the cluster."""
     until = max(time.time(), session.deadline or 0.0) + LEASE_GRACE
     try:
+        who = taken_over(ctx.kube, ctx.store, ctx.cluster.name, session.id)
+        if who is not None:  # taking the lease again would hold a cluster this lab no longer runs on
+            raise LeaseHeld(f"lab {session.lab} was taken over and reset from {who}: `lab reset` closes it here")
         hold_lease(ctx.kube, ctx.store, ctx.cluster.name, session.id, session.lab, until, ctx.log)
     except LeaseHeld:
         raise
@@ -245,6 +266,8 @@ def reset(ctx: Context, take_over: bool = False) -> int:
     journal kept on the cluster."""
     with locked(ctx):
         if ctx.store.journal(ctx.cluster.name):
+            if _handed_over(ctx):
+                return 0
             _refuse_if_taken(ctx)
         else:
             journal_copy.take_over(ctx, take_over)  # started from another machine, or this store was lost

@@ -216,12 +216,12 @@ def show(lab_id: LabArg, spoilers: SpoilersOpt = False, output: OutputOpt = None
 
 @app.command()
 def schema() -> None:
-    """Print the JSON Schema of lab.yaml (for editor completion)."""
+    """Print the JSON Schema of lab.yaml, every breaker's and grader's arguments included (for editors)."""
     import json
 
-    from breakfix.model import LabFile
+    from breakfix.lab_schema import lab_schema
 
-    print(json.dumps(LabFile.model_json_schema(by_alias=True), indent=2))
+    print(json.dumps(lab_schema(), indent=2))
 
 
 # the lab cycle ----------------------------------------------------------------------

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from breakfix.catalog import Lab
 
+#: `lab verify` on a process control plane (kwok's pods start and stop at once): short windows, JSON out
+QUICK_VERIFY = ("--json", "--settle", "120", "--cheat-window", "15", "--bypass-window", "10")
+
 
 def check_phase_order(names: list[str], lab: Lab) -> None:
     """Break, its grade, each cheat, the generic bypasses on the broken cluster, each alternative, the fix,

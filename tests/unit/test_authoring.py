@@ -24,6 +24,8 @@ from tests.unit.contexts import make_ctx
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "docs" / "lab.schema.json").read_text())
+#: one validator for every check below: jsonschema.validate would check the (large) schema itself each time
+VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
 
 # one registry of what the engine injects ------------------------------------------------------------------------
@@ -156,23 +158,30 @@ def test_every_shipped_lab_file_fits_the_schema() -> None:
     labs = sorted((REPO / "labs").glob("*/lab.yaml"))
     assert len(labs) >= 10
     for path in labs:
-        jsonschema.validate(yaml.safe_load(path.read_text()), SCHEMA)  # raises, naming the lab's key
+        VALIDATOR.validate(yaml.safe_load(path.read_text()))  # raises, naming the lab's key
 
 
 def test_schema_takes_durations_as_text_and_both_step_forms() -> None:
     lab = yaml.safe_load((REPO / "labs" / "scheduler-kubeconfig" / "lab.yaml").read_text())
     long_form = {"step": "graders.probe.new_pods_scheduled", "args": {"wait_for": "15s"}, "within": "2m"}
-    jsonschema.validate({**lab, "time_limit": "1h30m", "confirm": [{**long_form, "expect": "fail"}]}, SCHEMA)
-    jsonschema.validate({**lab, "time_limit": 900}, SCHEMA)
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    VALIDATOR.validate({**lab, "time_limit": "1h30m", "confirm": [{**long_form, "expect": "fail"}]})
+    VALIDATOR.validate({**lab, "time_limit": 900})
+    templated = {"graders.workload.available": {"name": "{{ app }}", "stable_for": "30s", "poll": "{{ poll }}"}}
+    VALIDATOR.validate({**lab, "grade": [templated, {"sentinel": {"name": "ledger"}}, {"my.own.step": None}]})
     for bad in (
         {"time_limit": "soon"},
         {"confirm": [{**long_form, "within": "later"}]},
         {"confirm": [{**long_form, "colour": "red"}]},
         {"grade": [{"graders.api.reachable": {}, "graders.api.unreachable": {}}]},
         {"grade": [{"graders.api.reachable": "weight 2"}]},
+        {"grade": [{"graders.workload.available": {"name": "web", "namespce": "shop"}}]},  # an argument typo
+        {"grade": [{"graders.workload.available": {"name": 5}}]},  # a number where text is wanted
+        {"grade": [{"graders.workload.available": {"namespace": "shop"}}]},  # its required name missing
+        {"grade": [{"graders.workload.available": {"name": "web", "stable_for": "soon"}}]},  # not a duration
     ):
         with pytest.raises(jsonschema.ValidationError):
-            jsonschema.validate({**lab, **bad}, SCHEMA)
+            VALIDATOR.validate({**lab, **bad})
 
 
 def test_shipped_labs_and_schema_agree_with_the_loader() -> None:

@@ -55,6 +55,15 @@ def test_graded_targets_are_the_journaled_workloads_a_grade_step_names() -> None
     ]
 
 
+def test_a_service_account_or_service_named_like_the_app_does_not_make_it_graded() -> None:
+    grade = [
+        bind("graders.rbac.can", {"service_account": "inventory", "namespace": "shop", "verbs": ["list"],
+                                  "resource": "deployments", "group": "apps"}, "grade"),
+        bind("graders.service.answers", {"service": "inventory", "namespace": "shop"}, "grade"),
+    ]  # fmt: skip
+    assert graded_targets(grade, [entry("Deployment", "inventory", "shop", None)], {}) == []
+
+
 def test_a_grade_step_without_a_namespace_names_the_workload_in_any() -> None:
     grade = [bind("graders.service.endpoints_match", {"service": "front", "deployment": "web"}, "grade")]
     journal = [entry("Deployment", "web", "shop", None), entry("StatefulSet", "db", "shop", None)]

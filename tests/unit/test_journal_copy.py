@@ -38,15 +38,21 @@ def test_start_keeps_a_copy_on_the_node_and_in_the_api_and_reset_removes_both(tm
 
 def test_another_machine_takes_the_running_lab_over_and_puts_the_cluster_back(tmp_path: Path) -> None:
     ctx, t, kube = marked_ctx({"/etc/app.conf": b"good"})
-    runner.start(ctx, lab_from(tmp_path))
+    lab = lab_from(tmp_path)
+    runner.start(ctx, lab)
     other = second(ctx, kube, t, State(tmp_path / "machine2" / "state.db"))  # or this machine, its store lost
     assert runner.reset(other, take_over=True) == 2
     assert t.files["/etc/app.conf"] == b"good" and kube.get("v1", "ConfigMap", "ledger", "default") is None
     assert read_lease(kube)[1] is None  # taken over, then freed by the reset
     assert COPY not in t.files and other.store.journal("test") == []
     assert any("lab demo was started on test from" in line for line in other.logs)  # type: ignore[attr-defined]
-    assert runner.reset(ctx) == 2  # the first machine's own reset later: its undos find it done already
-    assert t.files["/etc/app.conf"] == b"good"
+    t.files["/etc/app.conf"] = b"changed after the take-over"
+    with pytest.raises(BreakfixError, match=r"lab demo was taken over and reset from .*`lab reset` closes it here"):
+        runner.grade(ctx, lab, ctx.store.active_session("test"))  # nor does it take the lease again
+    assert read_lease(kube)[1] is None
+    assert runner.reset(ctx) == 0  # the first machine's journal is void: it replays nothing
+    assert t.files["/etc/app.conf"] == b"changed after the take-over"
+    assert ctx.store.journal("test") == [] and ctx.store.active_session("test") is None
 
 
 def test_the_nodes_copy_is_read_while_the_api_server_is_down(tmp_path: Path) -> None:

@@ -228,6 +228,8 @@ def good(**change: Any) -> Probes:
         "kind": "kind v0.30.0",
         "vagrant": "Vagrant 2.4.1",
         "kubectl": "Client Version: v1.34.1",
+        "VBoxManage": "7.0.20r163906",
+        "virsh": "10.0.0",
     }
     probes = Probes(
         python=lambda: (3, 11, 9),
@@ -236,6 +238,7 @@ def good(**change: Any) -> Probes:
         sysctl=lambda name: doctor.INOTIFY[name] * 2,
         mem_available=lambda: 8 * 1024**3,
         connect=lambda host, port, timeout: None,
+        exists=lambda path: path == "/dev/kvm",
     )
     for key, value in change.items():
         setattr(probes, key, value)
@@ -308,6 +311,27 @@ def test_doctor_vagrant_cluster_needs_vagrant_not_kind() -> None:
     bad = [c for c in doctor.diagnose(probes, ssh_cluster("vagrant")) if not c.ok]
     assert [c.name for c in bad] == ["vagrant"]
     assert "kind" not in {c.name for c in doctor.diagnose(probes, ssh_cluster("vagrant"))}
+
+
+def test_doctor_hypervisor_for_vagrant() -> None:
+    def named(probes: Probes) -> Any:
+        return next(c for c in doctor.diagnose(probes, ssh_cluster("vagrant")) if c.name == "hypervisor")
+
+    assert named(good()).detail == "VirtualBox 7.0.20r163906"
+    libvirt = good(which=lambda tool: None if tool == "VBoxManage" else tool)
+    assert named(libvirt).ok and named(libvirt).detail == "libvirt 10.0.0 with KVM"
+    no_kvm = named(good(which=libvirt.which, exists=lambda path: False))
+    assert not no_kvm.ok and "no /dev/kvm" in no_kvm.detail and "kvm_intel" in no_kvm.fix
+
+    def none_which(tool: str) -> str | None:
+        return None if tool in ("VBoxManage", "virsh") else tool
+
+    none = named(good(which=none_which))
+    assert not none.ok and "vagrant-libvirt" in none.fix
+    no_cluster = next(c for c in doctor.diagnose(good(which=none_which)) if c.name == "hypervisor")
+    assert no_cluster.ok and no_cluster.detail.endswith("(only Vagrant clusters need one)")
+    without_vagrant = good(which=lambda tool: None if tool == "vagrant" else tool)
+    assert "hypervisor" not in {c.name for c in doctor.diagnose(without_vagrant)}  # no vagrant, no VMs to run
 
 
 def test_doctor_cli_exit_code(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -182,6 +182,33 @@ def test_verify_on_kind(kind_verify: Verifying, lab_id: str) -> None:
 
 
 @pytest.mark.after_the_rest
+def test_another_machine_resets_a_lab_from_the_journal_copy_on_the_node(
+    kind_cluster: KindCluster, kind_verify: Verifying, tmp_path: Path
+) -> None:
+    """The copy of a running lab's journal on the control-plane node: a reset from another state folder."""
+    kind_verify.process.wait(timeout=3600)  # the cluster is free again
+    started = kind_cluster.lab("start", "svc-wrong-selector", timeout=600)
+    assert started.returncode == 0, started.stderr
+    node, copy = f"{kind_cluster.name}-control-plane", "/var/lib/breakfix/journal.json.gz"
+    assert dockercli.succeeds("exec", node, "test", "-s", copy)
+    other = {**kind_cluster.env, "BREAKFIX_STATE_DIR": str(tmp_path / "machine2")}
+
+    def elsewhere(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*lab_command(), *args], env=other, capture_output=True, text=True, timeout=600)
+
+    assert elsewhere("cluster", "adopt", str(kind_cluster.inventory), "--yes").returncode == 0
+    refused = elsewhere("reset")
+    assert refused.returncode == 1 and "`lab reset --take-over`" in refused.stderr, refused.stderr
+    taken = elsewhere("reset", "--take-over")
+    assert taken.returncode == 0 and "undone; the cluster is as it was" in taken.stdout, taken.stderr
+    assert not dockercli.succeeds("exec", node, "test", "-e", copy)
+    assert kind_cluster.lab("-o", "json", "cluster", "status").returncode == 0
+    again = kind_cluster.lab("reset")  # the first machine's journal is void now: nothing is replayed
+    assert again.returncode == 0 and "was taken over and reset from" in again.stderr, again.stderr
+    assert "nothing to undo" in again.stdout
+
+
+@pytest.mark.after_the_rest
 def test_down_deletes_the_nodes_and_forgets_the_cluster(kind_cluster: KindCluster, kind_verify: Verifying) -> None:
     kind_verify.process.wait(timeout=3600)  # never under a running verify
     assert kind_cluster.containers()

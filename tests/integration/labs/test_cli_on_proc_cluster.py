@@ -13,6 +13,7 @@ from breakfix.cli.main import main
 from breakfix.kube import KubeClient
 from breakfix.results import HELD_BACK
 from breakfix.state import State
+from tests.integration.verify_phases import QUICK_VERIFY
 
 
 def lab(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -139,13 +140,7 @@ def test_verify_svc_wrong_selector(capsys: pytest.CaptureFixture[str], cluster: 
         capsys,
         "verify",
         "svc-wrong-selector",
-        "--json",
-        "--settle",
-        "120",
-        "--cheat-window",
-        "15",
-        "--bypass-window",
-        "10",
+        *QUICK_VERIFY,
     )
     result = json.loads(out)["svc-wrong-selector"]
     assert code == 0, err
@@ -186,3 +181,29 @@ def test_unreachable_cluster_says_what_was_tried(
         code, out, err = lab(capsys, *command)
         assert "cannot reach the API server at " + cluster.server in err + out, (command, out, err)
     assert code == 3  # status reports every part, then exits 3: the API server cannot be reached
+
+
+def test_reset_from_another_machine_takes_the_lab_over(
+    capsys: pytest.CaptureFixture[str], cluster: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal's copy on the cluster: a second machine (or this one after its store was lost) resets."""
+    assert lab(capsys, "cluster", "adopt", str(cluster.inventory), "--yes")[0] == 0
+    code, _, err = lab(capsys, "start", "svc-wrong-selector")
+    assert code == 0, err
+    kube = kube_of(cluster)
+    copy = kube.get("v1", "ConfigMap", "breakfix-journal", "kube-system")
+    assert copy is not None and copy["binaryData"]["journal.json.gz"]
+    monkeypatch.setenv("BREAKFIX_STATE_DIR", str(tmp_path / "machine2"))  # another machine's store
+    assert lab(capsys, "cluster", "adopt", str(cluster.inventory), "--yes")[0] == 0
+    code, out, err = lab(capsys, "reset")
+    assert code == 1 and "lab svc-wrong-selector was started on" in err and "`lab reset --take-over`" in err
+    assert kube.get("v1", "Namespace", "shop") is not None  # not without asking
+    code, out, err = lab(capsys, "reset", "--take-over")
+    assert code == 0, err
+    assert "putting back the" in err and "undone; the cluster is as it was" in out
+    shop = kube.get("v1", "Namespace", "shop")
+    assert shop is None or shop["status"]["phase"] == "Terminating"
+    assert kube.get("v1", "ConfigMap", "breakfix-journal", "kube-system") is None
+    code, _, err = lab(capsys, "start", "svc-wrong-selector")  # the lease was taken over and freed
+    assert code == 0, err
+    assert lab(capsys, "reset")[0] == 0

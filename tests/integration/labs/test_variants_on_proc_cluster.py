@@ -12,6 +12,7 @@ from breakfix.catalog import load_lab
 from breakfix.cli.main import main
 from breakfix.kube import KubeClient
 from breakfix.state import State
+from tests.integration.verify_phases import QUICK_VERIFY
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "labs"
 
@@ -67,13 +68,7 @@ def test_a_seed_gives_its_own_lab_and_verify_proves_a_variant(
         "svc-variant",
         "--seed",
         str(other),
-        "--json",
-        "--settle",
-        "120",
-        "--cheat-window",
-        "15",
-        "--bypass-window",
-        "10",
+        *QUICK_VERIFY,
     )
     assert code == 0, err
     result = json.loads(out)["svc-variant"]
