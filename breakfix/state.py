@@ -119,8 +119,8 @@ class JournalEntry:
 
 LOST = (
     "the registered clusters, any running lab session and its change journal are gone: register each cluster "
-    "again with `lab cluster adopt INVENTORY`; a lab that was running may have left its cluster broken, and "
-    "`lab reset` cannot undo it without the journal"
+    "again with `lab cluster adopt INVENTORY`; a lab that was running may have left its cluster broken: "
+    "`lab reset --take-over` then undoes it from the copy of its journal kept on the cluster"
 )
 
 

@@ -136,6 +136,7 @@ def test_a_truncated_store_is_moved_aside_and_said(isolated_state: Path, capsys:
     code, err = run(capsys, "cluster", "list")
     assert code == 1 and one_line(err), err
     assert "empty" in err and "lab cluster adopt" in err and "journal" in err and "broken" in err
+    assert "`lab reset --take-over`" in err  # the copy of the journal on the cluster
     (aside,) = isolated_state.glob("state.db.corrupt-*")
     assert str(aside) in err and aside.stat().st_size == 0
     assert State().clusters() == []  # the next command starts a new one
