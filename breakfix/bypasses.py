@@ -77,6 +77,8 @@ def graded_targets(grade: list[Step], journal: list[JournalEntry], variables: Ma
     for step in grade:
         kwargs = render(step.kwargs, variables, keep_unknown=True)
         namespace = kwargs.get("namespace")
+        if namespace is None and "namespace" in step.params:  # not given: the grader's own default
+            namespace = step.params["namespace"].default
         about_workloads = {k: v for k, v in kwargs.items() if k not in OTHER_KINDS}
         named.append((namespace if isinstance(namespace, str) else None, set(_strings(about_workloads))))
     created: dict[tuple[str, str, str], bool] = {}  # by the first change: the lab created it, or it was there

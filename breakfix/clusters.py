@@ -242,7 +242,8 @@ def take_over_lease(kube: Kube, store: State, cluster: str, session: int, lab: s
         return
     mine = {**lease, "holder": lease_holder(store, cluster), "host": socket.gethostname(), "cluster": cluster}
     handed = {"holder": holder, "session": lease.get("session"), "by": socket.gethostname(), "at": time.time()}
-    _write_lease(kube, cm, {**mine, "session": session, "lab": lab}, {TAKEN_OVER: json.dumps(handed, sort_keys=True)})
+    lease_now = {**mine, "session": session, "lab": lab, "expires": time.time() + LEASE_GRACE}  # held while it resets
+    _write_lease(kube, cm, lease_now, {TAKEN_OVER: json.dumps(handed, sort_keys=True)})
 
 
 def taken_over(kube: Kube, store: State, cluster: str, session: int) -> str | None:

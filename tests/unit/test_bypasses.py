@@ -64,10 +64,14 @@ def test_a_service_account_or_service_named_like_the_app_does_not_make_it_graded
     assert graded_targets(grade, [entry("Deployment", "inventory", "shop", None)], {}) == []
 
 
-def test_a_grade_step_without_a_namespace_names_the_workload_in_any() -> None:
+def test_a_grade_step_without_a_namespace_names_the_workload_in_the_graders_default_one() -> None:
     grade = [bind("graders.service.endpoints_match", {"service": "front", "deployment": "web"}, "grade")]
-    journal = [entry("Deployment", "web", "shop", None), entry("StatefulSet", "db", "shop", None)]
-    assert graded_targets(grade, journal, {}) == [Target("Deployment", "shop", "web", created=True)]
+    journal = [
+        entry("Deployment", "web", "default", None),
+        entry("Deployment", "web", "shop", None),  # a namesake elsewhere: not what the step grades
+        entry("StatefulSet", "db", "default", None),
+    ]
+    assert graded_targets(grade, journal, {}) == [Target("Deployment", "default", "web", created=True)]
 
 
 def test_plan_takes_the_shortcuts_that_apply_to_each_workload_as_broken() -> None:

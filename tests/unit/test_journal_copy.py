@@ -89,3 +89,34 @@ def test_a_copy_that_is_not_one_is_one_clear_error(tmp_path: Path) -> None:
     t.files[COPY] = gzip.compress(json.dumps({"version": 99, "entries": []}).encode())
     with pytest.raises(BreakfixError, match="not one this breakfix reads"):
         journal_copy.load(ctx)
+
+
+def test_an_exams_task_keeps_no_copy_on_the_cluster(tmp_path: Path) -> None:
+    """The students of an exam administer their clusters: the journal (the answer) stays with the instructor."""
+    ctx, t, kube = marked_ctx({"/etc/app.conf": b"good"})
+    runner.start(ctx, lab_from(tmp_path), student="ann", exam="week-1")
+    assert COPY not in t.files and kube.get("v1", "ConfigMap", journal_copy.CONFIGMAP, MARKER_NAMESPACE) is None
+    runner.reset(ctx)
+
+
+def test_an_emptied_store_without_the_marker_keeps_the_copy_until_taken_over(tmp_path: Path) -> None:
+    """A lab that empties etcd takes the marker (and its lease) with it: the node's copy is all there is."""
+    ctx, t, kube = marked_ctx({"/etc/app.conf": b"good"})
+    runner.start(ctx, lab_from(tmp_path))
+    kept = dict(kube.objects)
+    kube.objects.clear()  # etcd pointed at an empty data dir: no marker, no copy in the API
+    other = second(ctx, kube, t, State(tmp_path / "machine2" / "state.db"))
+    with pytest.raises(BreakfixError, match="--take-over"):
+        runner.reset(other)
+    assert COPY in t.files  # a plain reset elsewhere did not remove the only copy
+    kube.objects.update(kept)
+    assert runner.reset(other, take_over=True) == 2 and t.files["/etc/app.conf"] == b"good"
+
+
+def test_a_plain_reset_leaves_another_labs_copy_alone(tmp_path: Path) -> None:
+    ctx, t, _kube = marked_ctx({"/etc/app.conf": b"good"})
+    runner.start(ctx, lab_from(tmp_path))
+    stale = t.files[COPY]
+    runner.reset(ctx)
+    t.files[COPY] = stale  # left behind: the node was away when the reset removed it
+    assert runner.reset(ctx) == 0 and t.files[COPY] == stale  # nothing undone here: not this reset's to remove
