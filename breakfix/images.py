@@ -1,4 +1,4 @@
-"""Images by role: labs ask for `web` or `shell`, each cluster maps roles to images it can run."""
+"""Images by role: labs ask for `web`, `shell` or `python`, each cluster maps roles to images it can run."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from breakfix.inventory import ClusterSpec
 DEFAULT_IMAGES = {
     "web": "docker.io/library/nginx:1.27.3",
     "shell": "docker.io/library/busybox:1.36.1",
+    "python": "docker.io/library/python:3.13.1-alpine3.21",  # labs' small servers: python3 and its stdlib
     "pause": "registry.k8s.io/pause:3.10",
 }
 

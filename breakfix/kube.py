@@ -58,6 +58,10 @@ class Kube(Protocol):
         """GET PATH from one of a Service's endpoints through the API server's proxy: (HTTP status, body)."""
         ...
 
+    def dry_run_create(self, obj: Obj) -> tuple[int, str]:
+        """Ask the API server to create an object without storing it: (HTTP status, the refusal's message)."""
+        ...
+
 
 def _reason(exc: Exception) -> str:
     """The message of an API error's Status body, or its reason."""
@@ -300,6 +304,29 @@ class KubeClient:
                 body={"propagationPolicy": "Background"},
                 missing_ok=True,
             )
+
+    def dry_run_create(self, obj: Obj) -> tuple[int, str]:
+        """Ask the API server to create an object without storing it: (HTTP status, the refusal's message).
+
+        Admission runs in full (webhooks with `sideEffects: None` are called), so a 5xx here is an answer,
+        e.g. a webhook that cannot be called, not a sign that the API server is down."""
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.dynamic.exceptions import DynamicApiError
+        from urllib3.exceptions import HTTPError
+
+        res = self._res(obj["apiVersion"], obj["kind"])
+        try:
+            res.create(
+                body=obj, namespace=obj["metadata"].get("namespace"), dry_run="All", _request_timeout=self.timeout
+            )
+        except (ApiException, DynamicApiError) as exc:
+            status = int(getattr(exc, "status", 0) or 0)
+            if status == 0:
+                raise self._unreachable(f"create {obj['kind']} (dry run)", exc) from None
+            return status, _reason(exc)
+        except (HTTPError, OSError) as exc:
+            raise self._unreachable(f"create {obj['kind']} (dry run)", exc) from None
+        return 201, ""
 
     def service_get(self, namespace: str, service: str, port: str, path: str = "/") -> tuple[int, str]:
         """GET PATH from one of a Service's endpoints through the API server's proxy: (HTTP status, body).

@@ -75,6 +75,7 @@ class FakeKube:
         self.down = False
         self.calls: list[str] = []
         self.proxied: dict[str, tuple[int, str]] = {}  # "ns/svc:port/path" -> (status, body)
+        self.admission: Callable[[dict[str, Any]], tuple[int, str]] | None = None  # answers dry-run creates
 
     def _check(self, kind: str, what: str) -> None:
         self.calls.append(f"{what} {kind}")
@@ -185,6 +186,12 @@ class FakeKube:
         if key not in self.proxied:
             raise Unexpected(f"FakeKube: proxy to {key} was not expected (allowed: {sorted(self.proxied)})")
         return self.proxied[key]
+
+    def dry_run_create(self, obj: dict[str, Any]) -> tuple[int, str]:
+        self._check(obj["kind"], "dry-run create")
+        if self.admission is None:
+            raise Unexpected(f"FakeKube: a dry-run create of {obj['kind']} was not expected (no admission set)")
+        return self.admission(copy.deepcopy(obj))
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

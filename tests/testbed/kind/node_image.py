@@ -134,7 +134,10 @@ def _generated_files(images: ImageSet, pairs: list[tuple[str, str]]) -> dict[str
         "kind/breakfix/default-cni.yaml": (FILES / "default-cni.yaml").read_text().replace("SHELL_IMAGE", images.shell),
         "kind/version": component("kubernetes").version + "\n",
         IMAGE_MAP_PATH.lstrip("/"): yaml.safe_dump(
-            {"images": {"web": images.web, "shell": images.shell, "pause": _sandbox(pairs)}, "pull_policy": "Never"}
+            {
+                "images": {"web": images.web, "shell": images.shell, "python": images.python, "pause": _sandbox(pairs)},
+                "pull_policy": "Never",
+            }
         ),
     }
 

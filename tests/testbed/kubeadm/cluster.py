@@ -156,7 +156,12 @@ def breakfix_inventory(run: Run, kubeconfig: Path, images: ImageSet) -> dict[str
             "breakfix_kubeconfig": str(kubeconfig),
             "breakfix_context": "kubernetes-admin@kubernetes",
             "breakfix_capabilities": list(CAPABILITIES),
-            "breakfix_images": {"web": images.web, "shell": images.shell, "pause": images.pause},
+            "breakfix_images": {
+                "web": images.web,
+                "shell": images.shell,
+                "python": images.python,
+                "pause": images.pause,
+            },
             "breakfix_image_pull_policy": "Never",
         }
     )

@@ -3,8 +3,9 @@
 No registry can be reached, so every image a kubeadm cluster runs is built here with `docker build`:
 control-plane, CoreDNS and metrics-server images FROM scratch with the static binaries of
 tests.testbed.artifacts, kube-proxy with the iptables tools taken from the node image, a pause built
-from pause/pause.go, and busybox (Debian) images for the labs' `web` and `shell` roles. Two archives
-come out (`docker save`): the control-plane images and the images every node needs.
+from pause/pause.go, busybox (Debian) images for the labs' `web` and `shell` roles, and Debian's Python
+for their `python` role. Two archives come out (`docker save`): the control-plane images and the
+images every node needs.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 
 WEB_IMAGE = "breakfix.local/web:1"
 SHELL_IMAGE = "breakfix.local/shell:1"
+PYTHON_IMAGE = "breakfix.local/python:1"
 PAUSE_TAG = "3.10.1"
 
 INDEX_HTML = "<html><body><h1>breakfix web</h1><p>served by busybox httpd</p></body></html>\n"
@@ -84,6 +86,23 @@ printf 'root:x:0:\nnogroup:x:65534:\n' > /out/etc/group
 mkdir -p /out/root
 """
 
+# Debian's Python 3 with its standard library (no tests, no docs), and the libraries its modules load:
+# labs run small servers from a ConfigMap with it (role `python`; clusters that pull use python:alpine).
+PYTHON_LIBS = r"""
+set -eu
+libdir=$(dirname "$(readlink -f "$(ldd /usr/bin/python3.11 | awk '/libc\.so/ {print $3}')")")
+cp -a /usr/lib/python3.11 /out/usr/lib/python3.11
+rm -rf /out/usr/lib/python3.11/test /out/usr/lib/python3.11/pydoc_data
+for f in /out/usr/lib/python3.11/lib-dynload/*.so; do
+  ldd "$f" | awk '/=>/ {print $1, $3}' | while read -r soname path; do
+    [ -e "/out$libdir/$soname" ] || cp "$(readlink -f "$path")" "/out$libdir/$soname"
+  done
+done
+ln -s python3.11 /out/usr/bin/python3
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > /out/etc/passwd
+printf 'root:x:0:\nnogroup:x:65534:\n' > /out/etc/group
+"""
+
 
 @dataclass
 class ImageSet:
@@ -99,6 +118,7 @@ class ImageSet:
     metrics_server: str = ""
     web: str = WEB_IMAGE
     shell: str = SHELL_IMAGE
+    python: str = PYTHON_IMAGE
     refs: list[str] = field(default_factory=list)
 
 
@@ -213,6 +233,7 @@ def ensure_images(force: bool = False) -> ImageSet:
         metrics_server,
         WEB_IMAGE,
         SHELL_IMAGE,
+        PYTHON_IMAGE,
     ]
     folder = cache_dir()
     cp_archive = folder / f"control-plane-{digest}.tar"
@@ -296,6 +317,14 @@ def ensure_images(force: bool = False) -> ImageSet:
                 'RUN BINS="/usr/bin/busybox" sh /collect.sh && sh /then.sh\n'
                 f"FROM scratch\n{scratch_env}COPY --from=tools /out/ /\n{tail}",
             )
+        ctx = work / "python"
+        _tools_context(ctx, PYTHON_LIBS)
+        _docker_build(
+            ctx,
+            PYTHON_IMAGE,
+            _collect_stage(node_image, "/usr/bin/python3.11")
+            + f'FROM scratch\n{scratch_env}COPY --from=tools /out/ /\nCMD ["python3"]\n',
+        )
         for archive, names in ((cp_archive, cp_names), (node_archive, node_names)):
             partial = archive.with_suffix(".partial")
             dockercli.docker("save", "-o", str(partial), *names)
