@@ -178,8 +178,9 @@ def show(lab_id: LabArg, spoilers: SpoilersOpt = False, output: OutputOpt = None
 
     lab = load_one(lab_id)
     words = lab.words(_offline_variables())  # a lab's variables as words like <port>: no value is drawn here
-    checks = [
-        {"check": str(render(s.title, words, keep_unknown=True)), "weight": s.weight, "about": s.doc}
+    checks = [  # how a grader judges can name what it looks at (a clock, a selector): kept for --spoilers
+        {"check": str(render(s.title, words, keep_unknown=True)), "weight": s.weight}
+        | ({"about": s.doc} if spoilers else {})
         for s in lab.steps["grade"]
     ]
     task_text = lab.task_text(_offline_variables())
@@ -207,7 +208,7 @@ def show(lab_id: LabArg, spoilers: SpoilersOpt = False, output: OutputOpt = None
     print(f"\n{task_text}\n")
     print(f"graded by {len(checks)} checks; {len(lab.spec.hints)} hints available")
     for c in checks:
-        print(f"  - {c['check']} (weight {c['weight']}): {c['about']}")
+        print(f"  - {c['check']} (weight {c['weight']})" + (f": {c['about']}" if "about" in c else ""))
     if fmt == "wide" or spoilers:
         cheats = ", ".join(lab.cheats) if spoilers else str(len(lab.cheats))
         alts = ", ".join(lab.alternatives) if spoilers else str(len(lab.alternatives))

@@ -18,18 +18,16 @@ from breakfix.transport.spec import TransportSpec
 from tests.fakes import FakeKube, FakeTransport
 
 
-def make_ctx(transport: FakeTransport, kube: FakeKube | None = None) -> Context:
-    spec = ClusterSpec(
-        "test",
-        "inventory",
-        Path("/dev/null"),
-        (NodeSpec("cp1", "control-plane", TransportSpec("local"), "10.0.0.2"),),
-        None,
-        None,
-        frozenset(),
-    )
+def make_ctx(transport: FakeTransport, kube: FakeKube | None = None, worker: FakeTransport | None = None) -> Context:
+    """A context on node cp1 (TRANSPORT), and worker w1 (WORKER) when given."""
+    nodes = [NodeSpec("cp1", "control-plane", TransportSpec("local"), "10.0.0.2")]
+    if worker is not None:
+        nodes.append(NodeSpec("w1", "worker", TransportSpec("local"), "10.0.0.3"))
+    spec = ClusterSpec("test", "inventory", Path("/dev/null"), tuple(nodes), None, None, frozenset())
     ctx = Context(spec, State(), kube=kube or FakeKube(), log=lambda _m: None)
     ctx._nodes["cp1"] = Node("cp1", "control-plane", transport, "10.0.0.2")  # the fake instead of a connection
+    if worker is not None:
+        ctx._nodes["w1"] = Node("w1", "worker", worker, "10.0.0.3")
     return ctx
 
 

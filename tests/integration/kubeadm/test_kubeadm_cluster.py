@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from breakers import clock as clock_breakers
+from breakfix.changes import ChangeLog
+from breakfix.context import Context
+from breakfix.errors import StepError
 from breakfix.inventory import load_inventory
+from breakfix.state import State
 from breakfix.transport.node import Node
 from breakfix.transport.spec import open_transport
 from tests.polling import eventually
@@ -263,3 +269,19 @@ def test_roles_are_idempotent_on_the_running_cluster(kubeadm_cluster: KubeadmClu
     assert stats.get("failures", {}) == {} and stats.get("dark", {}) == {}
     assert stats.get("changed", {}) == {}, f"a second run of site.yml changed something: {stats.get('changed')}"
     assert kubeadm_cluster.kubectl("get", "--raw", "/readyz").strip() == "ok"
+
+
+def test_a_clock_jump_is_refused_on_a_container_node(
+    kubeadm_cluster: KubeadmCluster, tmp_path: Path, node: Callable[[str], Node]
+) -> None:
+    """Test-bed nodes share the host's clock: breakers.clock.jump refuses them and changes nothing."""
+    spec = load_inventory(kubeadm_cluster.inventory)
+    store = State(tmp_path / "state.db")
+    ctx = Context(spec, store, log=lambda _m: None)
+    worker = ctx.node("w1")
+    before = float(node("w1").check("date +%s"))
+    with pytest.raises(StepError, match="w1 is a container \\(docker\\): its clock is its host's"):
+        clock_breakers.jump(ChangeLog(ctx, "break"), worker, days=400)
+    assert abs(float(node("w1").check("date +%s")) - before) < 120
+    assert store.journal(spec.name) == []
+    store.close()
