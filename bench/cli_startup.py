@@ -19,14 +19,16 @@ from pathlib import Path
 GOALS = {"lab list": 4.0, "lab list --json": 4.0}  # every other command: 6x
 
 
-def median_seconds(argv: list[str], runs: int, env: dict[str, str]) -> float:
-    """Median wall time of a command over RUNS runs (after one warm-up for the OS file cache); exit 0 or 1."""
+def median_seconds(argv: list[str], runs: int, env: dict[str, str], codes: tuple[int, ...] = (0, 1)) -> float:
+    """Median wall time of a command over RUNS runs (after one warm-up for the OS file cache).
+
+    An exit code outside CODES stops the bench (by default 0 or 1: `lab status` with nothing started exits 1)."""
     times = []
     for i in range(runs + 1):
         start = time.perf_counter()
         done = subprocess.run(argv, env=env, capture_output=True)
-        if done.returncode not in (0, 1):  # `lab status` with nothing started says so and exits 1
-            raise SystemExit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.decode()[-300:]}")
+        if done.returncode not in codes:
+            raise SystemExit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.decode()[-400:]}")
         if i:  # the first run warms the OS file cache
             times.append(time.perf_counter() - start)
     return statistics.median(times)

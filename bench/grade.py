@@ -13,34 +13,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.cli_startup import median_seconds
 from tests.testbed import artifacts
 from tests.testbed.proc_cluster import missing_artifacts, start_proc_cluster
 
 LAB = "svc-wrong-selector"
 GOAL_RATIO = 3.0
 GOAL_SECONDS = 0.5
-
-
-def median_seconds(argv: list[str], runs: int, env: dict[str, str], codes: tuple[int, ...] = (0,)) -> float:
-    """Median wall time of a command over RUNS runs, after one warm-up; any other exit code stops the bench."""
-    times = []
-    for i in range(runs + 1):
-        start = time.perf_counter()
-        done = subprocess.run(argv, env=env, capture_output=True, text=True)
-        if done.returncode not in codes:
-            raise SystemExit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr[-400:]}")
-        if i:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> int:
@@ -61,10 +47,10 @@ def main() -> int:
             subprocess.run([lab, *step], env=env, check=True, capture_output=True)
         cluster.kubectl("-n", "shop", "patch", "svc", "web", "--type=json", "-p",
                         '[{"op":"replace","path":"/spec/selector","value":{"app":"web"}}]')  # fmt: skip
-        grade = median_seconds([lab, "grade"], args.runs, env)  # exit 0: fixed, every check ran
+        grade = median_seconds([lab, "grade"], args.runs, env, codes=(0,))  # exit 0: fixed, every check ran
         kubectl = [str(artifacts.binary("kubernetes", "kubectl")), "--kubeconfig", str(cluster.kubeconfig),
                    "-n", "shop", "get", "services,endpointslices,deployments,pods", "-o", "json"]  # fmt: skip
-        base = median_seconds(kubectl, args.runs, env)
+        base = median_seconds(kubectl, args.runs, env, codes=(0,))
         subprocess.run([lab, "reset"], env=env, check=True, capture_output=True)
     finally:
         cluster.stop()
