@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from breakfix.clusters import JOURNAL_COPY, MARKER_NAMESPACE, lease_holder, read_lease, take_over_lease
 from breakfix.errors import BreakfixError
-from breakfix.state import SessionStatus
+from breakfix.state import Session, SessionStatus
 from breakfix.transport.base import FileStat
 
 if TYPE_CHECKING:
@@ -33,8 +33,7 @@ VERSION = 1
 MAX_API_BYTES = 900_000
 
 
-def _payload(ctx: Context) -> bytes:
-    session = ctx.store.session(ctx.session_id) if ctx.session_id else None
+def _payload(ctx: Context, session: Session | None) -> bytes:
     entries = [
         {"phase": e.phase, "kind": e.kind, "record": e.record}
         for e in ctx.store.journal(ctx.cluster.name)
@@ -74,7 +73,7 @@ def save(ctx: Context) -> list[str]:
     session = ctx.store.session(ctx.session_id) if ctx.session_id else None
     if session is not None and session.exam:
         return []
-    data = _payload(ctx)
+    data = _payload(ctx, session)
     kept: list[str] = []
     if ctx.cluster.nodes:
         try:
