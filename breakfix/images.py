@@ -12,6 +12,10 @@ DEFAULT_IMAGES = {
     "pause": "registry.k8s.io/pause:3.10",
 }
 
+#: Roles whose images live in the cluster's private registry (capability private-registry): they are pulled
+#: for real, with credentials, whatever pull policy the cluster forces on the others.
+PULLED_ROLES = frozenset({"private-web"})
+
 
 def image_map(cluster: ClusterSpec) -> dict[str, str]:
     """The cluster's role-to-image map: its inventory's breakfix_images over the defaults."""
@@ -29,7 +33,7 @@ def resolve_images(obj: object, images: dict[str, str], pull_policy: str | None)
                     if role not in images:
                         raise KeyError(f"no image for role {role!r} (known: {', '.join(sorted(images))})")
                     container["image"] = images[role]
-                    if pull_policy:
+                    if pull_policy and role not in PULLED_ROLES:
                         container["imagePullPolicy"] = pull_policy
         for value in obj.values():
             resolve_images(value, images, pull_policy)

@@ -34,6 +34,7 @@ Capability = Literal[
     "cni",
     "cni-config-file",
     "metrics-server",
+    "private-registry",
 ]
 
 #: What a duration may look like in a lab file: 90 (seconds), 20s, 15m, 1h30m, 500ms.

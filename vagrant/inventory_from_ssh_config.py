@@ -30,6 +30,7 @@ CAPABILITIES = [
     "swap",
     "cni-config-file",
     "metrics-server",
+    "private-registry",
 ]
 IMAGES = {
     "web": "registry.k8s.io/e2e-test-images/httpd:2.4.38-4",
@@ -92,7 +93,10 @@ def inventory(
         "breakfix_kubeconfig": kubeconfig,
         "breakfix_known_hosts": known_hosts,
         "breakfix_capabilities": list(CAPABILITIES),
-        "breakfix_images": dict(IMAGES),
+        "breakfix_images": {
+            **IMAGES,  # the registry role pushes the web image into the control plane's private registry
+            "private-web": f"{settings['nodes']['control_plane'][0]['ip']}:5000/breakfix/web:1",
+        },
         "ansible_become": True,
         "ansible_ssh_common_args": (
             f"-o UserKnownHostsFile={shlex.quote(known_hosts)} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"

@@ -35,6 +35,7 @@ class VagrantProvider:
             "netpol-cni",
             "cni-config-file",
             "metrics-server",
+            "private-registry",
         }
     )
 

@@ -31,6 +31,8 @@ PACKAGES: tuple[str, ...] = (
     "iproute2", "iptables", "ebtables", "conntrack", "socat", "ethtool", "kmod", "procps",
     # tools a student troubleshooting a node expects
     "ca-certificates", "curl", "less", "iputils-ping", "netcat-openbsd", "lsof", "vim-tiny", "nano",
+    # the private image registry (role registry: started on the first control-plane node only)
+    "docker-registry",
 )  # fmt: skip
 
 # Units that cannot work in a container (no tty, no udev, no kernel modules, no clock) are masked.
@@ -66,6 +68,7 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 systemctl mask {" ".join(MASKED_UNITS)}
 systemctl enable ssh.service containerd.service
+systemctl disable docker-registry.service
 systemctl set-default multi-user.target
 rm -f /etc/ssh/ssh_host_*
 mkdir -p /etc/ssh/sshd_config.d /etc/systemd/journald.conf.d /root/.ssh

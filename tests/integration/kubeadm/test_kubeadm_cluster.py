@@ -285,3 +285,32 @@ def test_a_clock_jump_is_refused_on_a_container_node(
     assert abs(float(node("w1").check("date +%s")) - before) < 120
     assert store.journal(spec.name) == []
     store.close()
+
+
+def test_private_registry_asks_for_credentials(kubeadm_cluster: KubeadmCluster, namespace: str) -> None:
+    """A pull from the private registry fails without credentials and works with the role's login Secret."""
+    inv = load_inventory(kubeadm_cluster.inventory)
+    assert "private-registry" in inv.capabilities
+    image = inv.images["private-web"]
+    login = _json(kubeadm_cluster, "get", "secret", "-n", "kube-system", "breakfix-registry-login")
+    secret = {"apiVersion": "v1", "kind": "Secret", "type": login["type"], "data": login["data"],
+              "metadata": {"name": "registry-login", "namespace": namespace}}  # fmt: skip
+
+    def pod(name: str, secrets: list[str]) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace},
+                "spec": {"imagePullSecrets": [{"name": s} for s in secrets], "terminationGracePeriodSeconds": 0,
+                         "containers": [{"name": "web", "image": image, "imagePullPolicy": "Always"}]}}  # fmt: skip
+
+    docs = [secret, pod("with-login", ["registry-login"]), pod("anonymous", [])]
+    kubeadm_cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
+    kubeadm_cluster.kubectl("wait", "-n", namespace, "--for=condition=Ready", "pod/with-login", "--timeout=120s")
+
+    def refusal() -> str:
+        status = _json(kubeadm_cluster, "get", "pod", "-n", namespace, "anonymous")["status"]
+        waiting = ((status.get("containerStatuses") or [{}])[0].get("state") or {}).get("waiting") or {}
+        return (
+            str(waiting.get("message") or "") if waiting.get("reason") in ("ErrImagePull", "ImagePullBackOff") else ""
+        )
+
+    message = eventually("the anonymous pull to be refused", refusal, timeout=120)
+    assert "401" in message or "nauthorized" in message or "credentials" in message, message

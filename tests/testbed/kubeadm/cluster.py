@@ -35,7 +35,9 @@ CGROUP_PARENT = "breakfix-testbed"  # pods of node N of run R live under /breakf
 API_PORT = 6443
 POD_CIDR = "10.244.0.0/16"
 SERVICE_CIDR = "10.96.0.0/12"
-CAPABILITIES = ["static-pods", "systemd", "multi-node", "cni", "cni-config-file", "metrics-server"]
+CAPABILITIES = ["static-pods", "systemd", "multi-node", "cni", "cni-config-file", "metrics-server", "private-registry"]
+REGISTRY_PORT = 5000
+REGISTRY_WEB = "breakfix/web:1"  # the web image, pushed into the registry by the registry role
 READY_TIMEOUT = float(os.environ.get("BREAKFIX_KUBEADM_READY_TIMEOUT", "300"))
 
 # Preflight checks that cannot pass in a container node, and why:
@@ -132,6 +134,9 @@ def provisioning_vars(run: Run, images: ImageSet, workdir: Path, copy_over_ssh: 
         "kubeadm_etcd_image_tag": images.etcd_tag,
         "kubeadm_dns_image_tag": images.coredns_tag,
         "metrics_server_image": images.metrics_server,
+        "registry_install": False,  # the node image has Debian's package; nodes reach no mirror
+        "registry_port": REGISTRY_PORT,
+        "registry_seed_images": [{"source": images.web, "name": REGISTRY_WEB}],
         "kubeadm_image_pull_policy": "Never",
         "kubeadm_ignore_preflight_errors": list(PREFLIGHT_IGNORED),
         "kubeadm_cert_sans": ["127.0.0.1", "localhost"],
@@ -149,6 +154,8 @@ def breakfix_inventory(run: Run, kubeconfig: Path, images: ImageSet) -> dict[str
     """Return the cluster's breakfix inventory (docs/inventory.md format) from the run's node inventory."""
     data: dict[str, Any] = yaml.safe_load(run.inventory_path.read_text())
     all_vars = data["all"]["vars"]
+    control_plane = next(iter(data["all"]["children"]["control_plane"]["hosts"].values()))
+    registry = f"{control_plane['breakfix_node_ip']}:{REGISTRY_PORT}"
     all_vars.update(
         {
             "breakfix_cluster": f"kubeadm-{run.run_id}",
@@ -161,6 +168,7 @@ def breakfix_inventory(run: Run, kubeconfig: Path, images: ImageSet) -> dict[str
                 "shell": images.shell,
                 "python": images.python,
                 "pause": images.pause,
+                "private-web": f"{registry}/{REGISTRY_WEB}",  # pulled for real, with credentials
             },
             "breakfix_image_pull_policy": "Never",
         }
