@@ -9,6 +9,7 @@ from typing import Any
 from breakfix.changes import ChangeLog
 from breakfix.errors import StepError
 from breakfix.kube import Kube
+from breakfix.transport.node import Node
 
 #: The Secret the registry role keeps in kube-system: the registry's address and a user's credentials.
 LOGIN_SECRET = "breakfix-registry-login"
@@ -61,3 +62,27 @@ def spoil_login(changes: ChangeLog, kube: Kube, namespace: str, name: str) -> No
         entry.update({"username": user, "password": "Winter2025!"})
         entry["auth"] = base64.b64encode(f"{user}:Winter2025!".encode()).decode()
     changes.patch_object("v1", "Secret", name, namespace, {"data": _secret(namespace, name, config)["data"]})
+
+
+CONTAINERD_CONFIG = "/etc/containerd/config.toml"
+
+
+def node_credentials(changes: ChangeLog, kube: Kube, node: Node) -> None:
+    """Give NODE's containerd the registry's credentials for every pull (a shortcut: anyone's pods pull)."""
+    auths = _login(kube, "kube-system", LOGIN_SECRET).get("auths") or {}
+    lines = []
+    for address, entry in auths.items():
+        user, _, password = base64.b64decode(entry.get("auth", "")).decode().partition(":")
+        lines += [
+            f'\n[plugins."io.containerd.grpc.v1.cri".registry.configs."{address}".auth]',
+            f"  username = {json.dumps(user)}",
+            f"  password = {json.dumps(password)}",
+        ]
+    if not lines:
+        raise StepError(f"Secret kube-system/{LOGIN_SECRET} names no registry")
+
+    def add(old: bytes | None) -> bytes:
+        return (old or b"") + ("\n".join(lines) + "\n").encode()
+
+    changes.edit_file(node, CONTAINERD_CONFIG, add)
+    changes.unit(node, "containerd", "restart")

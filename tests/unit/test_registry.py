@@ -154,3 +154,19 @@ def test_anonymous_pulls_must_be_refused_for_lack_of_credentials(kube: FakeKube)
     Kubelet(kube, lambda _pod: True)  # a node that pulls in everybody's name
     opened = anonymous_pull_refused(kube, IMAGES, wait_for=5)
     assert not opened.ok and "pulls in everybody's name" in opened.message
+
+
+def test_node_credentials_go_into_containerd_and_come_out_at_reset(kube: FakeKube) -> None:
+    node_fs = FakeTransport({registry.CONTAINERD_CONFIG: b"version = 2\n"})
+    for pattern in (r"test -L .*", r"systemctl is-active.*", r"systemctl is-enabled.*",
+                    r"systemctl (try-)?restart containerd", r"systemctl (unmask|enable|start) containerd"):  # fmt: skip
+        node_fs.expect(pattern)
+    ctx = make_ctx(node_fs, kube)
+    registry.node_credentials(ChangeLog(ctx, "cheat"), kube, ctx.node("cp1"))
+    written = node_fs.files[registry.CONTAINERD_CONFIG].decode()
+    assert written.startswith("version = 2\n")
+    assert f'[plugins."io.containerd.grpc.v1.cri".registry.configs."{ADDRESS}".auth]' in written
+    assert 'username = "puller"' in written and 'password = "s3cret"' in written
+    assert "systemctl restart containerd" in node_fs.log
+    replay(ctx)
+    assert node_fs.files[registry.CONTAINERD_CONFIG] == b"version = 2\n"
