@@ -5,8 +5,8 @@ journal) and one of its grade steps names, in an argument that is not about anot
 Against each, from the broken cluster:
 
 - `scale-to-zero`: no replicas, so nothing crashes or waits (Deployments and StatefulSets that run some);
-- `no-probes`: every liveness, readiness and startup probe taken off (when it has one);
-- `no-resources`: requests and limits taken off (when it has some);
+- `no-probes`: every liveness, readiness and startup probe taken off (when it has one; sidecars too);
+- `no-resources`: requests and limits taken off (when it has some; init containers too);
 - `renamed`, tried on the fixed cluster, after the reference fix passed: the workload run under another
   name and the original deleted (a workload the lab created: the cluster's own keep their names; not a
   StatefulSet with claim templates, whose copy would leave claims behind). Its undo re-creates the
@@ -96,7 +96,7 @@ def graded_targets(grade: list[Step], journal: list[JournalEntry], variables: Ma
 
 def _containers(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
-    return [*(spec.get("containers") or [])]
+    return [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
 
 
 def _step(ref: str, args: Mapping[str, Any]) -> Step:

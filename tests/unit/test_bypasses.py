@@ -129,6 +129,35 @@ def test_drop_probes_and_resources_are_undone_from_the_journal() -> None:
     assert container["resources"] == {"requests": {"cpu": "1"}} and container["startupProbe"]
 
 
+def test_init_containers_and_sidecars_lose_their_resources_and_probes_too() -> None:
+    kube = FakeKube({"Deployment"})
+    obj = deployment("web")
+    tcp = {"tcpSocket": {"port": 9000}}
+    obj["spec"]["template"]["spec"]["initContainers"] = [
+        {"name": "migrate", "image": "tool:1", "resources": {"limits": {"memory": "1Gi"}}},
+        {"name": "proxy", "image": "proxy:1", "restartPolicy": "Always", "readinessProbe": tcp},  # a sidecar
+    ]
+    kube.create(obj)
+    planned = plan(kube, [Target("Deployment", "shop", "web", created=False)])
+    assert [b.name for b in planned] == [
+        "scale-to-zero:Deployment/shop/web",
+        "no-probes:Deployment/shop/web",
+        "no-resources:Deployment/shop/web",
+    ]
+    ctx = make_ctx(FakeTransport(), kube)
+    bypass.drop_probes(ChangeLog(ctx, "cheat"), kube, "web", "shop")
+    bypass.drop_resources(ChangeLog(ctx, "cheat"), kube, "web", "shop")
+    spec = kube.get("apps/v1", "Deployment", "web", "shop")["spec"]["template"]["spec"]  # type: ignore[index]
+    assert spec["initContainers"] == [
+        {"name": "migrate", "image": "tool:1"},
+        {"name": "proxy", "image": "proxy:1", "restartPolicy": "Always"},
+    ]
+    assert spec["containers"] == [{"name": "app", "image": "web:1"}]
+    replay(ctx)
+    spec = kube.get("apps/v1", "Deployment", "web", "shop")["spec"]["template"]["spec"]  # type: ignore[index]
+    assert spec["initContainers"] == obj["spec"]["template"]["spec"]["initContainers"]
+
+
 @pytest.mark.usefixtures("fast_clock")
 def test_verify_fails_a_lab_whose_grade_a_generic_bypass_passes(
     lab_dict: Callable[..., Lab], monkeypatch: pytest.MonkeyPatch

@@ -214,6 +214,22 @@ def _fingerprint(node_image: str) -> str:
     return h.hexdigest()[:12]
 
 
+#: Another digest's archives (another checkout's images) are removed once unused for this long: a bring-up
+#: of that checkout may be importing them right now.
+STALE_ARCHIVE_S = 3600.0
+
+
+def remove_stale_archives(folder: Path, digest: str, now: float | None = None) -> list[Path]:
+    """Remove the archives of other digests that nothing used for STALE_ARCHIVE_S seconds; return them."""
+    now = time.time() if now is None else now
+    removed = []
+    for old in folder.glob("*.tar"):
+        if digest not in old.name and now - old.stat().st_mtime > STALE_ARCHIVE_S:
+            old.unlink(missing_ok=True)
+            removed.append(old)
+    return removed
+
+
 def ensure_images(force: bool = False) -> ImageSet:
     """Build (or reuse) the images and return the archives and names."""
     kubernetes = component("kubernetes")
@@ -250,6 +266,8 @@ def ensure_images(force: bool = False) -> ImageSet:
         refs=cp_names + node_names,
     )
     if cp_archive.is_file() and node_archive.is_file() and not force:
+        for archive in (cp_archive, node_archive):
+            os.utime(archive)  # in use: another checkout's build keeps it (remove_stale_archives)
         return result
     start = time.monotonic()
     folder.mkdir(parents=True, exist_ok=True)
@@ -329,9 +347,7 @@ def ensure_images(force: bool = False) -> ImageSet:
             partial = archive.with_suffix(".partial")
             dockercli.docker("save", "-o", str(partial), *names)
             partial.replace(archive)
-    for old in folder.glob("*.tar"):
-        if digest not in old.name:
-            old.unlink()
+    remove_stale_archives(folder, digest)
     (folder / f"images-{digest}.json").write_text(json.dumps(result.refs, indent=2) + "\n")
     _log(f"built and saved {len(result.refs)} images in {time.monotonic() - start:.0f}s ({digest})")
     return result
