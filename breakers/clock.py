@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 
+from breakers._vm_only import refuse_container
 from breakfix.changes import ChangeLog
 from breakfix.errors import StepError
 from breakfix.transport.node import Node
@@ -23,12 +24,7 @@ FROM_API_SERVER = (
 
 def refuse_shared_clock(node: Node) -> None:
     """Refuse a node whose clock is its host's (a container): setting it would move the host's clock."""
-    kind = node.run("systemd-detect-virt --container", timeout=30)
-    if kind.ok and kind.stdout.strip() not in ("", "none"):
-        raise StepError(
-            f"node {node.name} is a container ({kind.stdout.strip()}): its clock is its host's and is never "
-            "changed; clock labs need VMs (capability real-clock)"
-        )
+    refuse_container(node, "clock", "real-clock")
     if node.role == "control-plane":
         raise StepError(f"node {node.name} is a control-plane node: a clock lab moves a worker's clock")
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from breakers import clock as clock_breakers
+from breakers import swap as swap_breakers
 from breakfix.changes import ChangeLog
 from breakfix.context import Context
 from breakfix.errors import StepError
@@ -271,18 +272,24 @@ def test_roles_are_idempotent_on_the_running_cluster(kubeadm_cluster: KubeadmClu
     assert kubeadm_cluster.kubectl("get", "--raw", "/readyz").strip() == "ok"
 
 
-def test_a_clock_jump_is_refused_on_a_container_node(
+def test_vm_only_breakers_are_refused_on_container_nodes(
     kubeadm_cluster: KubeadmCluster, tmp_path: Path, node: Callable[[str], Node]
 ) -> None:
-    """Test-bed nodes share the host's clock: breakers.clock.jump refuses them and changes nothing."""
+    """Test-bed nodes share the host's clock and swap: the clock and swap breakers refuse them, change nothing."""
     spec = load_inventory(kubeadm_cluster.inventory)
     store = State(tmp_path / "state.db")
     ctx = Context(spec, store, log=lambda _m: None)
     worker = ctx.node("w1")
     before = float(node("w1").check("date +%s"))
+    swaps = node("w1").check("cat /proc/swaps")
+    fstab = node("w1").check("cat /etc/fstab")
     with pytest.raises(StepError, match="w1 is a container \\(docker\\): its clock is its host's"):
         clock_breakers.jump(ChangeLog(ctx, "break"), worker, days=400)
+    with pytest.raises(StepError, match="w1 is a container \\(docker\\): its swap is its host's"):
+        swap_breakers.swap_on(ChangeLog(ctx, "break"), worker)
     assert abs(float(node("w1").check("date +%s")) - before) < 120
+    assert node("w1").check("cat /proc/swaps") == swaps and node("w1").check("cat /etc/fstab") == fstab
+    assert node("w1").run("test -e /swap.img").rc != 0
     assert store.journal(spec.name) == []
     store.close()
 
