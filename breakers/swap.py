@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from breakers._vm_only import refuse_container
+from breakers.vm_only import refuse_container
 from breakfix.changes import ChangeLog
 from breakfix.errors import StepError
 from breakfix.transport.node import Node

@@ -1,4 +1,4 @@
-"""Guards for breakers that change what a node shares with its host when the node is a container."""
+"""Guards for steps that change what a node shares with its host (its clock, its swap): VMs only."""
 
 from __future__ import annotations
 
