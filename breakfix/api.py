@@ -6,8 +6,8 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +15,21 @@ from breakfix import runner
 from breakfix.catalog import Catalog, Lab, build_variant, cluster_variables, load_catalog, load_one, materialize
 from breakfix.clusters import adopt, check_marker, resolve_cluster
 from breakfix.context import Context
-from breakfix.errors import BreakfixError
+from breakfix.errors import BreakfixError, UsageError
 from breakfix.inventory import ClusterSpec
 from breakfix.kube import KubeClient
 from breakfix.lock import cluster_lock
 from breakfix.providers.base import Snapshots
 from breakfix.results import GradeReport
-from breakfix.state import RUNNING, Session, SessionStatus, State
+from breakfix.state import DRAWN, RUNNING, TASK, Session, SessionStatus, State
 
 HINT_PENALTY = 0.1  # each hint taken costs a tenth of the score
 
 
 def shown_lab_id(session: Session | None) -> str | None:
-    """The lab's id as its student may see it: none in an exam, where it would name the fault (its title does not)."""
-    return session.lab if session is not None and not session.exam else None
+    """The lab's id as its student may see it: none in an exam, or for a lab drawn for them, where it would name
+    the fault (its title does not)."""
+    return session.lab if session is not None and not session.exam and not session.data.get(DRAWN) else None
 
 
 def shown_lab(session: Session, title: str) -> str:
@@ -48,6 +49,8 @@ class Status:
     grades: int = 0
     journal_entries: int = 0
     seed: int | None = None  # a lab with variables: `lab start LAB --seed SEED` replays the attempt
+    #: labs started together: each one's session and title, in task order (empty for one lab)
+    tasks: list[tuple[Session, str]] = field(default_factory=list)
 
     @property
     def status_text(self) -> str:
@@ -71,7 +74,19 @@ class Status:
             "deadline": s.deadline if s else None,
             "journal_entries": self.journal_entries,
             **({"seed": self.seed} if self.seed is not None else {}),
+            **({"tasks": [task_dict(t, title) for t, title in self.tasks]} if self.tasks else {}),
         }
+
+
+def task_dict(session: Session, title: str) -> dict[str, Any]:
+    """One of several labs run together, as `lab status -o json` shows it."""
+    return {
+        "task": session.data.get(TASK),
+        "lab": shown_lab_id(session),
+        "title": title,
+        "status": session.status.value,
+        "hints_used": session.hints_used,
+    }
 
 
 class Breakfix:
@@ -113,20 +128,14 @@ class Breakfix:
     @contextmanager
     def context(self, lab: Lab | None = None, session: Session | None = None) -> Iterator[Context]:
         """A context for running steps; closes node connections afterwards."""
-        rendered = Path(tempfile.mkdtemp(prefix="breakfix-variant-")) if lab is not None and lab.values else None
-        try:
-            if lab is not None and rendered is not None:  # a variant: steps read its files with the values in
-                materialize(lab, rendered)
-            folder = rendered or (lab.folder if lab else None)
+        with ExitStack() as stack:
+            folder = stack.enter_context(self._files_of(lab)) if lab is not None else None
             ctx = Context(self.cluster(), self.store, session.id if session else None, folder, log=self.log)
             ctx.spoilers = self.spoilers
             try:
                 yield ctx
             finally:
                 ctx.close()
-        finally:
-            if rendered is not None:
-                shutil.rmtree(rendered, ignore_errors=True)
 
     def variant(self, lab_id: str, seed: int | None) -> Lab:
         """The lab as this cluster runs it for SEED: its variables drawn (a fresh seed when None); a lab without
@@ -154,12 +163,29 @@ class Breakfix:
             spec = None
         return cluster_variables(spec)
 
-    def active(self, required: bool = True) -> Session | None:
-        """The cluster's running session."""
-        session = self.store.active_session(self.cluster().name)
-        if session is None and required:
-            raise BreakfixError(f"no lab is running on {self.cluster().name}: start one with `lab start LAB`")
-        return session
+    def active(self, required: bool = True, task: int | None = None) -> Session | None:
+        """The cluster's running session; of several labs run together, task number TASK (1, 2, ...)."""
+        found = self.tasks()
+        if not found:
+            if required:
+                raise BreakfixError(f"no lab is running on {self.cluster().name}: start one with `lab start LAB`")
+            return None
+        if task is None:
+            if len(found) > 1 and required:
+                raise UsageError(
+                    f"{len(found)} labs run together on {self.cluster().name}: say which with --task 1..{len(found)}"
+                )
+            return found[0]
+        if not 1 <= task <= len(found):
+            raise UsageError(
+                f"--task {task}: {self.cluster().name} runs "
+                + (f"tasks 1..{len(found)}" if len(found) > 1 else "one lab (task 1)")
+            )
+        return found[task - 1]
+
+    def tasks(self) -> list[Session]:
+        """The labs running on the cluster, in the order they were started (one unless started together)."""
+        return self.store.open_sessions(self.cluster().name)
 
     # commands ---------------------------------------------------------------
     def start(
@@ -173,9 +199,78 @@ class Breakfix:
             session = runner.start(ctx, lab, student=student, exam=exam)
             return session, runner.render_task(ctx, lab)
 
-    def task(self) -> tuple[Session, str]:
-        """The running lab's task text."""
-        session = self.active()
+    def start_together(
+        self, lab_ids: list[str], student: str | None = None, seed: int | None = None, drawn: bool = False
+    ) -> list[tuple[Session, str]]:
+        """Break the cluster for several labs at once, under one clock; returns each session and task text.
+
+        Labs with variables draw their values from SEED (a fresh one when None), each its own. DRAWN: the
+        student did not choose the labs, so their ids (which name the faults) stay hidden until the reset."""
+        from breakfix.variants import random_seed
+
+        chosen = random_seed() if seed is None else seed
+        labs = [self.variant(lab_id, chosen) for lab_id in lab_ids]
+        with ExitStack() as stack:
+            folders = [stack.enter_context(self._files_of(lab)) for lab in labs]
+            with self.context(None) as ctx:
+                sessions = runner.start_together(ctx, list(zip(labs, folders, strict=True)), student, drawn=drawn)
+                return [(s, runner.render_task(ctx, lab)) for s, lab in zip(sessions, labs, strict=True)]
+
+    def draw_together(self, count: int, domains: list[str], seed: int) -> list[str]:
+        """COUNT labs drawn from SEED that the cluster can run together (only DOMAINS' when given), or refused."""
+        import random
+
+        from breakfix.footprint import compatible, footprint
+
+        if count < 1:
+            raise UsageError(f"--count {count}: give a number of labs from 1 up")
+        known = {lab.spec.domain for lab in self.catalog.labs.values()}
+        unknown = sorted(set(domains) - known)
+        if unknown:
+            raise UsageError(f"--domain {unknown[0]}: no such domain (the catalog has {', '.join(sorted(known))})")
+        offered = self.cluster().capabilities
+        pool = sorted(
+            (
+                lab
+                for lab in self.catalog.labs.values()
+                if set(lab.spec.requires) <= offered and (not domains or lab.spec.domain in domains)
+            ),
+            key=lambda lab: lab.id,
+        )
+        rng = random.Random(seed)
+        rng.shuffle(pool)
+        chosen: list[Lab] = []
+        for lab in pool:  # a lab with variables is judged by its own variant for this seed
+            candidate = self.variant(lab.id, seed)
+            if count > 1 and footprint(candidate).alone:  # it would leave no room for the others
+                continue
+            if compatible(chosen, candidate):
+                chosen.append(candidate)
+            if len(chosen) == count:
+                return [lab.id for lab in chosen]
+        raise BreakfixError(
+            f"only {len(chosen)} of the labs {self.cluster().name} can run"
+            + (f" in {', '.join(domains)}" if domains else "")
+            + f" fit on it together, not {count}: ask for fewer (a lab on the nodes or the control plane runs alone, "
+            "and two labs never share a namespace)"
+        )
+
+    @contextmanager
+    def _files_of(self, lab: Lab) -> Iterator[Path]:
+        """The folder steps read LAB's files from: a variant's rendered copy, or the lab's own folder."""
+        if not lab.values:
+            yield lab.folder
+            return
+        rendered = Path(tempfile.mkdtemp(prefix="breakfix-variant-"))
+        try:
+            materialize(lab, rendered)
+            yield rendered
+        finally:
+            shutil.rmtree(rendered, ignore_errors=True)
+
+    def task(self, number: int | None = None) -> tuple[Session, str]:
+        """The running lab's task text (of several labs run together, task NUMBER)."""
+        session = self.active(task=number)
         assert session is not None
         lab = self.lab_of(session)
         with self.context(lab, session) as ctx:
@@ -193,14 +288,20 @@ class Breakfix:
                 if isinstance(ctx.kube, KubeClient):
                     ctx.kube.timeout = 5.0  # status stays quick while a lab keeps the API server away
                 runner.renew_lease(ctx, session)  # a running lab keeps the cluster's lease
-        title = self.catalog.labs[session.lab].spec.title if session.lab in self.catalog.labs else ""
+        title = self.title_of(session)
         grades = len(self.store.grades(session.id))
         seed = runner.variant_of(session)[0]
-        return Status(cluster, session, title, runner.time_left(session), grades, entries, seed)
+        found = self.store.together(session)
+        tasks = [(s, self.title_of(s)) for s in found] if len(found) > 1 else []
+        return Status(cluster, session, title, runner.time_left(session), grades, entries, seed, tasks)
 
-    def hint(self) -> tuple[int, int, str]:
-        """The next hint: (number, total, text); each one costs points."""
-        session = self.active()
+    def title_of(self, session: Session) -> str:
+        """The title of a session's lab ("" when the lab is no longer in the catalog)."""
+        return self.catalog.labs[session.lab].spec.title if session.lab in self.catalog.labs else ""
+
+    def hint(self, task: int | None = None) -> tuple[int, int, str]:
+        """The next hint: (number, total, text); each one costs points (of several labs, task TASK's)."""
+        session = self.active(task=task)
         assert session is not None
         lab = self.lab_of(session)
         hints = lab.spec.hints
@@ -213,10 +314,20 @@ class Breakfix:
         self.store.update_session(session.id, hints_used=number)
         return number, len(hints), lab.hint_text(number - 1, self.words())
 
-    def grade(self) -> tuple[GradeReport, float]:
-        """Grade the running lab; returns the report and the score after hint penalties (0-100)."""
-        session = self.active()
+    def grade(self, task: int | None = None) -> tuple[GradeReport, float]:
+        """Grade the running lab (of several, task TASK); returns the report and the score after hint penalties."""
+        session = self.active(task=task)
         assert session is not None
+        return self._grade(session)
+
+    def grade_tasks(self) -> list[tuple[Session, GradeReport, float]]:
+        """Grade every lab running on the cluster, one after the other, in task order."""
+        found = self.tasks()
+        if not found:
+            raise BreakfixError(f"no lab is running on {self.cluster().name}: start one with `lab start LAB`")
+        return [(session, *self._grade(session)) for session in found]
+
+    def _grade(self, session: Session) -> tuple[GradeReport, float]:
         if session.status == SessionStatus.starting:
             raise BreakfixError(f"lab {session.lab} did not finish starting (interrupted?): run `lab reset`")
         lab = self.lab_of(session)
@@ -274,18 +385,18 @@ class Breakfix:
             self.store.journal_drop(entry.id)
             dropped += 1
         session = self.store.active_session(cluster)
-        if session is not None:
-            self.store.update_session(session.id, status=SessionStatus.closed.value, ended=time.time())
+        for each in self.store.open_sessions(cluster):
+            self.store.update_session(each.id, status=SessionStatus.closed.value, ended=time.time())
         with self.context(None, session) as ctx:
             runner.wait_for_api(ctx)
             check_marker(ctx.kube, self.store, cluster)
             runner.free_lease(ctx)  # a snapshot taken while this machine held the lease brings it back
         return dropped
 
-    def solution(self, lab_id: str | None = None) -> tuple[str, str]:
+    def solution(self, lab_id: str | None = None, task: int | None = None) -> tuple[str, str]:
         """The reference walk-through of a lab (the running one by default); reading it costs a running lab's score."""
         if lab_id is None:
-            session = self.active()
+            session = self.active(task=task)
             assert session is not None
             lab_id = session.lab
             running = [session]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from breakfix.clusters import JOURNAL_COPY, MARKER_NAMESPACE, lease_holder, read_lease, take_over_lease
 from breakfix.errors import BreakfixError
-from breakfix.state import Session, SessionStatus
+from breakfix.state import TASK, TOGETHER, Session, SessionStatus
 from breakfix.transport.base import FileStat
 
 if TYPE_CHECKING:
@@ -34,10 +34,12 @@ MAX_API_BYTES = 900_000
 
 
 def _payload(ctx: Context, session: Session | None) -> bytes:
+    """SESSION (the first of labs run together) with the journal of every one of them."""
+    ids = {s.id for s in ctx.store.together(session)} if session is not None else set()
     entries = [
         {"phase": e.phase, "kind": e.kind, "record": e.record}
         for e in ctx.store.journal(ctx.cluster.name)
-        if session is None or e.session == session.id
+        if session is None or e.session in ids
     ]
     copy = {
         "version": VERSION,
@@ -73,6 +75,8 @@ def save(ctx: Context) -> list[str]:
     session = ctx.store.session(ctx.session_id) if ctx.session_id else None
     if session is not None and session.exam:
         return []
+    if session is not None:  # of labs run together, the copy holds them all under the first one's session
+        session = ctx.store.lead_of(session)
     data = _payload(ctx, session)
     kept: list[str] = []
     if ctx.cluster.nodes:
@@ -153,7 +157,9 @@ def take_over(ctx: Context, confirmed: bool) -> int:
             f"{len(copy['entries'])} changes its copy on the cluster holds (that lab ends)"
         )
     session = ctx.store.new_session(cluster, str(copy.get("lab") or "unknown"))
-    data = copy.get("session_data") if isinstance(copy.get("session_data"), dict) else {}
+    kept = copy.get("session_data")
+    # the other machine's session numbers mean nothing here
+    data = {k: v for k, v in kept.items() if k not in (TOGETHER, TASK)} if isinstance(kept, dict) else {}
     ctx.store.update_session(session.id, status=SessionStatus.active.value, started=time.time(), data=data)
     for entry in copy["entries"]:
         ctx.store.journal_add(cluster, session.id, entry["phase"], entry["kind"], entry["record"])

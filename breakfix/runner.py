@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from breakfix import journal_copy, node_files, object_fingerprint
@@ -33,13 +34,14 @@ from breakfix.collateral import (
     restore,
     stray_processes,
 )
-from breakfix.context import Context
+from breakfix.context import Context, SessionState
 from breakfix.durations import format_duration
 from breakfix.errors import BreakfixError, ClusterError, StepError, api_not_ready
+from breakfix.footprint import refuse_clashes
 from breakfix.grading import fault_live, parallel, run_checks, wait_for
 from breakfix.lock import cluster_lock
 from breakfix.results import CheckResult, GradeReport
-from breakfix.state import RUNNING, Session, SessionStatus
+from breakfix.state import DRAWN, RUNNING, TASK, TOGETHER, Session, SessionStatus
 from breakfix.steps import Step
 from breakfix.undo import replay, verify_restored
 
@@ -103,11 +105,28 @@ def start(ctx: Context, lab: Lab, student: str | None = None, exam: str | None =
     """Set up and break the cluster, prove the fault is live, start the clock; roll back on any failure.
 
     A rollback undoes only what this start journaled, never older entries."""
+    return start_together(ctx, [(lab, ctx.lab_dir)], student, exam)[0]
+
+
+def start_together(
+    ctx: Context,
+    labs: list[tuple[Lab, Path | None]],
+    student: str | None = None,
+    exam: str | None = None,
+    drawn: bool = False,
+) -> list[Session]:
+    """Start several labs on one cluster, one after the other (each with its lab folder), under one clock.
+
+    Labs that would interfere are refused first (breakfix.footprint). The first lab's session holds the
+    cluster's lease and the fingerprint taken before them all; each lab journals under its own session.
+    When any of them fails to start, all of them are rolled back."""
     with locked(ctx):
-        return _start(ctx, lab, student, exam)
+        return _start(ctx, labs, student, exam, drawn)
 
 
-def _start(ctx: Context, lab: Lab, student: str | None, exam: str | None) -> Session:
+def _start(
+    ctx: Context, labs: list[tuple[Lab, Path | None]], student: str | None, exam: str | None, drawn: bool
+) -> list[Session]:
     store, cluster = ctx.store, ctx.cluster.name
     active = store.active_session(cluster)
     if active is not None:
@@ -116,45 +135,86 @@ def _start(ctx: Context, lab: Lab, student: str | None, exam: str | None) -> Ses
         raise BreakfixError(
             f"cluster {cluster} has unfinished changes in its journal: run `lab reset --cluster {cluster}` first"
         )
+    if not labs:
+        raise BreakfixError("no lab to start")
+    refuse_clashes([lab for lab, _folder in labs], cluster)
     ctx.log(f"preflight: {cluster} ({ctx.cluster.provider}, {len(ctx.cluster.nodes)} nodes)")
-    preflight(ctx, lab)
+    for lab, _folder in labs:
+        preflight(ctx, lab)
     mark = store.journal_last_id(cluster)  # what this start journals comes after it
-    session = store.new_session(cluster, lab.id, student, exam)
-    ctx.session_id = session.id
-    ctx.state.session_id = session.id
-    if lab.seed is not None:  # a variant: its seed replays the attempt, its values show in exam reports
-        ctx.state.set(VARIANT, {"seed": lab.seed, "values": lab.values})
+    sessions = [store.new_session(cluster, lab.id, student, exam) for lab, _folder in labs]
+    lead = sessions[0]
+    limit = sum(lab.spec.time_limit for lab, _folder in labs)
     try:  # the cluster's own lease: another machine, or another name for this cluster, is refused here
-        until = time.time() + lab.spec.time_limit + LEASE_GRACE
-        hold_lease(ctx.kube, store, cluster, session.id, lab.id, until, ctx.log)
+        until = time.time() + limit + LEASE_GRACE
+        hold_lease(ctx.kube, store, cluster, lead.id, "+".join(lab.id for lab, _f in labs), until, ctx.log)
     except BaseException:
-        store.update_session(session.id, status=SessionStatus.aborted.value, ended=time.time())
+        for session in sessions:
+            store.update_session(session.id, status=SessionStatus.aborted.value, ended=time.time())
         raise
     try:
+        _on_session(ctx, lead)
         take_fingerprint(ctx)
-        run_steps(ctx, lab.steps["setup"], "setup")
-        journal_copy.save(ctx)  # a reset from another machine, or after this store is lost, can undo it
-        run_steps(ctx, lab.steps["break"], "break")
-        journal_copy.save(ctx)
-        ctx.log("confirming the fault is live...")
-        shown = wait_for(ctx, lab.steps["confirm"], "waiting for the fault to show")
-        if not all(shown):
-            bad = next(st for st, ok in zip(lab.steps["confirm"], shown, strict=True) if not ok)
-            which = f" ({bad.title})" if ctx.spoilers else ""
-            raise StepError(f"the fault did not show within {bad.within:.0f}s{which}; nothing was left broken")
-        ctx.state.set(STARTED, _started_fingerprint(ctx))
+        for number, ((lab, folder), session) in enumerate(zip(labs, sessions, strict=True), 1):
+            _on_session(ctx, session, folder)
+            if drawn:
+                ctx.state.set(DRAWN, True)
+            if len(labs) > 1:
+                ctx.state.set(TOGETHER, lead.id)
+                ctx.state.set(TASK, number)
+                ctx.log(f"task {number} of {len(labs)}")
+            if lab.seed is not None:  # a variant: its seed replays the attempt, its values show in exam reports
+                ctx.state.set(VARIANT, {"seed": lab.seed, "values": lab.values})
+            _break_one(ctx, lab)
+        started = _started_fingerprint(ctx)
+        for session in sessions:
+            _on_session(ctx, session)
+            ctx.state.set(STARTED, started)
+            if session is not lead:  # each lab's guard compares with the cluster before them all
+                ctx.state.set(BEFORE, store.session(lead.id).data.get(BEFORE))
     except BaseException as exc:
         ctx.log(f"rolling back: {exc if str(exc) else type(exc).__name__}")
         try:
+            _on_session(ctx, lead)
             replay(ctx, after=mark)
             journal_copy.clear(ctx)
             free_lease(ctx)
         finally:
-            store.update_session(session.id, status=SessionStatus.aborted.value, ended=time.time())
+            for session in sessions:
+                store.update_session(session.id, status=SessionStatus.aborted.value, ended=time.time())
         raise
     now = time.time()
-    store.update_session(session.id, status=SessionStatus.active.value, started=now, deadline=now + lab.spec.time_limit)
-    return store.session(session.id)
+    for session in sessions:
+        store.update_session(session.id, status=SessionStatus.active.value, started=now, deadline=now + limit)
+    _on_session(ctx, lead)
+    return [store.session(session.id) for session in sessions]
+
+
+def _on_session(ctx: Context, session: Session, folder: Path | None = None) -> None:
+    """Point CTX at SESSION: its journal entries, its saved values and (FOLDER) its lab's files."""
+    ctx.session_id = session.id
+    ctx.state = SessionState(ctx.store, session.id)
+    if folder is not None:
+        ctx.lab_dir = folder
+
+
+def _break_one(ctx: Context, lab: Lab) -> None:
+    """Set up and break one lab, and wait until its fault shows."""
+    run_steps(ctx, lab.steps["setup"], "setup")
+    journal_copy.save(ctx)  # a reset from another machine, or after this store was lost, can undo it
+    run_steps(ctx, lab.steps["break"], "break")
+    journal_copy.save(ctx)
+    ctx.log("confirming the fault is live...")
+    shown = wait_for(ctx, lab.steps["confirm"], "waiting for the fault to show")
+    if not all(shown):
+        bad = next(st for st, ok in zip(lab.steps["confirm"], shown, strict=True) if not ok)
+        which = f" ({bad.title})" if ctx.spoilers else ""
+        raise StepError(f"the fault did not show within {bad.within:.0f}s{which}; nothing was left broken")
+
+
+def lead_of(ctx: Context, session: Session) -> Session:
+    """The first session of the labs SESSION was started with (SESSION itself when it runs alone)."""
+    return ctx.store.lead_of(session)
 
 
 def _started_fingerprint(ctx: Context) -> Fingerprint | None:
@@ -197,7 +257,8 @@ def _handed_over(ctx: Context) -> bool:
         return False
     for entry in ctx.store.journal(ctx.cluster.name):
         ctx.store.journal_drop(entry.id)
-    ctx.store.update_session(session.id, status=SessionStatus.closed.value, ended=time.time())
+    for each in ctx.store.open_sessions(ctx.cluster.name):
+        ctx.store.update_session(each.id, status=SessionStatus.closed.value, ended=time.time())
     ctx.log(f"lab {session.lab} was taken over and reset from {who}: nothing is left to undo from here")
     return True
 
@@ -235,7 +296,7 @@ def grade(ctx: Context, lab: Lab, session: Session | None, record: bool = True) 
     if session is not None and reset_unfinished(ctx.store.session(session.id)):
         raise BreakfixError(f"the reset of lab {session.lab} did not finish: run `lab reset` again")
     if record and session is not None and session.status in RUNNING:
-        renew_lease(ctx, session)
+        renew_lease(ctx, lead_of(ctx, session))
     checks = checks_of(ctx, lab)
     report = GradeReport(lab.id, checks)
     if not report.passed:  # what a student sees then must not name the fault: see GradeReport.for_student
@@ -272,17 +333,17 @@ def reset(ctx: Context, take_over: bool = False) -> int:
             _refuse_if_taken(ctx)
         else:
             took = journal_copy.take_over(ctx, take_over)  # started elsewhere, or this store was lost
-        session = ctx.store.active_session(ctx.cluster.name)
-        if session is not None:
+        sessions = ctx.store.open_sessions(ctx.cluster.name)  # several when labs run together
+        for session in sessions:
             if ctx.state.session_id == session.id:
                 ctx.state.set(RESET_BEGUN, time.time())
             else:
                 ctx.store.update_session(session.id, data={**session.data, RESET_BEGUN: time.time()})
-        undone = replay(ctx)
-        if undone or took or session is not None:  # a copy of another lab's journal stays where it is
+        undone = replay(ctx)  # newest first: the labs are undone in the reverse of their start
+        if undone or took or sessions:  # a copy of another lab's journal stays where it is
             journal_copy.clear(ctx)
         left = put_back(ctx)
-        if session is not None:
+        for session in sessions:
             ctx.store.update_session(session.id, status=SessionStatus.closed.value, ended=time.time())
         free_lease(ctx)
     if left:

@@ -79,6 +79,13 @@ RUNNING = (SessionStatus.active, SessionStatus.solved)
 ACTIVE = (SessionStatus.starting, SessionStatus.active)
 
 
+#: Session data of a lab started with others on one cluster: the first session's id, and the lab's task number.
+TOGETHER = "together"
+TASK = "task"
+#: Session data of a lab drawn at random for its student (`lab start --count`): its id stays hidden.
+DRAWN = "drawn"
+
+
 def _failpoint(stage: str, count: int) -> None:
     """Crash tests: BREAKFIX_FAILPOINT=journal:N:before|after kills this process with SIGKILL there."""
     point = os.environ.get("BREAKFIX_FAILPOINT")
@@ -294,13 +301,32 @@ class State:
         return self._session(rows[0])
 
     def active_session(self, cluster: str) -> Session | None:
-        """The cluster's session that is starting or running, if any."""
+        """The cluster's session that is starting or running, if any; of several labs run together, the first
+        (it holds the cluster's lease and the fingerprint taken before them all)."""
+        found = self.open_sessions(cluster)
+        return found[0] if found else None
+
+    def open_sessions(self, cluster: str) -> list[Session]:
+        """The cluster's sessions whose changes may still be on it (the labs it runs together), oldest first."""
         rows = self._q(
             f"SELECT {self._COLS} FROM sessions WHERE cluster=? AND status IN ({','.join('?' * len(OPEN))}) "
-            "ORDER BY id DESC LIMIT 1",
+            "ORDER BY id",
             (cluster, *(s.value for s in OPEN)),
         )
-        return self._session(rows[0]) if rows else None
+        return [self._session(r) for r in rows]
+
+    def lead_of(self, session: Session) -> Session:
+        """The first session of the labs SESSION was started with (SESSION itself when it runs alone)."""
+        lead = session.data.get(TOGETHER)
+        if not isinstance(lead, int) or lead == session.id:
+            return session
+        rows = self._q(f"SELECT {self._COLS} FROM sessions WHERE id=? AND cluster=?", (lead, session.cluster))
+        return self._session(rows[0]) if rows else session
+
+    def together(self, session: Session) -> list[Session]:
+        """The open sessions of the labs SESSION was started with, itself included, oldest first."""
+        lead = self.lead_of(session).id
+        return [s for s in self.open_sessions(session.cluster) if s.id == lead or s.data.get(TOGETHER) == lead]
 
     def sessions(self, cluster: str | None = None, limit: int = 50) -> list[Session]:
         """Recent sessions, newest first."""

@@ -8,9 +8,9 @@ from pathlib import Path
 from breakfix.results import GradeReport
 
 
-def write_junit(report: GradeReport, path: Path) -> None:
-    """Write REPORT as a JUnit testsuite, one testcase per check."""
-    path.write_text(junit_xml([(f"breakfix.{report.lab}", report)]))
+def write_junit(reports: list[GradeReport], path: Path) -> None:
+    """Write REPORTS (one per lab running) as JUnit testsuites, one testcase per check."""
+    path.write_text(junit_xml([(f"breakfix.{report.lab}", report) for report in reports]))
 
 
 def junit_xml(suites: list[tuple[str, GradeReport]]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import traceback
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
@@ -226,9 +227,23 @@ def schema() -> None:
 
 
 # the lab cycle ----------------------------------------------------------------------
+TaskOpt = Annotated[
+    int | None, typer.Option("--task", "-t", help="Which of the labs started together (1, 2, ...); see `lab status`.")
+]
+
+
 @app.command()
 def start(
-    lab_id: LabArg,
+    lab_ids: Annotated[
+        list[str] | None,
+        typer.Argument(help="Lab ids, e.g. etcd-datadir; several run together.", autocompletion=_complete_lab),
+    ] = None,
+    count: Annotated[
+        int | None, typer.Option("--count", help="Draw this many labs that can run together on the cluster.")
+    ] = None,
+    domain: Annotated[
+        list[str] | None, typer.Option("--domain", help="With --count: draw only from this CKA domain (repeatable).")
+    ] = None,
     student: Annotated[str | None, typer.Option(help="Name recorded with the attempt.")] = None,
     spoilers: Annotated[
         bool, typer.Option("--spoilers", help="Name each step and its arguments (for lab authors: gives it away).")
@@ -236,9 +251,22 @@ def start(
     seed: SeedOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Break the cluster for a lab, confirm the fault, show the task and start the clock."""
+    """Break the cluster for one lab (or several together), confirm the fault, show the task, start the clock."""
+    from breakfix.errors import UsageError
+
     bf = _bf()
     bf.spoilers = spoilers
+    named = lab_ids or []
+    if named and (count is not None or domain):
+        raise UsageError("name the labs, or draw them with --count (and --domain): not both")
+    if domain and count is None:
+        raise UsageError("--domain chooses what --count draws: give --count too")
+    if not named and count is None:
+        raise UsageError("name a lab (`lab list` shows them), or draw some with --count N")
+    if count is not None or len(named) > 1:
+        _start_together(bf, named, count, domain or [], student, seed, json_out)
+        return
+    lab_id = named[0]
     chosen = _seed_for(bf, lab_id, seed)
     session, task = bf.start(lab_id, student, seed=chosen)
     from breakfix.runner import variant_of
@@ -264,11 +292,67 @@ def start(
     print("When you think it is fixed: `lab grade`.  Stuck: `lab hint`.  Give up: `lab reset`.")
 
 
+def _start_together(
+    bf: Breakfix,
+    named: list[str],
+    count: int | None,
+    domains: list[str],
+    student: str | None,
+    seed_text: str | None,
+    json_out: bool,
+) -> None:
+    """`lab start A B C` or `lab start --count N`: several labs on one cluster, under one clock."""
+    from breakfix.api import shown_lab
+    from breakfix.durations import format_duration
+    from breakfix.errors import UsageError
+    from breakfix.variants import VariantError, parse_seed, random_seed
+
+    try:
+        seed = parse_seed(seed_text) if seed_text is not None else random_seed()
+    except VariantError as exc:
+        raise UsageError(str(exc)) from None
+    drawn = count is not None
+    ids = bf.draw_together(count, domains, seed) if count is not None else named
+    started = bf.start_together(ids, student, seed=seed, drawn=drawn)
+    if json_out:
+        emit_json(
+            {
+                "cluster": started[0][0].cluster,
+                "deadline": started[0][0].deadline,
+                "seed": seed,
+                "tasks": [
+                    {"task": number, "session": s.id, "lab": None if drawn else s.lab, "task_text": text}
+                    for number, (s, text) in enumerate(started, 1)
+                ],
+            }
+        )
+        return
+    first = started[0][0]
+    limit = format_duration((first.deadline or 0) - (first.started or 0))
+    again = "`lab start --count {} {}--seed {}`".format(count, "".join(f"--domain {d} " for d in domains), seed)
+    replay = again if drawn else f"`lab start {' '.join(named)} --seed {seed}`"
+    print(f"\n== {len(started)} labs on {first.cluster}: you have {limit} for them all (seed {seed}: {replay}) ==")
+    for number, (session, text) in enumerate(started, 1):
+        print(f"\n-- task {number}: {shown_lab(session, bf.title_of(session))} --\n\n{text}")
+    print(
+        "\nWhen you think they are fixed: `lab grade` (every task).  Stuck: `lab hint --task N`.  "
+        "Give up: `lab reset` (all of them)."
+    )
+
+
 @app.command()
-def task() -> None:
-    """Show the running lab's task again."""
+def task(number: TaskOpt = None) -> None:
+    """Show the running lab's task again (every task, when labs run together)."""
+    from breakfix.api import shown_lab
+
     bf = _bf()
-    session, text = bf.task()
+    running = bf.tasks()
+    if number is None and len(running) > 1:
+        for n, session in enumerate(running, 1):
+            _, text = bf.task(n)
+            print(f"-- task {n}: {shown_lab(session, bf.title_of(session))} --\n\n{text}\n")
+        return
+    session, text = bf.task(number)
     from breakfix.api import shown_lab_id
 
     print(f"{shown_lab_id(session) or bf.lab_of(session).spec.title}:\n\n{text}")
@@ -282,8 +366,8 @@ def status(output: OutputOpt = None, json_out: JsonOpt = False) -> None:
     fmt = _format(output, json_out)
     st = _bf().status()
     if fmt in ("json", "yaml", "name"):
-        lab_id = shown_lab_id(st.session)
-        emit(st.as_dict(), fmt, names=[lab_id] if lab_id else [])
+        names = [shown_lab_id(t) for t, _title in st.tasks] if st.tasks else [shown_lab_id(st.session)]
+        emit(st.as_dict(), fmt, names=[n for n in names if n])
         return
     if st.session is None:
         print(
@@ -292,6 +376,11 @@ def status(output: OutputOpt = None, json_out: JsonOpt = False) -> None:
         )
         return
     s = st.session
+    if st.tasks:
+        print(f"{st.cluster}: {len(st.tasks)} labs run together; time left {st.time_left}")
+        for number, (each, title) in enumerate(st.tasks, 1):
+            print(f"  task {number}: {shown_lab(each, title)} is {each.status.value}; hints used {each.hints_used}")
+        return
     print(
         f"{st.cluster}: {shown_lab(s, st.lab_title)} is {st.status_text}; "
         f"time left {st.time_left}; "
@@ -304,13 +393,13 @@ def status(output: OutputOpt = None, json_out: JsonOpt = False) -> None:
 
 
 @app.command()
-def hint() -> None:
+def hint(number: TaskOpt = None) -> None:
     """Show the next hint (each one costs 10% of the score)."""
-    number, total, text = _bf().hint()
-    print(f"hint {number}/{total}: {text}")
+    hint_number, total, text = _bf().hint(number)
+    print(f"hint {hint_number}/{total}: {text}")
 
 
-def _print_report(report: GradeReport, score: float) -> None:
+def _print_report(report: GradeReport, score: float, name: str | None = None, several: bool = False) -> None:
     rows = [
         [
             STATUS_STYLE[c.status],
@@ -320,10 +409,13 @@ def _print_report(report: GradeReport, score: float) -> None:
         ]
         for c in report.checks
     ]
-    table(f"{report.lab}: {report.score}/{report.max_score} points", ["", "CHECK", "RESULT", "WEIGHT"], rows)
+    table(f"{name or report.lab}: {report.score}/{report.max_score} points", ["", "CHECK", "RESULT", "WEIGHT"], rows)
     from breakfix.durations import format_duration
 
-    if report.passed:
+    if several:
+        took = f" in {format_duration(report.elapsed)}" if report.elapsed is not None else ""
+        print(f"Fixed{took}. Score {score:g}%." if report.passed else f"Not fixed yet. Score so far {score:g}%.")
+    elif report.passed:
         took = f" in {format_duration(report.elapsed)}" if report.elapsed is not None else ""
         print(f"Fixed{took}. Score {score:g}%. `lab reset` puts the cluster back for the next lab.")
     else:
@@ -340,29 +432,48 @@ def grade(
     json_out: JsonOpt = False,
     junit: Annotated[Path | None, typer.Option(help="Also write a JUnit XML report here.")] = None,
 ) -> None:
-    """Check the cluster, check by check; exit 0 fixed, 1 not fixed, 3 could not grade (see the README)."""
+    """Check the cluster, check by check (every task when labs run together); exit 0 fixed, 1 not fixed,
+    3 could not grade (see the README)."""
+    from breakfix.api import shown_lab, shown_lab_id
     from breakfix.errors import BreakfixError, UsageError
 
     fmt = _format(output, json_out)
     if junit is not None and not junit.parent.is_dir():  # before the attempt is recorded
         raise UsageError(f"--junit {junit}: the folder {junit.parent} does not exist")
+    bf = _bf()
     try:
-        report, score = _bf().grade()
+        graded = bf.grade_tasks()
     except BreakfixError as exc:
         if exc.exit_code == EXIT_NOT_FIXED:  # no lab running, cluster unreachable...: not graded at all
             exc.exit_code = EXIT_CANNOT_GRADE
         raise
-    report = report.for_student()  # the attempt was recorded in full; what is shown names no fault
+    # the attempts were recorded in full; what is shown names no fault (nor, in an exam, the lab)
+    shown = [(s, replace(r.for_student(), lab=shown_lab_id(s) or bf.title_of(s)), score) for s, r, score in graded]
+    several = len(shown) > 1
     if junit:
         from breakfix.cli.junit import write_junit
 
-        write_junit(report, junit)
+        write_junit([r for _s, r, _score in shown], junit)
     if fmt in ("json", "yaml", "name"):
-        emit({**report.as_dict(), "score_percent": score}, fmt, names=[c.name for c in report.checks])
+        dicts = [{**r.as_dict(), "score_percent": score} for _s, r, score in shown]
+        if several:
+            payload: object = {"tasks": [{"task": n, **d} for n, d in enumerate(dicts, 1)]}
+        else:
+            payload = dicts[0]
+        emit(payload, fmt, names=[c.name for _s, r, _score in shown for c in r.checks])
     else:
-        _print_report(report, score)
-    if not report.passed:
-        could_not = any(c.status == "error" for c in report.checks)
+        for number, (session, report, score) in enumerate(shown, 1):
+            name = f"task {number}: {shown_lab(session, bf.title_of(session))}" if several else report.lab
+            _print_report(report, score, name, several)
+        if several:
+            mean = sum(score for _s, _r, score in shown) / len(shown)
+            fixed = sum(1 for _s, r, _score in shown if r.passed)
+            print(
+                f"\n{fixed} of {len(shown)} tasks fixed; score {mean:.1f}%."
+                + (" `lab reset` puts the cluster back." if fixed == len(shown) else "")
+            )
+    if not all(r.passed for _s, r, _score in shown):
+        could_not = any(c.status == "error" for _s, r, _score in shown for c in r.checks)
         raise typer.Exit(EXIT_CANNOT_GRADE if could_not else EXIT_NOT_FIXED)
 
 
@@ -399,9 +510,10 @@ def solution(
             autocompletion=_complete_lab,
         ),
     ] = None,
+    number: TaskOpt = None,
 ) -> None:
     """Show the reference walk-through (during a running lab this sets its score to 0)."""
-    lid, text = _bf().solution(lab_id)
+    lid, text = _bf().solution(lab_id, number)
     print(f"# {lid}: solution\n\n{text.strip()}")
 
 

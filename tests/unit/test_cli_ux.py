@@ -23,7 +23,7 @@ from breakfix.cli.main import app, main
 from breakfix.errors import BreakfixError, ClusterError
 from breakfix.results import CheckResult, GradeReport
 from breakfix.runner import VerifyPhase
-from breakfix.state import State
+from breakfix.state import Session, SessionStatus, State
 from breakfix.steps import render
 from breakfix.variants import neutral
 
@@ -360,13 +360,19 @@ def test_status_and_cluster_list_formats(capsys: pytest.CaptureFixture[str], tmp
 
 
 class Grading:
+    """The API as `lab grade` uses it, with one lab running whose grade is RESULT."""
+
     def __init__(self, result: GradeReport | BreakfixError) -> None:
         self.result = result
 
-    def grade(self) -> tuple[GradeReport, float]:
+    def grade_tasks(self) -> list[tuple[Session, GradeReport, float]]:
         if isinstance(self.result, BreakfixError):
             raise self.result
-        return self.result, 100.0 if self.result.passed else 0.0
+        session = Session(1, "lab", "demo", SessionStatus.active, 0.0, 0.0, 300.0, None, 0, None, None, None, {})
+        return [(session, self.result, 100.0 if self.result.passed else 0.0)]
+
+    def title_of(self, session: Session) -> str:
+        return "Demo lab"
 
 
 @pytest.mark.parametrize(
@@ -433,3 +439,18 @@ def test_cluster_status_exits_3_when_the_api_or_a_node_cannot_be_reached(
     assert code == 3, (out, err)
     assert "api: unreachable" in out and "cp1: unreachable" in out
     assert "host keys are not checked for cp1" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        ((), "name a lab (`lab list` shows them), or draw some with --count N"),
+        (("--domain", "storage"), "--domain chooses what --count draws: give --count too"),
+        (("svc-target-port", "--count", "2"), "name the labs, or draw them with --count (and --domain): not both"),
+    ],
+)
+def test_start_says_what_it_needs_in_one_line(
+    capsys: pytest.CaptureFixture[str], args: tuple[str, ...], said: str
+) -> None:
+    code, out, err = run(capsys, "start", *args)
+    assert code == 2 and out == "" and said in err and len(err.strip().splitlines()) == 1

@@ -209,6 +209,40 @@ def test_another_machine_resets_a_lab_from_the_journal_copy_on_the_node(
 
 
 @pytest.mark.after_the_rest
+def test_two_labs_share_the_cluster_and_one_reset_puts_both_back(
+    kind_cluster: KindCluster, kind_verify: Verifying
+) -> None:
+    """`lab start A B` on real nodes: both faults live at once, graded task by task, fixed by hand, one reset."""
+    kind_verify.process.wait(timeout=3600)  # the cluster is free again
+    started = kind_cluster.lab("start", "svc-wrong-selector", "readiness-wrong-path", timeout=900)
+    assert started.returncode == 0, started.stderr
+    assert "-- task 1: svc-wrong-selector" in started.stdout and "-- task 2: readiness-wrong-path" in started.stdout
+    graded = kind_cluster.lab("grade", "--json", timeout=600)
+    assert graded.returncode == 1 and [t["passed"] for t in json.loads(graded.stdout)["tasks"]] == [False, False]
+
+    # a student's fixes, by kubectl: the Service selects the app again; the probe asks for a page that exists
+    selector = [{"op": "replace", "path": "/spec/selector", "value": {"app": "web"}}]
+    kubectl(kind_cluster, "-n", "shop", "patch", "svc", "web", "--type=json", "-p", json.dumps(selector))
+    path = "/spec/template/spec/containers/0/readinessProbe/httpGet/path"
+    probe = [{"op": "replace", "path": path, "value": "/status.html"}]
+    kubectl(kind_cluster, "-n", "docs", "patch", "deployment", "wiki", "--type=json", "-p", json.dumps(probe))
+    kubectl(kind_cluster, "-n", "docs", "rollout", "status", "deployment/wiki", "--timeout=300s")
+
+    def fixed() -> list[bool] | None:
+        done = kind_cluster.lab("grade", "--json", timeout=600)
+        return [t["passed"] for t in json.loads(done.stdout)["tasks"]] if done.returncode == 0 else None
+
+    assert eventually("both tasks to grade as fixed", fixed, timeout=300, interval=10) == [True, True]
+    reset = kind_cluster.lab("reset", timeout=900)
+    assert reset.returncode == 0 and "the cluster is as it was" in reset.stdout, reset.stderr
+    for namespace in ("shop", "docs"):
+        left = kubectl(kind_cluster, "get", "namespace", namespace, "--ignore-not-found", "-o", "name")
+        assert not left or "Terminating" in kubectl(kind_cluster, "get", "namespace", namespace, check=False)
+    status = kind_cluster.lab("status", "--json")
+    assert json.loads(status.stdout)["status"] == "idle"
+
+
+@pytest.mark.after_the_rest
 def test_down_deletes_the_nodes_and_forgets_the_cluster(kind_cluster: KindCluster, kind_verify: Verifying) -> None:
     kind_verify.process.wait(timeout=3600)  # never under a running verify
     assert kind_cluster.containers()

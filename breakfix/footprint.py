@@ -1,0 +1,225 @@
+"""What a lab touches on its cluster, so that labs that would interfere never run together on one cluster.
+
+A footprint is drawn from the lab's own steps (setup, break, grade, solve), never declared by hand: a step
+known to stay inside namespaces claims those namespaces (and the cluster-wide objects its files create, by
+name); anything else, a node's services or files, the control plane, kube-system, a setting every workload
+shares, or a step this table does not know, claims the whole cluster and runs alone. Cautious on purpose:
+two labs run together only when neither can change what the other one's checks see.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from breakfix.catalog import Lab
+from breakfix.errors import BreakfixError
+from breakfix.steps import Step, render
+
+#: A claim on everything: the lab runs alone on its cluster.
+WHOLE = "the whole cluster"
+
+#: Steps that act only inside the namespaces they are given (or that their files name), whatever the lab.
+IN_NAMESPACES = frozenset(
+    {
+        "breakers.kube.apply_manifest",
+        "breakers.kube.wait_ready",
+        "breakers.kube.wait_pods_gone",
+        "breakers.kube.remember",
+        "breakers.kube.keep",
+        "breakers.kube.create_sentinel",
+        "breakers.kube.patch",
+        "breakers.kube.scale",
+        "breakers.kube.delete",
+        "breakers.kube.set_image",
+        "breakers.kube.set_selector",
+        "breakers.kube.edit_container",
+        "breakers.pods.edit_init_container",
+        "breakers.registry.copy_login",
+        "breakers.registry.spoil_login",
+        "breakers.workload_specs.wait_on_every_node",
+        "breakers.metrics.wait_metrics",
+        "breakers.metrics.wait_hpa_active",
+    }
+)
+
+#: Steps that write a node's disk where nothing else looks (a volume's data, a scratch folder): they leave
+#: the node itself as it was. The volume objects they make are claimed by name.
+NODE_DATA = frozenset({"breakers.volumes.write_data", "breakers.volumes.create_volume", "breakers.files.scratch_dir"})
+
+#: Namespaces whose objects every workload depends on (DNS, proxy, metrics, the control plane's pods).
+SHARED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
+
+#: Kinds whose objects act on every namespace: creating or changing one changes the whole cluster.
+CLUSTER_WIDE_KINDS = frozenset(
+    {
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "APIService",
+        "StorageClass",
+        "PriorityClass",
+        "CustomResourceDefinition",
+        "RuntimeClass",
+        "IngressClass",
+        "Node",
+        "ClusterRole",
+        "ClusterRoleBinding",
+    }
+)
+
+#: Cluster-scoped kinds a lab creates under its own names (claimed by name: two labs never make the same one).
+NAMED_CLUSTER_KINDS = frozenset({"PersistentVolume", "CertificateSigningRequest", "Namespace"})
+
+SECTIONS = ("setup", "break", "grade", "solve")
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """What one lab claims on its cluster."""
+
+    lab: str
+    claims: frozenset[str]
+    why: str = ""  # for WHOLE: the first step that made it so (for authors; it names the fault)
+
+    @property
+    def alone(self) -> bool:
+        """Whether the lab must run alone on its cluster."""
+        return WHOLE in self.claims
+
+    def clash(self, other: Footprint) -> str | None:
+        """Why this lab and OTHER cannot run together on one cluster (without naming either fault), or None."""
+        if self.alone:
+            return f"{self.lab} needs the cluster to itself"
+        if other.alone:
+            return f"{other.lab} needs the cluster to itself"
+        shared = sorted(self.claims & other.claims)
+        return f"{self.lab} and {other.lab} both use {shared[0]}" if shared else None
+
+
+def _default(step: Step, name: str) -> Any:
+    param = step.params.get(name) or inspect.signature(step.fn).parameters.get(name)
+    if param is None or param.default is inspect.Parameter.empty:
+        return None
+    return param.default
+
+
+def _file_claims(lab: Lab, rel: str, namespace: str | None) -> tuple[set[str], str | None]:
+    """The namespaces and named objects a lab file's objects claim; or a reason the lab must run alone."""
+    text = (lab.folder / rel).read_text()
+    rendered = str(render(text, lab.values, keep_unknown=True)) if lab.values else text
+    claims: set[str] = set()
+    for doc in yaml.safe_load_all(rendered):
+        if not isinstance(doc, dict):
+            continue
+        kind, meta = str(doc.get("kind", "")), doc.get("metadata") or {}
+        name = str(meta.get("name", ""))
+        if _named(kind, name, meta):
+            claims.add(f"namespace {name}" if kind == "Namespace" else f"{kind} {name}")
+            continue
+        if kind in CLUSTER_WIDE_KINDS:
+            return claims, f"{rel} makes a {kind}"
+        ns = namespace or meta.get("namespace") or "default"
+        if ns in SHARED_NAMESPACES:
+            return claims, f"{rel} puts a {kind} into {ns}"
+        claims.add(f"namespace {ns}")
+        if kind == "Service":
+            for port in (doc.get("spec") or {}).get("ports") or []:
+                if isinstance(port, dict) and port.get("nodePort"):
+                    claims.add(f"node port {port['nodePort']}")
+    return claims, None
+
+
+def _named(kind: str, name: str, meta: dict[str, Any]) -> bool:
+    """Whether a cluster-scoped object is the lab's own, under its own name (not shared by every namespace)."""
+    if kind.startswith("ClusterRole"):
+        return not name.startswith(("system:", "kubeadm:", "cluster-admin", "admin", "edit", "view"))
+    if kind == "StorageClass":  # a class of the lab's own; the default class is every claim's
+        notes = meta.get("annotations") or {}
+        return not any(k.endswith("is-default-class") and str(v) == "true" for k, v in notes.items())
+    return kind in NAMED_CLUSTER_KINDS
+
+
+def _step_claims(lab: Lab, step: Step, checks: bool) -> tuple[set[str], str | None]:
+    """What one step claims (CHECKS: a grade step, which reads); or why it makes the lab run alone."""
+    if step.ref in NODE_DATA:
+        node = step.kwargs.get("node", _default(step, "node"))
+        if str(node).startswith("control-plane") and step.ref != "breakers.volumes.write_data":
+            return set(), f"{step.ref} on the control plane"
+        return set(), None
+    if checks:
+        namespace = step.kwargs.get("namespace")
+        if isinstance(namespace, str) and namespace in SHARED_NAMESPACES:
+            return set(), None  # reading kube-system does not change it; a lab that changes it runs alone anyway
+        return ({f"namespace {namespace}"} if isinstance(namespace, str) and namespace else set()), None
+    if step.ref not in IN_NAMESPACES:
+        return set(), f"{step.ref} is not known to stay inside namespaces"
+    kind = step.kwargs.get("kind", _default(step, "kind"))
+    if kind in CLUSTER_WIDE_KINDS:
+        return set(), f"{step.ref} changes a {kind}"
+    if kind in NAMED_CLUSTER_KINDS or kind == "StorageClass":  # a cluster-scoped object of the lab's own
+        return {f"{kind} {step.kwargs.get('name', '')}"}, None
+    namespace = step.kwargs.get("namespace", _default(step, "namespace"))
+    claims: set[str] = set()
+    for key, rel in step.kwargs.items():
+        if (key == "file" or key.endswith("_file")) and isinstance(rel, str):
+            found, alone = _file_claims(lab, rel, namespace if isinstance(namespace, str) else None)
+            if alone:
+                return claims, alone
+            claims |= found
+    if isinstance(namespace, str) and namespace:
+        if namespace in SHARED_NAMESPACES:
+            return claims, f"{step.ref} acts in {namespace}"
+        claims.add(f"namespace {namespace}")
+    elif not claims and kind is not None:
+        claims.add("namespace default")
+    return claims, None
+
+
+def footprint(lab: Lab) -> Footprint:
+    """What LAB claims on its cluster, drawn from its steps (a variant: with its values in; a lab with variables
+    as written is judged by the variant of seed 0)."""
+    if lab.has_variables and lab.seed is None:
+        lab = lab.variant(0)
+    claims: set[str] = set()
+    for section in SECTIONS:
+        for step in lab.steps.get(section, []):
+            found, alone = _step_claims(lab, step, checks=section == "grade")
+            if alone:
+                return Footprint(lab.id, frozenset({WHOLE}), f"{section}: {alone}")
+            claims |= found
+    if "systemd" in lab.spec.requires or "static-pods" in lab.spec.requires:
+        return Footprint(lab.id, frozenset({WHOLE}), "it needs node services or static pods")
+    return Footprint(lab.id, frozenset(claims))
+
+
+def first_clash(labs: list[Lab]) -> str | None:
+    """Why LABS cannot run together on one cluster (the first pair that clashes), or None."""
+    prints = [footprint(lab) for lab in labs]
+    seen: set[str] = set()
+    for lab in labs:
+        if lab.id in seen:
+            return f"{lab.id} is named twice"
+        seen.add(lab.id)
+    for i, one in enumerate(prints):
+        for other in prints[i + 1 :]:
+            why = one.clash(other)
+            if why:
+                return why
+    return None
+
+
+def refuse_clashes(labs: list[Lab], cluster: str) -> None:
+    """Refuse LABS on one cluster when two of them would interfere (one line, naming no fault)."""
+    why = first_clash(labs)
+    if why:
+        raise BreakfixError(f"these labs cannot run together on {cluster}: {why}; start them on separate clusters")
+
+
+def compatible(first: list[Lab], candidate: Lab) -> bool:
+    """Whether CANDIDATE can join the labs already chosen for one cluster."""
+    return first_clash([*first, candidate]) is None
