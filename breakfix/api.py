@@ -200,7 +200,12 @@ class Breakfix:
             return session, runner.render_task(ctx, lab)
 
     def start_together(
-        self, lab_ids: list[str], student: str | None = None, seed: int | None = None, drawn: bool = False
+        self,
+        lab_ids: list[str],
+        student: str | None = None,
+        seed: int | None = None,
+        drawn: bool = False,
+        exam: str | None = None,
     ) -> list[tuple[Session, str]]:
         """Break the cluster for several labs at once, under one clock; returns each session and task text.
 
@@ -213,7 +218,8 @@ class Breakfix:
         with ExitStack() as stack:
             folders = [stack.enter_context(self._files_of(lab)) for lab in labs]
             with self.context(None) as ctx:
-                sessions = runner.start_together(ctx, list(zip(labs, folders, strict=True)), student, drawn=drawn)
+                plan: list[tuple[Lab, Path | None]] = list(zip(labs, folders, strict=True))
+                sessions = runner.start_together(ctx, plan, student, exam=exam, drawn=drawn)
                 return [(s, runner.render_task(ctx, lab)) for s, lab in zip(sessions, labs, strict=True)]
 
     def draw_together(self, count: int, domains: list[str], seed: int) -> list[str]:

@@ -212,7 +212,12 @@ def exam_start(
 def exam_mock(
     duration: Annotated[str, typer.Option("--duration", help="Time for the whole mock exam, e.g. 2h.")] = "2h",
     count: Annotated[
-        int | None, typer.Option("--count", min=1, help="How many tasks (default: one per free cluster).")
+        int | None,
+        typer.Option(
+            "--count",
+            min=1,
+            help="How many tasks (default: one per free cluster; more than the clusters: several run together on one).",
+        ),
     ] = None,
     clusters: Annotated[
         list[str] | None,

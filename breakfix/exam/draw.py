@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from breakfix.errors import BreakfixError
@@ -35,22 +35,37 @@ def quotas(weights: Mapping[str, int], count: int, rng: random.Random) -> list[s
     return order
 
 
+#: Whether a lab may join the labs already drawn for the same cluster: (cluster, drawn there, candidate) -> bool.
+Fits = Callable[[str, list[str], str], bool]
+
+
 def draw_tasks(
     student: str,
     clusters: Sequence[tuple[str, frozenset[str]]],
     pool: Sequence[Candidate],
     weights: Mapping[str, int],
     seed: int,
+    fits_beside: Fits | None = None,
 ) -> list[str]:
-    """One lab per cluster for STUDENT (never one twice), the domains in proportion to WEIGHTS, from SEED.
+    """A lab per task for STUDENT (never one twice), each task on its cluster of CLUSTERS (a cluster may come
+    again: its labs then run together, as FITS_BESIDE allows), the domains in proportion to WEIGHTS, from SEED.
 
     A domain with no lab left that the task's cluster can run gives its slot to the heaviest domain that has one."""
     rng = random.Random(student_seed(seed, student))
     wanted = quotas(weights, len(clusters), rng)
     chosen: list[str] = []
+    on: dict[str, list[str]] = {}
     for (cluster, capabilities), domain in zip(clusters, wanted, strict=True):
+        beside = on.setdefault(cluster, [])
         fits = sorted(
-            (c for c in pool if c.requires <= capabilities and c.id not in chosen and weights.get(c.domain, 0) > 0),
+            (
+                c
+                for c in pool
+                if c.requires <= capabilities
+                and c.id not in chosen
+                and weights.get(c.domain, 0) > 0
+                and (fits_beside is None or fits_beside(cluster, beside, c.id))
+            ),
             key=lambda c: c.id,
         )
         if not fits:
@@ -63,4 +78,5 @@ def draw_tasks(
         if domain not in domains:
             domain = max(domains, key=lambda d: (weights.get(d, 0), d))
         chosen.append(rng.choice([c for c in fits if c.domain == domain]).id)
+        beside.append(chosen[-1])
     return chosen

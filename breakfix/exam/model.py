@@ -26,7 +26,7 @@ class Student(BaseModel):
         default=None,
         min_length=1,
         description="Several registered clusters instead of one: the student gets a task on each (as in the CKA, "
-        "where each task names its cluster).",
+        "where each task names its cluster); a cluster named again gets another task, run beside the first.",
     )
     lab: str | None = Field(
         default=None, description="This student's lab (one cluster); by default labs are dealt in turn."
@@ -129,17 +129,22 @@ class Assignment:
     student: str
     cluster: str
     lab: str
-    task: int = 1  # the task's number among the student's tasks (one per cluster)
+    task: int = 1  # the task's number among the student's tasks
 
     @property
     def key(self) -> str:
-        """The seat's id in the exam's records: the student and the cluster of the task."""
-        return seat_key(self.student, self.cluster)
+        """The seat's id in the exam's records: the student, the cluster of the task and its lab."""
+        return seat_key(self.student, self.cluster, self.lab)
+
+    @property
+    def workplace(self) -> str:
+        """The student's place on a cluster: the tasks there start, are graded and are reset together."""
+        return f"{self.student}@{self.cluster}"
 
 
-def seat_key(student: str, cluster: str) -> str:
-    """A task's id in an exam's records: who works on it, and where."""
-    return f"{student}@{cluster}"
+def seat_key(student: str, cluster: str, lab: str) -> str:
+    """A task's id in an exam's records: who works on it, where, and which lab (a student gets a lab once)."""
+    return f"{student}@{cluster}:{lab}"
 
 
 def assignments(exam: ExamFile) -> list[Assignment]:
@@ -170,14 +175,12 @@ def load_exam(path: Path) -> ExamFile:
             raise LabFileError(str(path), f"students[{i}].name", f"{s.name!r} is already students[{names[s.name]}]")
         key = f"students[{i}].cluster" if s.clusters is None else f"students[{i}].clusters"
         for cluster in s.workplaces:
-            if cluster in clusters:
-                where = (
-                    "named twice here" if clusters[cluster] == i else f"the cluster of students[{clusters[cluster]}]"
-                )
+            if clusters.get(cluster, i) != i:
                 raise LabFileError(
                     str(path),
                     key,
-                    f"{cluster!r} is {where}: each task needs a cluster of its own (one lab at a time runs on one)",
+                    f"{cluster!r} is the cluster of students[{clusters[cluster]}]: each student needs clusters of "
+                    "their own",
                 )
             clusters[cluster] = i
         names[s.name] = i
@@ -188,8 +191,8 @@ def load_exam(path: Path) -> ExamFile:
             raise LabFileError(
                 str(path),
                 f"students[{names[seat.student]}]",
-                f"{seat.student} would get lab {seat.lab} on {mine.count(seat.lab)} clusters: "
+                f"{seat.student} would get lab {seat.lab} {mine.count(seat.lab)} times: "
                 "a student gets each lab once (the board has a column per lab): list more labs than a student "
-                "has clusters, or other `labs` for the student",
+                "has tasks, or other `labs` for the student",
             )
     return exam

@@ -12,14 +12,15 @@ import yaml
 from pydantic import ValidationError
 
 from breakfix.api import Breakfix
-from breakfix.catalog import Catalog, load_catalog, load_one
+from breakfix.catalog import Catalog, Lab, load_catalog, load_one
 from breakfix.clock import CLOCK
 from breakfix.durations import format_duration
 from breakfix.errors import BreakfixError, Interrupted, LabFileError, UnknownLabError, UsageError
 from breakfix.exam.board import Board, Seat
 from breakfix.exam.clock import Control, ExamClock
-from breakfix.exam.draw import Candidate, draw_tasks
+from breakfix.exam.draw import Candidate, Fits, draw_tasks
 from breakfix.exam.model import Assignment, ExamFile, assignments, load_exam, seat_key
+from breakfix.footprint import compatible, first_clash, footprint
 from breakfix.inventory import load_inventory
 from breakfix.paths import state_dir
 from breakfix.results import CheckResult, GradeReport
@@ -35,31 +36,49 @@ T = TypeVar("T")
 class SeatApi(Protocol):
     """What the exam needs of one student's cluster (breakfix.api.Breakfix; a fake in unit tests)."""
 
-    def start(
-        self, lab_id: str, student: str | None = None, exam: str | None = None, seed: int | None = None
-    ) -> tuple[Session, str]:
-        """Break the cluster for a lab (a lab with variables: drawn from SEED)."""
+    def start_together(
+        self,
+        lab_ids: list[str],
+        student: str | None = None,
+        seed: int | None = None,
+        drawn: bool = False,
+        exam: str | None = None,
+    ) -> list[tuple[Session, str]]:
+        """Break the cluster for the student's labs there, together (labs with variables: drawn from SEED)."""
 
-    def grade(self) -> tuple[GradeReport, float]:
-        """Grade the running lab."""
+    def grade_tasks(self) -> list[tuple[Session, GradeReport, float]]:
+        """Grade every lab running on the cluster."""
 
     def reset(self) -> int:
         """Undo every change on the cluster."""
 
 
-def _parallel(fn: Callable[[Assignment], T], seats: list[Assignment]) -> dict[str, T]:
-    """FN applied to every seat at once, by Assignment.key; on Ctrl-C nothing new starts, running ones finish."""
-    if not seats:
+#: A student's tasks on one cluster: they start, are graded and are reset together.
+Workplace = list[Assignment]
+
+
+def workplaces(seats: list[Assignment]) -> list[Workplace]:
+    """SEATS grouped by student and cluster, in task order."""
+    groups: dict[str, Workplace] = {}
+    for seat in seats:
+        groups.setdefault(seat.workplace, []).append(seat)
+    return list(groups.values())
+
+
+def _parallel(fn: Callable[[Workplace], T], groups: list[Workplace]) -> dict[str, T]:
+    """FN applied to every workplace at once, by Assignment.workplace; on Ctrl-C nothing new starts, running ones
+    finish."""
+    if not groups:
         return {}
-    pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(seats)), thread_name_prefix="exam")
-    futures: list[Future[T]] = [pool.submit(fn, s) for s in seats]
+    pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(groups)), thread_name_prefix="exam")
+    futures: list[Future[T]] = [pool.submit(fn, g) for g in groups]
     try:
         results = [f.result() for f in futures]
     except KeyboardInterrupt:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
-    return dict(zip((s.key for s in seats), results, strict=True))
+    return dict(zip((g[0].workplace for g in groups), results, strict=True))
 
 
 def _hhmm(at: float) -> str:
@@ -130,7 +149,7 @@ class ExamRunner:
 
     def _sessions(self, name: str) -> dict[str, Session]:
         """The newest session of each seat of the exam (by Assignment.key)."""
-        return {seat_key(s.student or "", s.cluster): s for s in self.store.exam_sessions(name)}
+        return {seat_key(s.student or "", s.cluster, s.lab): s for s in self.store.exam_sessions(name)}
 
     def _problems(self, name: str, found: dict[str, str]) -> None:
         """Keep what went wrong for each student (a later success clears it)."""
@@ -160,10 +179,29 @@ class ExamRunner:
                 students.append(student)
                 continue
             where = [(c, self._capabilities(offers.get(c))) for c in student.workplaces]
-            labs = draw_tasks(student.name, where, pool, weights, seed)
+            fits = self._fits_beside(student.workplaces, student_seed(seed, student.name))
+            labs = draw_tasks(student.name, where, pool, weights, seed, fits)
             own = {"labs": labs} if student.clusters is not None else {"lab": labs[0]}
             students.append(student.model_copy(update=own))
         return exam.model_copy(update={"students": students})
+
+    def _variant(self, lab_id: str, seed: int) -> Lab:
+        """A lab as a student with SEED gets it (a lab without variables as it is)."""
+        lab = self.catalog.get(lab_id)
+        return lab.variant(seed) if lab.has_variables else lab
+
+    def _fits_beside(self, clusters: list[str], seed: int) -> Fits:
+        """Whether a lab drawn for a student (values from SEED) can run beside those drawn on the same cluster;
+        on a cluster that gets several tasks, a lab that must run alone never fits."""
+        tasks = {c: clusters.count(c) for c in clusters}
+
+        def fits(cluster: str, beside: list[str], lab_id: str) -> bool:
+            lab = self._variant(lab_id, seed)
+            if tasks[cluster] > 1 and footprint(lab).alone:
+                return False
+            return compatible([self._variant(other, seed) for other in beside], lab)
+
+        return fits
 
     def _about(self, lab_id: str) -> tuple[str, str]:
         """A lab's title and domain (blank for a lab this catalog no longer has); one lab file read, once."""
@@ -185,10 +223,10 @@ class ExamRunner:
         except BreakfixError:
             return frozenset()
 
-    def _check(self, path: Path, exam: ExamFile) -> list[Assignment]:
+    def _check(self, path: Path, exam: ExamFile, seed: int) -> list[Assignment]:
         seats = assignments(exam)
-        known = {c["name"] for c in self.store.clusters()}
         index = {s.name: i for i, s in enumerate(exam.students)}
+        known = {c["name"] for c in self.store.clusters()}
         for seat in seats:
             i, student = index[seat.student], exam.students[index[seat.student]]
             if student.labs is not None:
@@ -209,6 +247,19 @@ class ExamRunner:
                     f"(registered: {', '.join(sorted(known)) or 'none'}); "
                     f"`lab cluster adopt INVENTORY --name {seat.cluster}` registers it",
                 )
+        for group in workplaces(seats):
+            if len(group) < 2:
+                continue
+            first = group[0]
+            labs = [self._variant(s.lab, student_seed(seed, first.student)) for s in group]
+            why = first_clash(labs)
+            if why:
+                raise LabFileError(
+                    str(path),
+                    f"students[{index[first.student]}].labs",
+                    f"the labs of {first.student} on {first.cluster} cannot run together: {why}; "
+                    "give them clusters of their own",
+                )
         return seats
 
     # commands ---------------------------------------------------------------------
@@ -224,7 +275,7 @@ class ExamRunner:
             seed = record["spec"].get("seed") if record is not None else random_seed()
             exam = exam.model_copy(update={"seed": seed})
         exam = self._drawn(path, exam)
-        seats = self._check(path, exam)
+        seats = self._check(path, exam, exam.seed if exam.seed is not None else student_seed(0, exam.name))
         spec = exam.model_dump(mode="json")
         if record is not None and {"seed": None, **record["spec"]} != spec:
             raise BreakfixError(
@@ -236,30 +287,33 @@ class ExamRunner:
             self.store.add_exam(exam.name, str(path.resolve()), spec)
         exam_seed = spec["seed"] if isinstance(spec["seed"], int) else student_seed(0, exam.name)  # an older record
         sessions = self._sessions(exam.name)
-        pending = [s for s in seats if s.key not in sessions or sessions[s.key].status not in RUNNING]
+        pending = [
+            group
+            for group in workplaces(seats)
+            if any(s.key not in sessions or sessions[s.key].status not in RUNNING for s in group)
+        ]
         if not pending:  # e.g. a start interrupted after the breaks: the clock still has to start
             self.log(f"exam {exam.name}: every student's lab is running already")
             self._start_clock(exam)
             return self.board(exam.name), {}
         self.log(f"exam {exam.name}: breaking {len(pending)} cluster(s), {min(MAX_PARALLEL, len(pending))} at a time")
 
-        def start_one(seat: Assignment) -> str:
-            api = self.api_for(seat)
+        def start_one(group: Workplace) -> str:
+            first = group[0]
+            api = self.api_for(first)
             try:
-                earlier = sessions.get(seat.key)
-                if earlier is not None and earlier.status == SessionStatus.starting:
-                    self.log(f"[{seat.student}] an earlier start did not finish: undoing it first")
+                earlier = [sessions[s.key] for s in group if s.key in sessions]
+                if any(e.status in OPEN for e in earlier):  # half started, or interrupted: undo it all first
+                    self.log(f"[{first.student}] an earlier start did not finish: undoing it first")
                     api.reset()
-                if self.catalog.get(seat.lab).has_variables:  # the student's own values, from the exam's seed
-                    seed = student_seed(exam_seed, seat.student)
-                    api.start(seat.lab, student=seat.student, exam=exam.name, seed=seed)
-                else:
-                    api.start(seat.lab, student=seat.student, exam=exam.name)
-                what = f"task {seat.task}" if exam.mock else seat.lab  # a mock's student must not read the lab
-                self.log(f"[{seat.student}] {what} is live on {seat.cluster}")
+                seed = student_seed(exam_seed, first.student)  # the student's own values (labs with variables)
+                api.start_together([s.lab for s in group], student=first.student, seed=seed, exam=exam.name)
+                # a mock's student must not read the lab
+                what = ", ".join(f"task {s.task}" if exam.mock else s.lab for s in group)
+                self.log(f"[{first.student}] {what} {'is' if len(group) == 1 else 'are'} live on {first.cluster}")
                 return ""
             except Exception as exc:
-                self.log(f"[{seat.student}] not started: {_failure(exc)}")
+                self.log(f"[{first.student}] not started: {_failure(exc)}")
                 return _failure(exc)
 
         try:
@@ -286,7 +340,8 @@ class ExamRunner:
         name: str | None = None,
         pool: list[str] | None = None,
     ) -> tuple[Board, dict[str, str]]:
-        """A mock exam for one student: labs drawn by the CKA's weights, a task on each cluster, one clock."""
+        """A mock exam for one student: COUNT labs drawn by the CKA's weights, dealt round the clusters (several
+        on one cluster run together), one clock."""
         registered = [c["name"] for c in self.store.clusters()]
         unknown = [c for c in clusters if c not in registered]
         if unknown:
@@ -302,18 +357,18 @@ class ExamRunner:
                 "no free lab cluster for a mock exam: register one (`lab cluster adopt`) or reset the lab on one"
             )
         count = len(chosen) if count is None else count
-        if count > len(chosen):
-            raise UsageError(
-                f"{count} tasks need {count} clusters (one lab runs on a cluster at a time); "
-                f"{len(chosen)} {'given' if clusters else 'free'}: {', '.join(chosen)}"
-            )
+        if count < 1:
+            raise UsageError(f"--count {count}: a mock exam has at least one task")
+        chosen = chosen[:count]
+        # the tasks go round the clusters; where several land on one, they run together (and never interfere)
+        places = [chosen[task % len(chosen)] for task in range(count)]
         name = name or time.strftime("mock-%Y%m%d-%H%M%S", time.localtime(CLOCK.wall()))
         spec: dict[str, Any] = {
             "name": name,
             "duration": duration,
             "mock": True,
             "draw": {"labs": pool} if pool else {},
-            "students": [{"name": student, "clusters": chosen[:count]}],
+            "students": [{"name": student, "clusters": places}],
         }
         if seed is not None:
             spec["seed"] = seed
@@ -332,7 +387,7 @@ class ExamRunner:
         undo = [s for s in seats if s.key in sessions and sessions[s.key].status in OPEN]
         if clock:  # students already working keep their labs; only the unfinished starts are undone
             undo = [s for s in undo if sessions[s.key].status == SessionStatus.starting]
-        left = {k: v for k, v in _parallel(self._reset_one, undo).items() if v}
+        left = {k: v for k, v in _parallel(self._reset_one, workplaces(undo)).items() if v}
         if left:
             return Interrupted(
                 f"exam {name} interrupted; {len(left)} cluster(s) could not be put back: `lab exam end {name}` retries"
@@ -424,22 +479,23 @@ class ExamRunner:
         return [s for s in self._seats(record) if s.key in sessions and sessions[s.key].status in states]
 
     def _grade_all(self, record: dict[str, Any]) -> dict[str, str]:
-        def grade_one(seat: Assignment) -> str:
+        def grade_one(group: Workplace) -> str:
             try:
-                self.api_for(seat).grade()
+                self.api_for(group[0]).grade_tasks()
                 return ""
             except Exception as exc:
                 return f"not graded: {_failure(exc)}"
 
         self.catalog  # noqa: B018 - loaded once here, not by every worker at once
-        return _parallel(grade_one, self._with(record, RUNNING))
+        return _parallel(grade_one, workplaces(self._with(record, RUNNING)))
 
-    def _reset_one(self, seat: Assignment) -> str:
+    def _reset_one(self, group: Workplace) -> str:
+        cluster = group[0].cluster
         try:
-            self.api_for(seat).reset()
+            self.api_for(group[0]).reset()
             return ""
         except Exception as exc:
-            return f"reset failed ({_failure(exc)}): `lab exam end` retries, or `lab reset --cluster {seat.cluster}`"
+            return f"reset failed ({_failure(exc)}): `lab exam end` retries, or `lab reset --cluster {cluster}`"
 
     def end(self, name: str | None = None, keep: bool = False) -> Board:
         """Grade everyone one last time, stop the clock and (unless KEEP) reset every cluster; again: resets only."""
@@ -456,9 +512,9 @@ class ExamRunner:
         failed: dict[str, str] = {}
         if to_reset:
             self.log(f"resetting {len(to_reset)} cluster(s)...")
-            found = _parallel(self._reset_one, to_reset)
+            found = _parallel(self._reset_one, workplaces(to_reset))
             self._problems(name, found)
-            failed = {seat.cluster: found[seat.key] for seat in to_reset if found[seat.key]}
+            failed = {seat.cluster: found[seat.workplace] for seat in to_reset if found[seat.workplace]}
         board = self.board(name)
         board.not_reset = failed
         return board
@@ -473,7 +529,7 @@ class ExamRunner:
         board.pass_mark, board.mock = exam.pass_mark, exam.mock
         for seat in self._seats(record):
             problems = record["problems"]  # an exam stored before tasks had keys: by student
-            detail = problems.get(seat.key, problems.get(seat.student, ""))
+            detail = problems.get(seat.workplace, problems.get(seat.student, ""))
             row = Seat(seat.student, seat.cluster, seat.lab, detail=detail, task=seat.task)
             row.title, row.domain = self._about(seat.lab)
             row.extra = clock.extra(seat.student)

@@ -12,6 +12,7 @@ import yaml
 from breakfix.errors import BreakfixError, LabFileError
 from breakfix.exam.draw import Candidate, draw_tasks, quotas
 from breakfix.exam.session import ExamRunner
+from breakfix.footprint import first_clash, footprint
 from breakfix.model import CKA_DOMAIN_WEIGHTS
 from breakfix.state import State
 from tests.unit.test_exam_runs import FakeRunner
@@ -113,9 +114,28 @@ def test_a_mock_exam_refuses_bad_input_in_one_line(
     assert State().exams() == []  # nothing stored
 
 
-def test_a_mock_exam_wants_a_cluster_per_task(capsys: pytest.CaptureFixture[str]) -> None:
-    from breakfix.cli.main import main
+def test_a_mock_exam_deals_its_tasks_round_the_clusters_and_never_draws_labs_that_clash(tmp_path: Path) -> None:
+    """Four tasks on two clusters: two on each, started together there; a lab that must run alone never shares."""
+    store = State()
+    for name in ("k1", "k2"):
+        store.add_cluster(name, f"/nowhere/{name}.yaml", "inventory", "m")
+    runner = FakeRunner(store, {"me": ["start", "start"]})
+    board, failures = runner.mock(["k1", "k2"], 4, "2h", seed=5)
+    assert failures == {}
+    seats = [(s.task, s.cluster, s.lab) for s in board.seats]
+    assert [(task, cluster) for task, cluster, _lab in seats] == [(1, "k1"), (2, "k2"), (3, "k1"), (4, "k2")]
+    for cluster in ("k1", "k2"):
+        here = [runner.catalog.get(lab) for _task, c, lab in seats if c == cluster]
+        assert first_clash(here) is None and not any(footprint(lab).alone for lab in here)
+    assert [s.lab for s in store.open_sessions("k1")] == [seats[0][2], seats[2][2]]  # started together
 
-    State().add_cluster("k1", "/nowhere/k1.yaml", "inventory", "m")
-    assert main(["exam", "mock", "--count", "2"]) == 2
-    assert "2 tasks need 2 clusters (one lab runs on a cluster at a time); 1 free: k1" in capsys.readouterr().err
+
+def test_an_exam_file_with_labs_that_clash_on_a_cluster_names_them(tmp_path: Path) -> None:
+    store = State()
+    store.add_cluster("c1", "/nowhere/c1.yaml", "inventory", "m")
+    path = tmp_path / "exam.yaml"
+    student = {"name": "alice", "clusters": ["c1", "c1"], "labs": ["svc-wrong-selector", "kubelet-stopped"]}
+    path.write_text(yaml.safe_dump({"name": "clash", "duration": "1h", "students": [student]}))
+    with pytest.raises(LabFileError, match=r"students\[0\].labs: the labs of alice on c1 cannot run together"):
+        FakeRunner(store, {}).start(path)
+    assert store.sessions("c1") == []

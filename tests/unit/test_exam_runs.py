@@ -32,17 +32,27 @@ class FakeCluster:
             raise AssertionError(f"unexpected {call} on {self.seat.student}'s cluster (plan: {steps})")
         return steps.pop(0)
 
-    def start(self, lab_id: str, student: str | None = None, exam: str | None = None) -> tuple[Session, str]:
+    def start_together(
+        self,
+        lab_ids: list[str],
+        student: str | None = None,
+        seed: int | None = None,
+        drawn: bool = False,
+        exam: str | None = None,
+    ) -> list[tuple[Session, str]]:
         step = self._next("start")
         if step == "start:unreachable":
             raise ClusterError(f"cannot reach the API server of {self.seat.cluster}")
         if step == "start:ctrl-c":
             raise KeyboardInterrupt
-        session = self.store.new_session(self.seat.cluster, lab_id, student, exam)
-        self.store.update_session(session.id, status="active", started=time.time(), deadline=time.time() + 600)
-        return self.store.session(session.id), "task"
+        started = []
+        for lab_id in lab_ids:
+            session = self.store.new_session(self.seat.cluster, lab_id, student, exam)
+            self.store.update_session(session.id, status="active", started=time.time(), deadline=time.time() + 600)
+            started.append((self.store.session(session.id), "task"))
+        return started
 
-    def grade(self) -> tuple[GradeReport, float]:
+    def grade_tasks(self) -> list[tuple[Session, GradeReport, float]]:
         step = self._next("grade")
         session = self.store.active_session(self.seat.cluster)
         assert session is not None
@@ -51,7 +61,7 @@ class FakeCluster:
         self.store.add_grade(session.id, 2 if ok else 0, 2, ok, [check.as_dict()])
         if ok:
             self.store.update_session(session.id, status="solved")
-        return GradeReport(LAB, [check]), 100.0 if ok else 0.0
+        return [(session, GradeReport(LAB, [check]), 100.0 if ok else 0.0)]
 
     def reset(self) -> int:
         step = self._next("reset")

@@ -393,24 +393,30 @@ class SeatOnFakes:
     def __init__(self, runner_: VariantExam, seat: Assignment) -> None:
         self.runner, self.seat = runner_, seat
 
-    def start(
-        self, lab_id: str, student: str | None = None, exam: str | None = None, seed: int | None = None
-    ) -> tuple[Session, str]:
+    def start_together(
+        self,
+        lab_ids: list[str],
+        student: str | None = None,
+        seed: int | None = None,
+        drawn: bool = False,
+        exam: str | None = None,
+    ) -> list[tuple[Session, str]]:
         assert seed is not None, "a lab with variables is started with the student's seed"
-        lab = self.runner.catalog.get(lab_id).variant(seed)
+        assert len(lab_ids) == 1, "one task per cluster in these exams"
+        lab = self.runner.catalog.get(lab_ids[0]).variant(seed)
         store = self.runner.store
-        session = store.new_session(self.seat.cluster, lab_id, student, exam)
+        session = store.new_session(self.seat.cluster, lab_ids[0], student, exam)
         data = {runner.VARIANT: {"seed": seed, "values": lab.values}}
         store.update_session(session.id, status="active", started=time.time(), data=data)
         self.runner.started[self.seat.student] = lab
-        return store.session(session.id), lab.task_text()
+        return [(store.session(session.id), lab.task_text())]
 
-    def grade(self) -> tuple[GradeReport, float]:
+    def grade_tasks(self) -> list[tuple[Session, GradeReport, float]]:
         session = self.runner.store.active_session(self.seat.cluster)
         assert session is not None
         check = CheckResult("pass", "fine", name="routes", weight=2)
         self.runner.store.add_grade(session.id, 2, 2, True, [check.as_dict()])
-        return GradeReport(session.lab, [check]), 100.0
+        return [(session, GradeReport(session.lab, [check]), 100.0)]
 
     def reset(self) -> int:
         raise AssertionError("no reset expected")

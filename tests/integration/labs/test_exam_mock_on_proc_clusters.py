@@ -24,7 +24,7 @@ def test_a_mock_exam_hides_its_labs_until_the_end_and_scores_against_the_pass_ma
         assert lab(capsys, "cluster", "adopt", str(cluster.inventory), "--name", name, "--yes")[0] == 0
 
     code, _, err = lab(capsys, "exam", "mock", "--count", "3", "--from", POOL[0])
-    assert code == 2 and "3 tasks need 3 clusters" in err and len(err.strip().splitlines()) == 1
+    assert code == 1 and "no lab left to draw for me" in err and len(err.strip().splitlines()) == 1
 
     args = ["exam", "mock", "--duration", "30m", "--seed", "9", "--name", "mock-1"]
     code, out, err = lab(capsys, *args, "--from", POOL[0], "--from", POOL[1])
@@ -71,3 +71,45 @@ def test_a_mock_exam_hides_its_labs_until_the_end_and_scores_against_the_pass_ma
     for name in clusters:
         assert State().journal(name) == []
         assert kube_of(clusters[name]).get("v1", "Namespace", "shop") is None or drawn[name] == "svc-variant"
+
+
+def fix(cluster: Any, namespace: str) -> None:
+    """The student's fix: the web Service selects the web pods again."""
+    patch = '[{"op":"replace","path":"/spec/selector","value":{"app":"web"}}]'
+    cluster.kubectl("-n", namespace, "patch", "svc", "web", "--type=json", "-p", patch)
+
+
+def test_a_mock_exam_of_two_tasks_on_one_cluster(
+    capsys: pytest.CaptureFixture[str], proc_cluster_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More tasks than clusters: both run together on k1, named by their titles only; one fixed scores 50%."""
+    monkeypatch.setenv("BREAKFIX_LABS_PATH", str(FIXTURES))
+    k1 = proc_cluster_factory(name="k1")
+    assert lab(capsys, "cluster", "adopt", str(k1.inventory), "--name", "k1", "--yes")[0] == 0
+    pool = ["--from", POOL[0], "--from", POOL[1], "--cluster", "k1", "--count", "2"]
+
+    code, _, err = lab(capsys, "exam", "mock", *pool, "--seed", "9", "--name", "clash")  # both in namespace shop
+    assert code == 1 and "no lab left to draw for me on cluster k1" in err, err
+    assert State().journal("k1") == []
+
+    code, out, err = lab(capsys, "exam", "mock", *pool, "--seed", "13", "--name", "mock-2")  # shop and store
+    assert code == 0, err
+    assert not any(lab_id in out + err for lab_id in POOL)
+    assert sorted(s.lab for s in State().open_sessions("k1")) == sorted(POOL)  # both on k1
+    code, out, err = lab(capsys, "--cluster", "k1", "status")
+    assert code == 0 and "2 labs run together" in out and not any(lab_id in out + err for lab_id in POOL)
+    code, out, err = lab(capsys, "--cluster", "k1", "grade")
+    assert code == 1 and "0 of 2 tasks fixed" in out and not any(lab_id in out + err for lab_id in POOL)
+
+    fix(k1, "store")  # the variant's task only
+    code, out, err = lab(capsys, "exam", "status", "--grade")
+    assert code == 0 and "scores (pass mark 66%): me 50% (1/2 fixed)" in out, out
+    code, out, err = lab(capsys, "exam", "end", "--json")
+    assert code == 0, err
+    board = json.loads(out)
+    assert board["results"] == [{"student": "me", "score_percent": 50.0, "passed": False, "tasks_fixed": 1, "tasks": 2}]
+    assert State().journal("k1") == [] and State().open_sessions("k1") == []
+    kube = kube_of(k1)
+    for namespace in ("shop", "store"):
+        left = kube.get("v1", "Namespace", namespace)
+        assert left is None or left["status"]["phase"] == "Terminating"

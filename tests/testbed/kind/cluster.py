@@ -96,7 +96,8 @@ class KindCluster:
 
     def stop(self) -> None:
         """`lab cluster down`, then remove whatever is left (containers, network, their cgroups)."""
-        ids = self.containers()
+        # full ids, taken before `lab cluster down` removes the containers: their cgroups are found by them
+        ids = [c["Id"] for c in dockercli.inspect("container", self.containers(), missing_ok=True)]
         if self.inventory.exists():  # still registered (a test may have taken it down already)
             down = self.lab("cluster", "down", "--name", self.name, timeout=300)
             if down.returncode != 0:
@@ -113,7 +114,8 @@ def container_ids(name: str) -> list[str]:
 def remove(name: str, network: str, ids: list[str] | None = None) -> None:
     """Remove a cluster's containers, its network and the empty cgroups its pods left on the host."""
     ids = container_ids(name) if ids is None else ids
-    full = [c["Id"] for c in dockercli.inspect("container", ids)] if ids else []
+    found = [c["Id"] for c in dockercli.inspect("container", ids, missing_ok=True)]
+    full = sorted(set(found) | {i for i in ids if len(i) == 64})  # full ids of containers already gone count too
     if ids:
         dockercli.docker("rm", "-f", "-v", *ids, check=False)
     testbed_network.remove(network)
