@@ -216,7 +216,7 @@ def exam_mock(
         typer.Option(
             "--count",
             min=1,
-            help="How many tasks (default: one per free cluster; more than the clusters: several run together on one).",
+            help="How many tasks (default: one per free cluster; more tasks than clusters run together on them).",
         ),
     ] = None,
     clusters: Annotated[

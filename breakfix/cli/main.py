@@ -331,7 +331,8 @@ def _start_together(
     limit = format_duration((first.deadline or 0) - (first.started or 0))
     again = "`lab start --count {} {}--seed {}`".format(count, "".join(f"--domain {d} " for d in domains), seed)
     replay = again if drawn else f"`lab start {' '.join(named)} --seed {seed}`"
-    print(f"\n== {len(started)} labs on {first.cluster}: you have {limit} for them all (seed {seed}: {replay}) ==")
+    labs = f"{len(started)} labs" if len(started) > 1 else "1 lab"
+    print(f"\n== {labs} on {first.cluster}: you have {limit} (seed {seed}: {replay}) ==")
     for number, (session, text) in enumerate(started, 1):
         print(f"\n-- task {number}: {shown_lab(session, bf.title_of(session))} --\n\n{text}")
     print(
