@@ -78,6 +78,12 @@ class Status:
         }
 
 
+def task_number(session: Session, index: int) -> int:
+    """A task's number among the labs run together: the exam's numbering, else its place (INDEX, from 1)."""
+    number = session.data.get(TASK)
+    return number if isinstance(number, int) else index
+
+
 def task_dict(session: Session, title: str) -> dict[str, Any]:
     """One of several labs run together, as `lab status -o json` shows it."""
     return {
@@ -164,24 +170,26 @@ class Breakfix:
         return cluster_variables(spec)
 
     def active(self, required: bool = True, task: int | None = None) -> Session | None:
-        """The cluster's running session; of several labs run together, task number TASK (1, 2, ...)."""
+        """The cluster's running session; of several labs run together, the one numbered TASK."""
         found = self.tasks()
         if not found:
             if required:
                 raise BreakfixError(f"no lab is running on {self.cluster().name}: start one with `lab start LAB`")
             return None
+        numbered = {task_number(s, i): s for i, s in enumerate(found, 1)}
+        numbers = " or ".join(str(n) for n in numbered)
         if task is None:
             if len(found) > 1 and required:
                 raise UsageError(
-                    f"{len(found)} labs run together on {self.cluster().name}: say which with --task 1..{len(found)}"
+                    f"{len(found)} labs run together on {self.cluster().name}: say which with --task {numbers}"
                 )
             return found[0]
-        if not 1 <= task <= len(found):
+        if task not in numbered:
             raise UsageError(
                 f"--task {task}: {self.cluster().name} runs "
-                + (f"tasks 1..{len(found)}" if len(found) > 1 else "one lab (task 1)")
+                + (f"tasks {numbers}" if len(found) > 1 else "one lab: leave --task out")
             )
-        return found[task - 1]
+        return numbered[task]
 
     def tasks(self) -> list[Session]:
         """The labs running on the cluster, in the order they were started (one unless started together)."""
@@ -206,11 +214,13 @@ class Breakfix:
         seed: int | None = None,
         drawn: bool = False,
         exam: str | None = None,
+        numbers: list[int] | None = None,
     ) -> list[tuple[Session, str]]:
         """Break the cluster for several labs at once, under one clock; returns each session and task text.
 
         Labs with variables draw their values from SEED (a fresh one when None), each its own. DRAWN: the
-        student did not choose the labs, so their ids (which name the faults) stay hidden until the reset."""
+        student did not choose the labs, so their ids (which name the faults) stay hidden until the reset.
+        NUMBERS: the tasks' numbers (an exam's), 1, 2, ... by default."""
         from breakfix.variants import random_seed
 
         chosen = random_seed() if seed is None else seed
@@ -219,7 +229,7 @@ class Breakfix:
             folders = [stack.enter_context(self._files_of(lab)) for lab in labs]
             with self.context(None) as ctx:
                 plan: list[tuple[Lab, Path | None]] = list(zip(labs, folders, strict=True))
-                sessions = runner.start_together(ctx, plan, student, exam=exam, drawn=drawn)
+                sessions = runner.start_together(ctx, plan, student, exam=exam, drawn=drawn, numbers=numbers)
                 return [(s, runner.render_task(ctx, lab)) for s, lab in zip(sessions, labs, strict=True)]
 
     def draw_together(self, count: int, domains: list[str], seed: int) -> list[str]:
@@ -408,8 +418,8 @@ class Breakfix:
             running = [session]
         else:  # the lab named may be running on any registered cluster: `--cluster` must not dodge the cost
             lab_id = self.lab(lab_id).id
-            found = (self.store.active_session(c["name"]) for c in self.store.clusters())
-            running = [s for s in found if s is not None and s.lab == lab_id]
+            found = (s for c in self.store.clusters() for s in self.store.open_sessions(c["name"]))
+            running = [s for s in found if s.lab == lab_id]
         for session in running:
             if session.status == SessionStatus.active:
                 self.store.update_session(session.id, data={**session.data, "solution_viewed": time.time()})

@@ -53,29 +53,41 @@ NODE_DATA = frozenset({"breakers.volumes.write_data", "breakers.volumes.create_v
 #: Namespaces whose objects every workload depends on (DNS, proxy, metrics, the control plane's pods).
 SHARED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 
-#: Kinds whose objects act on every namespace: creating or changing one changes the whole cluster.
-CLUSTER_WIDE_KINDS = frozenset(
+#: Cluster-scoped kinds a lab creates under its own names (claimed by name: two labs never make the same one).
+NAMED_CLUSTER_KINDS = frozenset({"PersistentVolume", "CertificateSigningRequest"})
+
+#: Kinds whose objects live in a namespace and act only there; any kind not known here or above (a policy,
+#: a flow schema, a CSI driver...) makes the lab run alone.
+NAMESPACED_KINDS = frozenset(
     {
-        "ValidatingWebhookConfiguration",
-        "MutatingWebhookConfiguration",
-        "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding",
-        "APIService",
-        "StorageClass",
-        "PriorityClass",
-        "CustomResourceDefinition",
-        "RuntimeClass",
-        "IngressClass",
-        "Node",
-        "ClusterRole",
-        "ClusterRoleBinding",
+        "Pod",
+        "Deployment",
+        "ReplicaSet",
+        "StatefulSet",
+        "DaemonSet",
+        "Job",
+        "CronJob",
+        "Service",
+        "Endpoints",
+        "EndpointSlice",
+        "ConfigMap",
+        "Secret",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "PersistentVolumeClaim",
+        "LimitRange",
+        "ResourceQuota",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "Ingress",
+        "NetworkPolicy",
+        "Lease",
     }
 )
 
-#: Cluster-scoped kinds a lab creates under its own names (claimed by name: two labs never make the same one).
-NAMED_CLUSTER_KINDS = frozenset({"PersistentVolume", "CertificateSigningRequest", "Namespace"})
-
-SECTIONS = ("setup", "break", "grade", "solve")
+SECTIONS = ("setup", "break", "confirm", "grade", "solve")
+CHECKS = ("confirm", "grade")
 
 
 @dataclass(frozen=True)
@@ -108,92 +120,136 @@ def _default(step: Step, name: str) -> Any:
     return param.default
 
 
-def _file_claims(lab: Lab, rel: str, namespace: str | None) -> tuple[set[str], str | None]:
-    """The namespaces and named objects a lab file's objects claim; or a reason the lab must run alone."""
-    text = (lab.folder / rel).read_text()
-    rendered = str(render(text, lab.values, keep_unknown=True)) if lab.values else text
+class _Alone(Exception):
+    """The lab must run alone; the message says why (for authors: it may name the fault)."""
+
+
+def _file_claims(lab: Lab, rel: str, namespace: str | None) -> set[str]:
+    """The namespaces and named objects a lab file's objects claim (_Alone: the lab must run alone)."""
+    try:
+        text = (lab.folder / rel).read_text()
+        rendered = str(render(text, lab.values, keep_unknown=True)) if lab.values else text
+        docs = [doc for doc in yaml.safe_load_all(rendered) if doc is not None]
+    except (OSError, UnicodeError, yaml.YAMLError) as exc:
+        raise _Alone(f"{rel} cannot be read ({type(exc).__name__})") from None
     claims: set[str] = set()
-    for doc in yaml.safe_load_all(rendered):
-        if not isinstance(doc, dict):
-            continue
-        kind, meta = str(doc.get("kind", "")), doc.get("metadata") or {}
-        name = str(meta.get("name", ""))
-        if _named(kind, name, meta):
-            claims.add(f"namespace {name}" if kind == "Namespace" else f"{kind} {name}")
-            continue
-        if kind in CLUSTER_WIDE_KINDS:
-            return claims, f"{rel} makes a {kind}"
-        ns = namespace or meta.get("namespace") or "default"
-        if ns in SHARED_NAMESPACES:
-            return claims, f"{rel} puts a {kind} into {ns}"
-        claims.add(f"namespace {ns}")
-        if kind == "Service":
-            for port in (doc.get("spec") or {}).get("ports") or []:
-                if isinstance(port, dict) and port.get("nodePort"):
-                    claims.add(f"node port {port['nodePort']}")
-    return claims, None
+    for doc in docs:
+        meta = doc.get("metadata") if isinstance(doc, dict) else None
+        if not isinstance(doc, dict) or not isinstance(meta, dict):
+            raise _Alone(f"{rel} holds something that is not an object")
+        claims |= _object_claims(rel, doc, meta, namespace)
+    return claims
 
 
-def _named(kind: str, name: str, meta: dict[str, Any]) -> bool:
-    """Whether a cluster-scoped object is the lab's own, under its own name (not shared by every namespace)."""
-    if kind.startswith("ClusterRole"):
-        return not name.startswith(("system:", "kubeadm:", "cluster-admin", "admin", "edit", "view"))
+def _object_claims(rel: str, doc: dict[str, Any], meta: dict[str, Any], namespace: str | None) -> set[str]:
+    """What one object of a lab file claims."""
+    kind, name = str(doc.get("kind", "")), str(meta.get("name", ""))
+    if kind == "Namespace":
+        return {f"namespace {name}"}
+    if _named(kind, name, doc, meta):
+        claims = {f"{kind} {name}"}
+        for subject in doc.get("subjects") or []:  # a binding reaches into its subjects' namespaces
+            if isinstance(subject, dict) and subject.get("namespace"):
+                claims.add(f"namespace {subject['namespace']}")
+        return claims
+    if kind not in NAMESPACED_KINDS:
+        raise _Alone(f"{rel} makes a {kind or 'kindless object'}")
+    ns = namespace or meta.get("namespace") or "default"
+    if ns in SHARED_NAMESPACES:
+        raise _Alone(f"{rel} puts a {kind} into {ns}")
+    claims = {f"namespace {ns}"}
+    if kind == "Service":
+        for port in (doc.get("spec") or {}).get("ports") or []:
+            if isinstance(port, dict) and port.get("nodePort"):
+                claims.add(f"node port {port['nodePort']}")
+    return claims
+
+
+def _named(kind: str, name: str, doc: dict[str, Any], meta: dict[str, Any]) -> bool:
+    """Whether a cluster-scoped object is the lab's own, under its own name, and reaches no other namespace's
+    workloads (a role aggregated into the built-in ones, or a binding to a group, reaches them all)."""
+    if kind == "ClusterRole":
+        aggregated = any("aggregate-to-" in str(k) for k in (meta.get("labels") or {}))
+        return not aggregated and not doc.get("aggregationRule") and not _system(name)
+    if kind == "ClusterRoleBinding":
+        subjects = [s for s in doc.get("subjects") or [] if isinstance(s, dict)]
+        return not _system(name) and all(s.get("kind") == "ServiceAccount" for s in subjects)
     if kind == "StorageClass":  # a class of the lab's own; the default class is every claim's
         notes = meta.get("annotations") or {}
         return not any(k.endswith("is-default-class") and str(v) == "true" for k, v in notes.items())
     return kind in NAMED_CLUSTER_KINDS
 
 
-def _step_claims(lab: Lab, step: Step, checks: bool) -> tuple[set[str], str | None]:
-    """What one step claims (CHECKS: a grade step, which reads); or why it makes the lab run alone."""
-    if step.ref in NODE_DATA:
-        node = step.kwargs.get("node", _default(step, "node"))
-        if str(node).startswith("control-plane") and step.ref != "breakers.volumes.write_data":
-            return set(), f"{step.ref} on the control plane"
-        return set(), None
+def _system(name: str) -> bool:
+    return name.startswith(("system:", "kubeadm:", "cluster-admin", "admin", "edit", "view"))
+
+
+def _check_claims(step: Step) -> set[str]:
+    """What a check claims: the namespace it reads (and may make throwaway objects in)."""
+    namespace = step.kwargs.get("namespace", _default(step, "namespace"))
+    if not isinstance(namespace, str) or not namespace or namespace in SHARED_NAMESPACES:
+        return set()  # reading kube-system does not change it; a lab that changes it runs alone anyway
+    return {f"namespace {namespace}"}
+
+
+def _node_data_claims(step: Step) -> set[str]:
+    """What a step that writes a node's disk claims: its folder and the volume it makes, by name."""
+    node = step.kwargs.get("node", _default(step, "node"))
+    if str(node).startswith("control-plane") and step.ref != "breakers.volumes.write_data":
+        raise _Alone(f"{step.ref} on the control plane")
+    claims = {f"node folder {step.kwargs[k]}" for k in ("folder", "path") if isinstance(step.kwargs.get(k), str)}
+    if step.ref == "breakers.volumes.create_volume" and isinstance(step.kwargs.get("name"), str):
+        claims.add(f"PersistentVolume {step.kwargs['name']}")
+    return claims
+
+
+def _step_claims(lab: Lab, step: Step, checks: bool) -> set[str]:
+    """What one step claims (CHECKS: a confirm or grade step, which reads); _Alone: the lab must run alone."""
     if checks:
-        namespace = step.kwargs.get("namespace")
-        if isinstance(namespace, str) and namespace in SHARED_NAMESPACES:
-            return set(), None  # reading kube-system does not change it; a lab that changes it runs alone anyway
-        return ({f"namespace {namespace}"} if isinstance(namespace, str) and namespace else set()), None
+        return _check_claims(step)
+    if step.ref in NODE_DATA:
+        return _node_data_claims(step)
     if step.ref not in IN_NAMESPACES:
-        return set(), f"{step.ref} is not known to stay inside namespaces"
+        raise _Alone(f"{step.ref} is not known to stay inside namespaces")
     kind = step.kwargs.get("kind", _default(step, "kind"))
-    if kind in CLUSTER_WIDE_KINDS:
-        return set(), f"{step.ref} changes a {kind}"
-    if kind in NAMED_CLUSTER_KINDS or kind == "StorageClass":  # a cluster-scoped object of the lab's own
-        return {f"{kind} {step.kwargs.get('name', '')}"}, None
+    name = step.kwargs.get("name")
+    if kind == "Namespace":
+        return {f"namespace {name}"}
+    if kind in NAMED_CLUSTER_KINDS:
+        return {f"{kind} {name}"}
+    if kind is not None and kind not in NAMESPACED_KINDS:
+        raise _Alone(f"{step.ref} changes a {kind}")
     namespace = step.kwargs.get("namespace", _default(step, "namespace"))
     claims: set[str] = set()
     for key, rel in step.kwargs.items():
         if (key == "file" or key.endswith("_file")) and isinstance(rel, str):
-            found, alone = _file_claims(lab, rel, namespace if isinstance(namespace, str) else None)
-            if alone:
-                return claims, alone
-            claims |= found
+            claims |= _file_claims(lab, rel, namespace if isinstance(namespace, str) else None)
     if isinstance(namespace, str) and namespace:
         if namespace in SHARED_NAMESPACES:
-            return claims, f"{step.ref} acts in {namespace}"
+            raise _Alone(f"{step.ref} acts in {namespace}")
         claims.add(f"namespace {namespace}")
     elif not claims and kind is not None:
         claims.add("namespace default")
-    return claims, None
+    return claims
 
 
 def footprint(lab: Lab) -> Footprint:
     """What LAB claims on its cluster, drawn from its steps (a variant: with its values in; a lab with variables
-    as written is judged by the variant of seed 0)."""
+    as written is judged by the variant of seed 0). Its alternatives count too: they are fixes a student may
+    make while another lab runs."""
     if lab.has_variables and lab.seed is None:
         lab = lab.variant(0)
-    claims: set[str] = set()
-    for section in SECTIONS:
-        for step in lab.steps.get(section, []):
-            found, alone = _step_claims(lab, step, checks=section == "grade")
-            if alone:
-                return Footprint(lab.id, frozenset({WHOLE}), f"{section}: {alone}")
-            claims |= found
     if "systemd" in lab.spec.requires or "static-pods" in lab.spec.requires:
         return Footprint(lab.id, frozenset({WHOLE}), "it needs node services or static pods")
+    sections = [(section, lab.steps.get(section, [])) for section in SECTIONS]
+    sections += [(f"alternatives.{name}", steps) for name, steps in lab.alternatives.items()]
+    claims: set[str] = set()
+    for section, steps in sections:
+        for step in steps:
+            try:
+                claims |= _step_claims(lab, step, checks=section in CHECKS)
+            except _Alone as why:
+                return Footprint(lab.id, frozenset({WHOLE}), f"{section}: {why}")
     return Footprint(lab.id, frozenset(claims))
 
 
@@ -215,6 +271,8 @@ def first_clash(labs: list[Lab]) -> str | None:
 
 def refuse_clashes(labs: list[Lab], cluster: str) -> None:
     """Refuse LABS on one cluster when two of them would interfere (one line, naming no fault)."""
+    if len(labs) < 2:
+        return
     why = first_clash(labs)
     if why:
         raise BreakfixError(f"these labs cannot run together on {cluster}: {why}; start them on separate clusters")

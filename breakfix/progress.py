@@ -8,10 +8,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from breakfix.api import Breakfix
+from breakfix.api import Breakfix, shown_lab_id
 from breakfix.model import CKA_DOMAIN_WEIGHTS
 from breakfix.results import CheckResult, GradeReport
-from breakfix.state import Session, SessionStatus, State
+from breakfix.state import OPEN, Session, SessionStatus, State
 
 #: How much each CKA domain weighs in the exam (percent).
 DOMAIN_WEIGHTS = CKA_DOMAIN_WEIGHTS
@@ -104,7 +104,9 @@ def history(
     for s in store.sessions(limit=1_000_000):
         info = labs.get(s.lab, LabInfo(s.lab, "", "unknown"))
         kind = outcome(s)
-        if (kind == "verified" and not include_verified) or (lab and s.lab != lab):
+        # a lab the student did not choose (an exam's, a drawn one) is named by its title until it is over
+        shown = s.lab if s.status not in OPEN or shown_lab_id(s) else "-"
+        if (kind == "verified" and not include_verified) or (lab and shown != lab):
             continue
         if domain and info.domain != domain:
             continue
@@ -112,7 +114,7 @@ def history(
         found.append(
             Attempt(
                 s.id,
-                s.lab,
+                shown,
                 info.title,
                 info.domain,
                 s.cluster,

@@ -114,23 +114,31 @@ def start_together(
     student: str | None = None,
     exam: str | None = None,
     drawn: bool = False,
+    numbers: list[int] | None = None,
 ) -> list[Session]:
     """Start several labs on one cluster, one after the other (each with its lab folder), under one clock.
 
     Labs that would interfere are refused first (breakfix.footprint). The first lab's session holds the
     cluster's lease and the fingerprint taken before them all; each lab journals under its own session.
-    When any of them fails to start, all of them are rolled back."""
+    When any of them fails to start, all of them are rolled back. NUMBERS: the tasks' numbers (an exam's),
+    1, 2, ... by default."""
     with locked(ctx):
-        return _start(ctx, labs, student, exam, drawn)
+        return _start(ctx, labs, student, exam, drawn, numbers or list(range(1, len(labs) + 1)))
 
 
 def _start(
-    ctx: Context, labs: list[tuple[Lab, Path | None]], student: str | None, exam: str | None, drawn: bool
+    ctx: Context,
+    labs: list[tuple[Lab, Path | None]],
+    student: str | None,
+    exam: str | None,
+    drawn: bool,
+    numbers: list[int],
 ) -> list[Session]:
     store, cluster = ctx.store, ctx.cluster.name
     active = store.active_session(cluster)
     if active is not None:
-        raise BreakfixError(f"lab {active.lab} is still running on {cluster}: `lab reset --cluster {cluster}` first")
+        which = "a lab" if active.exam or active.data.get(DRAWN) else f"lab {active.lab}"  # drawn: its id is hidden
+        raise BreakfixError(f"{which} is still running on {cluster}: `lab reset --cluster {cluster}` first")
     if store.journal(cluster):
         raise BreakfixError(
             f"cluster {cluster} has unfinished changes in its journal: run `lab reset --cluster {cluster}` first"
@@ -147,7 +155,9 @@ def _start(
     limit = sum(lab.spec.time_limit for lab, _folder in labs)
     try:  # the cluster's own lease: another machine, or another name for this cluster, is refused here
         until = time.time() + limit + LEASE_GRACE
-        hold_lease(ctx.kube, store, cluster, lead.id, "+".join(lab.id for lab, _f in labs), until, ctx.log)
+        hidden = drawn or exam is not None  # the marker is readable on the cluster: no id that names a fault
+        named = f"{len(labs)} lab(s)" if hidden else "+".join(lab.id for lab, _f in labs)
+        hold_lease(ctx.kube, store, cluster, lead.id, named, until, ctx.log)
     except BaseException:
         for session in sessions:
             store.update_session(session.id, status=SessionStatus.aborted.value, ended=time.time())
@@ -155,14 +165,14 @@ def _start(
     try:
         _on_session(ctx, lead)
         take_fingerprint(ctx)
-        for number, ((lab, folder), session) in enumerate(zip(labs, sessions, strict=True), 1):
+        for number, (lab, folder), session in zip(numbers, labs, sessions, strict=True):
             _on_session(ctx, session, folder)
             if drawn:
                 ctx.state.set(DRAWN, True)
             if len(labs) > 1:
                 ctx.state.set(TOGETHER, lead.id)
                 ctx.state.set(TASK, number)
-                ctx.log(f"task {number} of {len(labs)}")
+                ctx.log(f"task {number} ({len(labs)} in all)")
             if lab.seed is not None:  # a variant: its seed replays the attempt, its values show in exam reports
                 ctx.state.set(VARIANT, {"seed": lab.seed, "values": lab.values})
             _break_one(ctx, lab)
@@ -271,6 +281,15 @@ def free_lease(ctx: Context) -> None:
         ctx.log(f"could not free the cluster's lease ({exc}); it runs out by itself")
 
 
+def lease_label(ctx: Context, session: Session) -> str:
+    """What the cluster's lease says runs there: the labs' ids, or only how many when the student did not
+    choose them (an exam, a draw): the marker can be read on the cluster, and an id names the fault."""
+    together = ctx.store.together(session)
+    if any(s.exam or s.data.get(DRAWN) for s in together):
+        return f"{len(together)} lab(s)"
+    return "+".join(s.lab for s in together)
+
+
 def renew_lease(ctx: Context, session: Session) -> None:
     """Keep the lab's lease on the cluster while it runs; refuse when another holder took the cluster."""
     until = max(time.time(), session.deadline or 0.0) + LEASE_GRACE
@@ -278,7 +297,7 @@ def renew_lease(ctx: Context, session: Session) -> None:
         who = taken_over(ctx.kube, ctx.store, ctx.cluster.name, session.id)
         if who is not None:  # taking the lease again would hold a cluster this lab no longer runs on
             raise LeaseHeld(f"lab {session.lab} was taken over and reset from {who}: `lab reset` closes it here")
-        hold_lease(ctx.kube, ctx.store, ctx.cluster.name, session.id, session.lab, until, ctx.log)
+        hold_lease(ctx.kube, ctx.store, ctx.cluster.name, session.id, lease_label(ctx, session), until, ctx.log)
     except LeaseHeld:
         raise
     except BreakfixError:  # the API server down is often the lab's fault: the lease outlasts the deadline anyway

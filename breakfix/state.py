@@ -399,10 +399,10 @@ class State:
         self._q("DELETE FROM exam_controls WHERE exam=?", (name,))
 
     def exam_sessions(self, name: str) -> list[Session]:
-        """The newest session of each student on each of their clusters in the exam, oldest first."""
+        """The newest session of each student's task in the exam (a lab on a cluster), oldest first."""
         rows = self._q(f"SELECT {self._COLS} FROM sessions WHERE exam=? ORDER BY id", (name,))
-        newest = {(s.student, s.cluster): s for s in (self._session(r) for r in rows)}
-        return list(newest.values())
+        newest = {(s.student, s.cluster, s.lab): s for s in (self._session(r) for r in rows)}
+        return sorted(newest.values(), key=lambda s: s.id)
 
     def add_exam_control(
         self, name: str, at: float, action: str, student: str | None = None, seconds: float | None = None

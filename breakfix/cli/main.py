@@ -302,7 +302,7 @@ def _start_together(
     json_out: bool,
 ) -> None:
     """`lab start A B C` or `lab start --count N`: several labs on one cluster, under one clock."""
-    from breakfix.api import shown_lab
+    from breakfix.api import shown_lab, task_number
     from breakfix.durations import format_duration
     from breakfix.errors import UsageError
     from breakfix.variants import VariantError, parse_seed, random_seed
@@ -321,8 +321,8 @@ def _start_together(
                 "deadline": started[0][0].deadline,
                 "seed": seed,
                 "tasks": [
-                    {"task": number, "session": s.id, "lab": None if drawn else s.lab, "task_text": text}
-                    for number, (s, text) in enumerate(started, 1)
+                    {"task": task_number(s, n), "session": s.id, "lab": None if drawn else s.lab, "task_text": text}
+                    for n, (s, text) in enumerate(started, 1)
                 ],
             }
         )
@@ -333,8 +333,8 @@ def _start_together(
     replay = again if drawn else f"`lab start {' '.join(named)} --seed {seed}`"
     labs = f"{len(started)} labs" if len(started) > 1 else "1 lab"
     print(f"\n== {labs} on {first.cluster}: you have {limit} (seed {seed}: {replay}) ==")
-    for number, (session, text) in enumerate(started, 1):
-        print(f"\n-- task {number}: {shown_lab(session, bf.title_of(session))} --\n\n{text}")
+    for n, (session, text) in enumerate(started, 1):
+        print(f"\n-- task {task_number(session, n)}: {shown_lab(session, bf.title_of(session))} --\n\n{text}")
     print(
         "\nWhen you think they are fixed: `lab grade` (every task).  Stuck: `lab hint --task N`.  "
         "Give up: `lab reset` (all of them)."
@@ -344,14 +344,15 @@ def _start_together(
 @app.command()
 def task(number: TaskOpt = None) -> None:
     """Show the running lab's task again (every task, when labs run together)."""
-    from breakfix.api import shown_lab
+    from breakfix.api import shown_lab, task_number
 
     bf = _bf()
     running = bf.tasks()
     if number is None and len(running) > 1:
         for n, session in enumerate(running, 1):
-            _, text = bf.task(n)
-            print(f"-- task {n}: {shown_lab(session, bf.title_of(session))} --\n\n{text}\n")
+            number = task_number(session, n)
+            _, text = bf.task(number)
+            print(f"-- task {number}: {shown_lab(session, bf.title_of(session))} --\n\n{text}\n")
         return
     session, text = bf.task(number)
     from breakfix.api import shown_lab_id
@@ -362,7 +363,7 @@ def task(number: TaskOpt = None) -> None:
 @app.command()
 def status(output: OutputOpt = None, json_out: JsonOpt = False) -> None:
     """The running lab, time left, hints used and grading attempts."""
-    from breakfix.api import shown_lab, shown_lab_id
+    from breakfix.api import shown_lab, shown_lab_id, task_number
 
     fmt = _format(output, json_out)
     st = _bf().status()
@@ -379,8 +380,11 @@ def status(output: OutputOpt = None, json_out: JsonOpt = False) -> None:
     s = st.session
     if st.tasks:
         print(f"{st.cluster}: {len(st.tasks)} labs run together; time left {st.time_left}")
-        for number, (each, title) in enumerate(st.tasks, 1):
-            print(f"  task {number}: {shown_lab(each, title)} is {each.status.value}; hints used {each.hints_used}")
+        for n, (each, title) in enumerate(st.tasks, 1):
+            print(
+                f"  task {task_number(each, n)}: {shown_lab(each, title)} is {each.status.value}; "
+                f"hints used {each.hints_used}"
+            )
         return
     print(
         f"{st.cluster}: {shown_lab(s, st.lab_title)} is {st.status_text}; "
@@ -435,7 +439,7 @@ def grade(
 ) -> None:
     """Check the cluster, check by check (every task when labs run together); exit 0 fixed, 1 not fixed,
     3 could not grade (see the README)."""
-    from breakfix.api import shown_lab, shown_lab_id
+    from breakfix.api import shown_lab, shown_lab_id, task_number
     from breakfix.errors import BreakfixError, UsageError
 
     fmt = _format(output, json_out)
@@ -458,13 +462,15 @@ def grade(
     if fmt in ("json", "yaml", "name"):
         dicts = [{**r.as_dict(), "score_percent": score} for _s, r, score in shown]
         if several:
-            payload: object = {"tasks": [{"task": n, **d} for n, d in enumerate(dicts, 1)]}
+            numbers = [task_number(s, n) for n, (s, _r, _score) in enumerate(shown, 1)]
+            payload: object = {"tasks": [{"task": n, **d} for n, d in zip(numbers, dicts, strict=True)]}
         else:
             payload = dicts[0]
         emit(payload, fmt, names=[c.name for _s, r, _score in shown for c in r.checks])
     else:
-        for number, (session, report, score) in enumerate(shown, 1):
-            name = f"task {number}: {shown_lab(session, bf.title_of(session))}" if several else report.lab
+        for n, (session, report, score) in enumerate(shown, 1):
+            title = shown_lab(session, bf.title_of(session))
+            name = f"task {task_number(session, n)}: {title}" if several else report.lab
             _print_report(report, score, name, several)
         if several:
             mean = sum(score for _s, _r, score in shown) / len(shown)

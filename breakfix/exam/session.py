@@ -43,8 +43,10 @@ class SeatApi(Protocol):
         seed: int | None = None,
         drawn: bool = False,
         exam: str | None = None,
+        numbers: list[int] | None = None,
     ) -> list[tuple[Session, str]]:
-        """Break the cluster for the student's labs there, together (labs with variables: drawn from SEED)."""
+        """Break the cluster for the student's labs there, together (labs with variables: drawn from SEED;
+        NUMBERS: the tasks' numbers in the exam)."""
 
     def grade_tasks(self) -> list[tuple[Session, GradeReport, float]]:
         """Grade every lab running on the cluster."""
@@ -307,7 +309,8 @@ class ExamRunner:
                     self.log(f"[{first.student}] an earlier start did not finish: undoing it first")
                     api.reset()
                 seed = student_seed(exam_seed, first.student)  # the student's own values (labs with variables)
-                api.start_together([s.lab for s in group], student=first.student, seed=seed, exam=exam.name)
+                labs, numbers = [s.lab for s in group], [s.task for s in group]
+                api.start_together(labs, student=first.student, seed=seed, exam=exam.name, numbers=numbers)
                 # a mock's student must not read the lab
                 what = ", ".join(f"task {s.task}" if exam.mock else s.lab for s in group)
                 self.log(f"[{first.student}] {what} {'is' if len(group) == 1 else 'are'} live on {first.cluster}")

@@ -128,6 +128,9 @@ def test_a_mock_exam_deals_its_tasks_round_the_clusters_and_never_draws_labs_tha
         here = [runner.catalog.get(lab) for _task, c, lab in seats if c == cluster]
         assert first_clash(here) is None and not any(footprint(lab).alone for lab in here)
     assert [s.lab for s in store.open_sessions("k1")] == [seats[0][2], seats[2][2]]  # started together
+    assert [s.state for s in board.seats] == ["active"] * 4  # every task has its session on the board
+    again, failures = FakeRunner(store, {}).start(Path(store.exam(board.name)["file"]))  # nothing pending
+    assert failures == {} and [s.state for s in again.seats] == ["active"] * 4
 
 
 def test_an_exam_file_with_labs_that_clash_on_a_cluster_names_them(tmp_path: Path) -> None:

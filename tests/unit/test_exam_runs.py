@@ -39,6 +39,7 @@ class FakeCluster:
         seed: int | None = None,
         drawn: bool = False,
         exam: str | None = None,
+        numbers: list[int] | None = None,
     ) -> list[tuple[Session, str]]:
         step = self._next("start")
         if step == "start:unreachable":

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from breakfix.api import Breakfix, shown_lab, shown_lab_id
-from breakfix.catalog import Catalog, load_catalog
+from breakfix.catalog import Catalog, Lab, load_catalog
 from breakfix.errors import BreakfixError, UsageError
 from breakfix.footprint import WHOLE, first_clash, footprint, refuse_clashes
 from breakfix.inventory import ClusterSpec
@@ -60,8 +61,6 @@ def test_a_variant_is_judged_with_its_own_values(catalog: Catalog) -> None:
 
 def test_a_step_it_does_not_know_makes_the_lab_run_alone(tmp_path: Path) -> None:
     """Authors' own steps (BREAKFIX_STEP_MODULES) may do anything: such a lab never shares its cluster."""
-    import os
-
     os.environ["BREAKFIX_STEP_MODULES"] = "tests.steps"
     try:
         lab = lab_from(tmp_path)
@@ -118,3 +117,77 @@ def test_a_drawn_lab_is_named_by_its_title_only() -> None:
     assert shown_lab(session, "A node went quiet") == "kubelet-stopped (A node went quiet)"
     session.data[DRAWN] = True
     assert shown_lab_id(session) is None and shown_lab(session, "A node went quiet") == "A node went quiet"
+
+
+def _lab_with(tmp_path: Path, manifest: str, **change: object) -> Lab:
+    """A lab that applies MANIFEST and scales a Deployment in namespace team (checks from tests.steps)."""
+    os.environ["BREAKFIX_STEP_MODULES"] = "tests.steps"
+    try:
+        folder = tmp_path / "demo"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "objects.yaml").write_text(manifest)
+        scale = {"kind": "Deployment", "name": "app", "namespace": "team"}
+        spec = {
+            "setup": [{"apply": {"file": "objects.yaml"}}],
+            "break": [{"breakers.kube.scale": {**scale, "replicas": 0}}],
+            "grade": [{"tests.steps.ok": {}}],
+            "solve": [{"breakers.kube.scale": {**scale, "replicas": 1}}],
+            **change,
+        }
+        return lab_from(tmp_path, **spec)
+    finally:
+        del os.environ["BREAKFIX_STEP_MODULES"]
+
+
+APP = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app, namespace: team}\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "why"),
+    [
+        (  # a role aggregated into the built-in view role reaches every namespace's users
+            "kind: ClusterRole\nmetadata:\n  name: reads\n"
+            "  labels: {rbac.authorization.k8s.io/aggregate-to-view: 'true'}",
+            "makes a ClusterRole",
+        ),
+        (  # a binding to a group reaches every service account of the cluster
+            "kind: ClusterRoleBinding\nmetadata: {name: all}\nsubjects: [{kind: Group, name: system:serviceaccounts}]",
+            "makes a ClusterRoleBinding",
+        ),
+        ("kind: FlowSchema\nmetadata: {name: slow}", "makes a FlowSchema"),  # a kind it does not know
+        ("kind: MutatingAdmissionPolicy\nmetadata: {name: m}", "makes a MutatingAdmissionPolicy"),
+        ("kind: ConfigMap\nmetadata: {name: c, namespace: kube-system}", "puts a ConfigMap into kube-system"),
+        ("kind: [not, a, kind\n", "cannot be read (ParserError)"),  # a broken file: alone, never a traceback
+        ("metadata: a", "holds something that is not an object"),
+    ],
+)
+def test_objects_that_reach_beyond_the_labs_namespaces_make_it_run_alone(tmp_path: Path, extra: str, why: str) -> None:
+    lab = _lab_with(tmp_path, f"{APP}---\n{extra}\n")
+    found = footprint(lab)
+    assert found.alone and why in found.why
+    refuse_clashes([lab], "c1")  # one lab alone is never refused
+
+
+def test_a_binding_to_a_service_account_claims_its_namespace(tmp_path: Path) -> None:
+    binding = (
+        "kind: ClusterRoleBinding\nmetadata: {name: reads}\nsubjects: [{kind: ServiceAccount, name: a, namespace: ops}]"
+    )
+    claims = footprint(_lab_with(tmp_path, f"{APP}---\n{binding}\n")).claims
+    assert claims == {"namespace team", "namespace ops", "ClusterRoleBinding reads"}
+
+
+def test_a_step_on_a_namespace_claims_that_namespace(tmp_path: Path, catalog: Catalog) -> None:
+    """Labelling namespace shop (pod security, say) changes what svc-wrong-selector's pods may do there."""
+    label = {
+        "breakers.kube.patch": {"kind": "Namespace", "name": "shop", "patch": {"metadata": {"labels": {"a": "b"}}}}
+    }
+    lab = _lab_with(tmp_path, APP, solve=[label])
+    assert "namespace shop" in footprint(lab).claims
+    assert (
+        first_clash([lab, catalog.get("svc-wrong-selector")]) == "demo and svc-wrong-selector both use namespace shop"
+    )
+
+
+def test_checks_claim_the_namespace_they_default_to(catalog: Catalog) -> None:
+    """registry.anonymous_pull_refused makes its trial pod in `default` unless told otherwise."""
+    assert "namespace default" in footprint(catalog.get("image-pull-unauthorized")).claims

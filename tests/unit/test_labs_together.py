@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from breakfix import footprint, runner
-from breakfix.catalog import Lab, load_lab
+from breakfix.api import Breakfix
+from breakfix.catalog import Lab, load_catalog, load_lab
 from breakfix.clusters import read_lease
 from breakfix.errors import BreakfixError, StepError
 from breakfix.state import State
@@ -113,3 +114,17 @@ def test_another_machine_takes_labs_started_together_over_from_the_copy(tmp_path
     assert other.store.open_sessions("test") == [] and read_lease(kube)[1] is None
     taken = other.store.sessions("test")[0]
     assert taken.lab == "one" and "together" not in taken.data  # the first machine's session numbers stay there
+
+
+def test_reading_the_solution_of_any_lab_run_together_costs_that_labs_score() -> None:
+    store = State()
+    store.add_cluster("c1", "/nowhere/c1.yaml", "inventory", "m")
+    lead = store.new_session("c1", "svc-wrong-selector")
+    other = store.new_session("c1", "secret-key-missing")
+    store.update_session(lead.id, status="active", data={"together": lead.id, "task": 1})
+    store.update_session(other.id, status="active", data={"together": lead.id, "task": 2})
+    lab_id, text = Breakfix(store=store, catalog=load_catalog()).solution("secret-key-missing")
+    assert lab_id == "secret-key-missing" and text
+    assert store.session(other.id).data.get("solution_viewed") and not store.session(lead.id).data.get(
+        "solution_viewed"
+    )

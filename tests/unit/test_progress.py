@@ -110,6 +110,17 @@ def test_history_filters(store: State) -> None:
     assert [a.lab for a in progress.history(store, LABS, limit=2)] == ["w1", "n2"]
 
 
+def test_history_names_a_running_lab_the_student_did_not_choose_by_its_title_only(store: State) -> None:
+    """A drawn lab's id names its fault: hidden (and not found by it) until the lab is over, as in an exam."""
+    drawn = store.new_session("c9", "n1", None, None)
+    store.update_session(drawn.id, status="active", started=NOW, data={"drawn": True})
+    shown = progress.history(store, LABS)[0]
+    assert (shown.lab, shown.title) == ("-", "Net one")
+    assert drawn.id not in [a.id for a in progress.history(store, LABS, lab="n1")]
+    store.update_session(drawn.id, status="closed")
+    assert progress.history(store, LABS)[0].lab == "n1"
+
+
 def test_outcome_of_a_running_lab() -> None:
     from breakfix.state import Session
 

@@ -400,6 +400,7 @@ class SeatOnFakes:
         seed: int | None = None,
         drawn: bool = False,
         exam: str | None = None,
+        numbers: list[int] | None = None,
     ) -> list[tuple[Session, str]]:
         assert seed is not None, "a lab with variables is started with the student's seed"
         assert len(lab_ids) == 1, "one task per cluster in these exams"

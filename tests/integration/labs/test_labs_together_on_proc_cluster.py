@@ -52,7 +52,7 @@ def test_two_labs_on_one_cluster(capsys: pytest.CaptureFixture[str], cluster: An
     assert [t["lab"] for t in status["tasks"]] == ["svc-wrong-selector", "svc-variant"]
     assert [t["status"] for t in status["tasks"]] == ["active", "active"]
     code, _, err = lab(capsys, "hint")
-    assert code == 2 and "--task 1..2" in err
+    assert code == 2 and "--task 1 or 2" in err
     code, out, _ = lab(capsys, "hint", "--task", "2")
     assert code == 0 and out.startswith("hint 1/3:") and "store" in out
 
