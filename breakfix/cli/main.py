@@ -194,6 +194,12 @@ def show(lab_id: LabArg, spoilers: SpoilersOpt = False, output: OutputOpt = None
         "cheats_tested": list(lab.cheats) if spoilers else len(lab.cheats),
         "alternatives_tested": list(lab.alternatives) if spoilers else len(lab.alternatives),
     }
+    if spoilers:  # what it touches names the area of the fault: for authors
+        from breakfix.footprint import footprint
+
+        found = footprint(lab)
+        data["shares_a_cluster"] = not found.alone
+        data["footprint"] = found.why if found.alone else sorted(found.claims)
     if fmt in ("json", "yaml", "name"):
         emit(data, fmt, names=[lab.id])
         return
@@ -214,6 +220,12 @@ def show(lab_id: LabArg, spoilers: SpoilersOpt = False, output: OutputOpt = None
         cheats = ", ".join(lab.cheats) if spoilers else str(len(lab.cheats))
         alts = ", ".join(lab.alternatives) if spoilers else str(len(lab.alternatives))
         print(f"verified against shortcuts (cheats): {cheats or '0'}; other valid fixes: {alts or '0'}")
+    if spoilers:
+        claims = data["footprint"]
+        shared = (
+            f"may run with others; claims {', '.join(claims)}" if data["shares_a_cluster"] else f"runs alone ({claims})"
+        )
+        print(f"on a cluster (`lab start A B`): {shared}")
 
 
 @app.command()

@@ -88,6 +88,17 @@ def test_show_hides_the_summary_and_the_names_of_cheats(capsys: pytest.CaptureFi
     assert code == 0 and lab.spec.summary in out and all(c in out for c in lab.cheats)
     code, out, _ = run(capsys, "show", lab.id, "-o", "json", "--spoilers")
     assert json.loads(out)["summary"] == lab.spec.summary
+    assert json.loads(out)["shares_a_cluster"] is False and "kube-system" in json.loads(out)["footprint"]
+
+
+def test_show_tells_authors_what_a_lab_claims_on_a_shared_cluster(capsys: pytest.CaptureFixture[str]) -> None:
+    """Only with --spoilers: what a lab touches names the area of its fault."""
+    code, out, _ = run(capsys, "show", "secret-key-missing")
+    assert code == 0 and "claims" not in out and "payments" not in out.split("graded by")[1]
+    code, out, _ = run(capsys, "show", "secret-key-missing", "--spoilers")
+    assert code == 0 and "on a cluster (`lab start A B`): may run with others; claims namespace payments" in out
+    code, out, _ = run(capsys, "show", "kubelet-stopped", "--spoilers")
+    assert "on a cluster (`lab start A B`): runs alone (it needs node services or static pods)" in out
 
 
 def _values(value: Any) -> Iterator[str]:
