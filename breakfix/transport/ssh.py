@@ -111,28 +111,41 @@ class SSHTransport(ShellTransport):
         transport = client.get_transport()
         return transport is not None and transport.is_active()
 
-    def _exec(self, line: str, stdin: bytes | None, timeout: float | None) -> tuple[int, bytes, bytes]:
-        client = self._connect()
-        transport = client.get_transport()
-        assert transport is not None
-        try:
-            channel = transport.open_session(timeout=self.connect_timeout)
-            # paramiko waits for the server's answer to exec without a deadline: close the channel if it stalls
-            guard = threading.Timer(self.connect_timeout, channel.close)
-            guard.daemon = True
-            guard.start()
+    def _start(self, line: str, stdin: bytes | None, timeout: float | None) -> paramiko.Channel:
+        """A channel running LINE, its input sent; on a connection that died since its last use (the server
+        dropped it), the command is started once more on a new one: it never ran on the dead one."""
+        for attempt in (1, 2):
+            client = self._connect()
+            transport = client.get_transport()
+            assert transport is not None
+            started = False
             try:
-                channel.exec_command(line)
-            finally:
-                guard.cancel()
-            channel.settimeout(timeout if timeout is not None else self.connect_timeout * 6)
-            if stdin:
-                channel.sendall(stdin)
-            channel.shutdown_write()
-        except Exception as exc:
-            self.close()  # a stalled connection is not reused
-            reason = str(exc) or type(exc).__name__
-            raise NodeError(f"{self.description}: cannot run a command: {reason}") from None
+                channel = transport.open_session(timeout=self.connect_timeout)
+                # paramiko waits for the server's answer to exec without a deadline: close the channel if it stalls
+                guard = threading.Timer(self.connect_timeout, channel.close)
+                guard.daemon = True
+                guard.start()
+                try:
+                    channel.exec_command(line)
+                    started = True
+                finally:
+                    guard.cancel()
+                channel.settimeout(timeout if timeout is not None else self.connect_timeout * 6)
+                if stdin:
+                    channel.sendall(stdin)
+                channel.shutdown_write()
+                return channel
+            except Exception as exc:
+                self.close()  # a stalled or broken connection is not reused
+                dropped = isinstance(exc, (OSError, EOFError)) and not started
+                if dropped and attempt == 1:
+                    continue
+                reason = str(exc) or type(exc).__name__
+                raise NodeError(f"{self.description}: cannot run a command: {reason}") from None
+        raise AssertionError("unreachable")
+
+    def _exec(self, line: str, stdin: bytes | None, timeout: float | None) -> tuple[int, bytes, bytes]:
+        channel = self._start(line, stdin, timeout)
         out, err = bytearray(), bytearray()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
