@@ -1,10 +1,10 @@
 """What a lab touches on its cluster, so that labs that would interfere never run together on one cluster.
 
-A footprint is drawn from the lab's own steps (setup, break, grade, solve), never declared by hand: a step
-known to stay inside namespaces claims those namespaces (and the cluster-wide objects its files create, by
-name); anything else, a node's services or files, the control plane, kube-system, a setting every workload
-shares, or a step this table does not know, claims the whole cluster and runs alone. Cautious on purpose:
-two labs run together only when neither can change what the other one's checks see.
+A footprint is drawn from the lab's own steps (setup, break, confirm, grade, solve and the alternative fixes),
+never declared by hand: a step known to stay inside namespaces claims those namespaces (and the cluster-wide
+objects its files create, by name); anything else, a node's services or files, the control plane, kube-system,
+a setting every workload shares, or a step this table does not know, claims the whole cluster and runs alone.
+Cautious on purpose: two labs run together only when neither can change what the other one's checks see.
 """
 
 from __future__ import annotations

@@ -208,49 +208,43 @@ def test_another_machine_resets_a_lab_from_the_journal_copy_on_the_node(
     assert "nothing to undo" in again.stdout
 
 
-#: four labs that keep to namespaces of their own (one services-networking, three troubleshooting)
-MOCK_POOL = ["svc-wrong-selector", "readiness-wrong-path", "liveness-probe-port", "secret-key-missing"]
+#: two labs that keep to namespaces of their own (one services-networking, one troubleshooting)
+MOCK_POOL = ["svc-wrong-selector", "readiness-wrong-path"]
 
 
 @pytest.mark.after_the_rest
-def test_a_mock_exam_of_four_tasks_on_the_one_cluster(kind_cluster: KindCluster, kind_verify: Verifying) -> None:
-    """Four labs live at once on real nodes, named by their titles only; two fixed by hand score 50%; the end
-    resets all four."""
+def test_a_mock_exam_of_two_tasks_on_the_one_cluster(kind_cluster: KindCluster, kind_verify: Verifying) -> None:
+    """Two labs live at once on real nodes, named by their titles only; one fixed by hand scores 50%; the end
+    resets both."""
     kind_verify.process.wait(timeout=3600)  # the cluster is free again
-    args = ["--count", "4", "--cluster", kind_cluster.name, "--seed", "7", "--name", "kind-mock"]
+    args = ["--count", "2", "--cluster", kind_cluster.name, "--seed", "7", "--name", "kind-mock"]
     started = kind_cluster.lab("exam", "mock", *args, *(a for lab in MOCK_POOL for a in ("--from", lab)), timeout=1800)
     assert started.returncode == 0, started.stderr
     status = kind_cluster.lab("status", "--json")
     tasks = json.loads(status.stdout)["tasks"]
-    assert len(tasks) == 4 and all(t["lab"] is None and t["status"] == "active" for t in tasks)
+    assert len(tasks) == 2 and all(t["lab"] is None and t["status"] == "active" for t in tasks)
     graded = kind_cluster.lab("grade", timeout=900)
-    assert graded.returncode == 1 and "0 of 4 tasks fixed" in graded.stdout
+    assert graded.returncode == 1 and "0 of 2 tasks fixed" in graded.stdout
     for lab_id in MOCK_POOL:  # the student's own commands never name a lab
         assert lab_id not in started.stdout + started.stderr + status.stdout + graded.stdout + graded.stderr
 
-    # a student's fixes, by kubectl: the Service selects the app again; the probe asks for a page that exists
+    # a student's fix, by kubectl: the Service selects the app again
     selector = [{"op": "replace", "path": "/spec/selector", "value": {"app": "web"}}]
     kubectl(kind_cluster, "-n", "shop", "patch", "svc", "web", "--type=json", "-p", json.dumps(selector))
-    path = "/spec/template/spec/containers/0/readinessProbe/httpGet/path"
-    probe = [{"op": "replace", "path": path, "value": "/status.html"}]
-    kubectl(kind_cluster, "-n", "docs", "patch", "deployment", "wiki", "--type=json", "-p", json.dumps(probe))
-    kubectl(kind_cluster, "-n", "docs", "rollout", "status", "deployment/wiki", "--timeout=300s")
 
-    def two_fixed() -> str | None:
+    def one_fixed() -> str | None:
         board = kind_cluster.lab("exam", "status", "--grade", timeout=900)
-        return board.stdout if "me 50% (2/4 fixed)" in board.stdout else None
+        return board.stdout if "me 50% (1/2 fixed)" in board.stdout else None
 
-    eventually("two of the four tasks to grade as fixed", two_fixed, timeout=300, interval=10)
+    eventually("one of the two tasks to grade as fixed", one_fixed, timeout=300, interval=10)
     ended = kind_cluster.lab("exam", "end", "--json", timeout=1800)
     assert ended.returncode == 0, ended.stderr
     board = json.loads(ended.stdout)
-    assert board["results"] == [{"student": "me", "score_percent": 50.0, "passed": False, "tasks_fixed": 2, "tasks": 4}]
-    assert [(d["domain"], d["score_percent"]) for d in board["domains"]] == [
-        ("troubleshooting", pytest.approx(100 / 3, abs=0.1)),
-        ("services-networking", 100.0),
-    ]
+    assert board["results"] == [{"student": "me", "score_percent": 50.0, "passed": False, "tasks_fixed": 1, "tasks": 2}]
+    domains = {d["domain"]: d["score_percent"] for d in board["domains"]}
+    assert domains == {"troubleshooting": 0.0, "services-networking": 100.0}
     assert sorted(s["lab"] for s in board["students"]) == sorted(MOCK_POOL)
-    for namespace in ("shop", "docs", "store", "payments"):
+    for namespace in ("shop", "docs"):
         left = kubectl(kind_cluster, "get", "namespace", namespace, "--ignore-not-found", "-o", "name")
         assert not left or "Terminating" in kubectl(kind_cluster, "get", "namespace", namespace, check=False)
     assert json.loads(kind_cluster.lab("status", "--json").stdout)["status"] == "idle"
