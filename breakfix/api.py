@@ -19,7 +19,7 @@ from breakfix.errors import BreakfixError, UsageError
 from breakfix.inventory import ClusterSpec
 from breakfix.kube import KubeClient
 from breakfix.lock import cluster_lock
-from breakfix.providers.base import Snapshots
+from breakfix.providers.base import Pausable, Snapshots
 from breakfix.results import GradeReport
 from breakfix.state import DRAWN, RUNNING, TASK, Session, SessionStatus, State
 
@@ -374,18 +374,46 @@ class Breakfix:
 
     def snapshots(self) -> Snapshots:
         """The cluster's provider, when it can save and restore whole clusters."""
+        hint = "`lab reset` replays the journal instead"
+        provider = self._created_by_breakfix(f"it has no snapshots; {hint}")
+        if not isinstance(provider, Snapshots):
+            raise BreakfixError(f"{self.cluster().provider} clusters have no snapshots: {hint}")
+        return provider
+
+    def _created_by_breakfix(self, lacks: str) -> object:
+        """The provider that created the cluster; an adopted cluster is refused with what it LACKS."""
         from breakfix.providers import REGISTRY, get_provider
 
         spec = self.cluster()
         if spec.provider not in REGISTRY:
-            raise BreakfixError(
-                f"{spec.name} was adopted ({spec.provider}), not created by breakfix: it has no snapshots; "
-                "`lab reset` replays the journal instead"
-            )
-        provider = get_provider(spec.provider)
-        if not isinstance(provider, Snapshots):
-            raise BreakfixError(f"{spec.provider} clusters have no snapshots: `lab reset` replays the journal instead")
+            raise BreakfixError(f"{spec.name} was adopted ({spec.provider}), not created by breakfix: {lacks}")
+        return get_provider(spec.provider)
+
+    def _pausable(self) -> Pausable:
+        provider = self._created_by_breakfix("stop and start its machines yourself")
+        if not isinstance(provider, Pausable):
+            raise BreakfixError(f"{self.cluster().provider} clusters cannot be stopped and started by breakfix")
         return provider
+
+    def stop_cluster(self) -> None:
+        """Stop the cluster's machines to free this one; labs, journal and data are kept for `start_cluster`."""
+        name = self.cluster().name
+        provider = self._pausable()
+        with cluster_lock(self.store.path.parent, name):
+            provider.stop(name, self.log or (lambda _m: None))
+
+    def start_cluster(self, timeout: float = 600) -> float:
+        """Start a stopped cluster and wait until every node is Ready and kube-system serves; returns the wait."""
+        from breakfix.cluster_ready import wait_until_ready
+
+        name = self.cluster().name
+        provider = self._pausable()
+        log = self.log or (lambda _m: None)
+        with cluster_lock(self.store.path.parent, name):
+            provider.start(name, log)
+            self._cluster = None  # node addresses may have moved: read the rewritten inventory
+            with self.context() as ctx:
+                return wait_until_ready(ctx.kube, log, timeout)
 
     def reset_to_snapshot(self, label: str) -> int:
         """Restore snapshot LABEL (faster than undoing, and it undoes anything); returns the journal entries dropped."""

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 import shlex
+import sys
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from breakfix.errors import ApiRefused, ClusterError, StepError
@@ -15,6 +18,49 @@ from breakfix.transport.base import CommandResult, FileStat
 
 class Unexpected(AssertionError):
     """A fake was asked for something the test did not allow."""
+
+
+FAKE_COMMAND = """\
+#!{python}
+import json, os, sys
+script = json.load(open({script!r}))
+calls = json.load(open({calls!r})) if os.path.exists({calls!r}) else []
+if len(calls) >= len(script) or script[len(calls)]["argv"] != sys.argv[1:]:
+    sys.stderr.write("fake {name}: unexpected call %r\\n" % (sys.argv[1:],))
+    sys.exit(97)
+step = script[len(calls)]
+calls.append({{"argv": sys.argv[1:], "cwd": os.environ.get("VAGRANT_CWD"),
+              "dotfile": os.environ.get("VAGRANT_DOTFILE_PATH")}})
+json.dump(calls, open({calls!r}, "w"))
+sys.stdout.write(step.get("stdout", ""))
+sys.exit(step.get("rc", 0))
+"""
+
+
+class FakeCommand:
+    """A program NAME in FOLDER/bin (put first on PATH) that answers a script of expected calls, in order, and
+    refuses anything else with exit 97."""
+
+    def __init__(self, name: str, folder: Path) -> None:
+        self.bin = folder / "bin"
+        self.bin.mkdir(exist_ok=True)
+        self.script = folder / f"{name}-script.json"
+        self.calls_file = folder / f"{name}-calls.json"
+        self.script.write_text("[]")
+        exe = self.bin / name
+        exe.write_text(
+            FAKE_COMMAND.format(python=sys.executable, name=name, script=str(self.script), calls=str(self.calls_file))
+        )
+        exe.chmod(0o755)
+
+    def expect(self, *steps: tuple[list[str], str, int]) -> None:
+        """Allow these calls, in this order: (argv, stdout, exit code)."""
+        self.script.write_text(json.dumps([{"argv": a, "stdout": out, "rc": rc} for a, out, rc in steps]))
+
+    @property
+    def calls(self) -> list[dict[str, str]]:
+        """The calls made so far: argv, and Vagrant's VAGRANT_CWD and VAGRANT_DOTFILE_PATH as "cwd" and "dotfile"."""
+        return json.loads(self.calls_file.read_text()) if self.calls_file.exists() else []
 
 
 class FakeTransport:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from breakfix.cli.main import JsonOpt, OutputOpt, _bf, _format, reset
 from breakfix.cli.output import emit, emit_json, say, table
+
+if TYPE_CHECKING:
+    from breakfix.api import Breakfix
 
 cluster_app: typer.Typer = typer.Typer(help="Lab clusters: register, choose, inspect.", no_args_is_help=True)
 
@@ -103,6 +106,40 @@ def cluster_down(
     bf.forget_cluster(name)
     _remove_context(name)
     print(f"cluster {name} deleted")
+
+
+def _chosen(name: str | None) -> Breakfix:
+    """The API on cluster NAME, or on the one `-c/--cluster` or `lab cluster use` chose."""
+    bf = _bf()
+    if name is not None:
+        bf.cluster_name = name
+    return bf
+
+
+ChosenOpt = Annotated[str | None, typer.Option(help="Cluster name (default: the current cluster).")]
+
+
+@cluster_app.command("stop")
+def cluster_stop(name: ChosenOpt = None) -> None:
+    """Stop a created cluster's nodes to free this machine; `lab cluster start` brings it back as it was."""
+    bf = _chosen(name)
+    cluster = bf.cluster().name
+    if bf.unfinished(cluster):
+        say(f"note: a lab is still running on {cluster}; its time keeps counting while the cluster is stopped")
+    bf.stop_cluster()
+    print(f"cluster {cluster} stopped: `lab cluster start --name {cluster}` brings it back")
+
+
+@cluster_app.command("start")
+def cluster_start(
+    name: ChosenOpt = None,
+    timeout: Annotated[int, typer.Option(min=30, help="Seconds to wait for every node to be Ready.")] = 600,
+) -> None:
+    """Start a stopped cluster and wait until every node is Ready and kube-system's workloads serve."""
+    bf = _chosen(name)
+    cluster = bf.cluster().name
+    took = bf.start_cluster(timeout)
+    print(f"cluster {cluster} is back: every node Ready, kube-system serving ({took:.0f}s after its nodes started)")
 
 
 @cluster_app.command("adopt")

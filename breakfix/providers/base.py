@@ -63,6 +63,19 @@ class Snapshots(Protocol):
         ...
 
 
+@runtime_checkable
+class Pausable(Protocol):
+    """A provider whose clusters can be stopped to free the machine and started again as they were."""
+
+    def stop(self, name: str, log: Log) -> None:
+        """Stop every node of cluster NAME (its disks, and so the cluster's state, are kept)."""
+        ...
+
+    def start(self, name: str, log: Log) -> Path:
+        """Start every node of cluster NAME again; returns its inventory, rewritten where node addresses moved."""
+        ...
+
+
 def cluster_dir(name: str) -> Path:
     """Where breakfix keeps a created cluster's inventory, kubeconfig and keys."""
     return state_dir() / "clusters" / name

@@ -64,6 +64,25 @@ def discover_nodes(cluster: str, docker: str = "docker") -> list[dict[str, str]]
     return sorted(nodes, key=lambda n: (n["role"] != "control-plane", n["name"]))
 
 
+def node_containers(cluster: str, docker: str = "docker") -> list[tuple[str, str]]:
+    """The cluster's node containers, running or stopped, as (name, role): control planes first."""
+    out = subprocess.run(
+        [docker, "ps", "--all", "--filter", f"label={CLUSTER_LABEL}={cluster}",
+         "--format", f'{{{{.Names}}}}\t{{{{.Label "{ROLE_LABEL}"}}}}'],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if out.returncode != 0:
+        raise ClusterError(f"docker ps failed: {out.stderr.strip()}")
+    found = []
+    for line in out.stdout.splitlines():
+        name, _, role = line.partition("\t")
+        if name.strip():
+            found.append((name.strip(), role.strip() or "worker"))
+    if not found:
+        raise ClusterError(f"no node containers carry {CLUSTER_LABEL}={cluster}: was it deleted outside breakfix?")
+    return sorted(found, key=lambda n: (n[1] != "control-plane", n[0]))
+
+
 def free_host_port(preferred: int = NODEPORT) -> int:
     """PREFERRED when nothing listens on it at 127.0.0.1, else a free port the system picks."""
     for port in (preferred, 0):
@@ -178,6 +197,25 @@ class KindProvider:
         inventory = cluster_dir(name) / "inventory.yaml"
         inventory.write_text(yaml.safe_dump(inventory_for(name, nodes, kubeconfig, workers, images), sort_keys=False))
         return inventory
+
+    def stop(self, name: str, log: Log) -> None:
+        """`docker stop` the node containers, workers first (systemd in each shuts its services down)."""
+        nodes = node_containers(name)
+        workers = [n for n, role in nodes if role != "control-plane"]
+        planes = [n for n, role in nodes if role == "control-plane"]
+        for group in (workers, planes):
+            if group:
+                stream(["docker", "stop", "--time", "60", *group], log, "stopping the node containers", timeout=600)
+
+    def start(self, name: str, log: Log) -> Path:
+        """`docker start` the node containers, control plane first; the inventory gets their new addresses."""
+        nodes = node_containers(name)
+        planes = [n for n, role in nodes if role == "control-plane"]
+        workers = [n for n, role in nodes if role != "control-plane"]
+        for group in (planes, workers):
+            if group:
+                stream(["docker", "start", *group], log, "starting the node containers", timeout=600)
+        return self._describe(name, len(workers), cluster_dir(name) / "kubeconfig", log)
 
     def down(self, name: str, log: Log) -> None:
         """Delete the cluster and its folder."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from breakfix.errors import ClusterError, UsageError
@@ -56,10 +57,22 @@ class VagrantProvider:
             "VAGRANT_DOTFILE_PATH": str(cluster_dir(name) / ".vagrant"),
         }
 
+    def _write_inventory(self, name: str, log: Log) -> Path:
+        """Write the cluster's inventory from `vagrant ssh-config` (SSH ports, keys and scanned host keys)."""
+        folder = cluster_dir(name)
+        stream(
+            [sys.executable, str(vagrant_dir() / "inventory_from_ssh_config.py"), "--out", str(folder)],
+            log,
+            "writing the inventory (host keys scanned from the VMs)",
+            env=self._env(name),
+        )
+        inventory = folder / "inventory.yml"
+        if not inventory.is_file():
+            raise ClusterError(f"no inventory was written to {inventory}")
+        return inventory
+
     def up(self, name: str, workers: int, log: Log, image: str | None = None) -> Path:
         """Boot the VMs, write the inventory from `vagrant ssh-config`, provision them with the playbooks."""
-        import sys
-
         from breakfix.ansible import run_playbook
 
         if image:
@@ -72,15 +85,7 @@ class VagrantProvider:
             "applies to kind only)"
         )
         stream(["vagrant", "up", "--no-provision"], log, "booting VMs", env=env)
-        stream(
-            [sys.executable, str(vagrant_dir() / "inventory_from_ssh_config.py"), "--out", str(folder)],
-            log,
-            "writing the inventory (host keys scanned from the new VMs)",
-            env=env,
-        )
-        inventory = folder / "inventory.yml"
-        if not inventory.is_file():
-            raise ClusterError(f"no inventory was written to {inventory}")
+        inventory = self._write_inventory(name, log)
         log("provisioning with Ansible (kubeadm + containerd + Calico)")
         run_playbook(
             vagrant_dir() / "playbooks" / "site.yml",
@@ -89,6 +94,15 @@ class VagrantProvider:
             extravars={"kubeconfig_fetch_dest": str(folder / "admin.conf")},
         )
         return inventory
+
+    def stop(self, name: str, log: Log) -> None:
+        """`vagrant halt`: every VM shuts down cleanly; its disk stays."""
+        stream(["vagrant", "halt"], log, "halting VMs", env=self._env(name))
+
+    def start(self, name: str, log: Log) -> Path:
+        """`vagrant up --no-provision`, then the inventory again (Vagrant may forward SSH on other ports)."""
+        stream(["vagrant", "up", "--no-provision"], log, "booting VMs", env=self._env(name))
+        return self._write_inventory(name, log)
 
     def down(self, name: str, log: Log) -> None:
         """Destroy the VMs and the cluster's folder."""

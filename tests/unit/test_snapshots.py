@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,7 @@ from breakfix.errors import BreakfixError, ClusterError
 from breakfix.providers.base import CLEAN_SNAPSHOT, cluster_dir
 from breakfix.providers.vagrant import VagrantProvider, parse_snapshot_list
 from breakfix.state import State
-from tests.fakes import FakeKube
+from tests.fakes import FakeCommand, FakeKube
 
 # What `vagrant snapshot list --machine-readable` prints: cp1 has two snapshots, w1 one, w2 none.
 LISTING = """\
@@ -32,49 +30,12 @@ LISTING = """\
 1700000000,w2,ui,detail,You can take a snapshot using `vagrant snapshot save`. Note that\\nnot all providers
 """
 
-FAKE_VAGRANT = """\
-#!{python}
-import json, os, sys
-script = json.load(open({script!r}))
-calls = json.load(open({calls!r})) if os.path.exists({calls!r}) else []
-if len(calls) >= len(script) or script[len(calls)]["argv"] != sys.argv[1:]:
-    sys.stderr.write("fake vagrant: unexpected call %r\\n" % (sys.argv[1:],))
-    sys.exit(97)
-step = script[len(calls)]
-calls.append({{"argv": sys.argv[1:], "cwd": os.environ.get("VAGRANT_CWD"),
-              "dotfile": os.environ.get("VAGRANT_DOTFILE_PATH")}})
-json.dump(calls, open({calls!r}, "w"))
-sys.stdout.write(step.get("stdout", ""))
-sys.exit(step.get("rc", 0))
-"""
-
-
-class FakeVagrant:
-    """A `vagrant` on PATH that answers a script of expected calls, in order, and refuses anything else."""
-
-    def __init__(self, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.script = folder / "script.json"
-        self.calls_file = folder / "calls.json"
-        self.script.write_text("[]")
-        exe = folder / "bin" / "vagrant"
-        exe.parent.mkdir()
-        exe.write_text(FAKE_VAGRANT.format(python=sys.executable, script=str(self.script), calls=str(self.calls_file)))
-        exe.chmod(0o755)
-        monkeypatch.setenv("PATH", f"{exe.parent}:/usr/bin:/bin")
-
-    def expect(self, *steps: tuple[list[str], str, int]) -> None:
-        """Allow these calls, in this order: (argv, stdout, exit code)."""
-        self.script.write_text(json.dumps([{"argv": a, "stdout": out, "rc": rc} for a, out, rc in steps]))
-
-    @property
-    def calls(self) -> list[dict[str, str]]:
-        """The calls made so far."""
-        return json.loads(self.calls_file.read_text()) if self.calls_file.exists() else []
-
 
 @pytest.fixture
-def vagrant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeVagrant:
-    return FakeVagrant(tmp_path, monkeypatch)
+def vagrant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeCommand:
+    fake = FakeCommand("vagrant", tmp_path)
+    monkeypatch.setenv("PATH", f"{fake.bin}:/usr/bin:/bin")
+    return fake
 
 
 LIST = ["snapshot", "list", "--machine-readable"]
@@ -89,7 +50,7 @@ def test_parse_snapshot_list() -> None:
     assert parse_snapshot_list("") == {}
 
 
-def test_list_is_what_every_vm_has(vagrant: FakeVagrant) -> None:
+def test_list_is_what_every_vm_has(vagrant: FakeCommand) -> None:
     two_vms = "\n".join(line for line in LISTING.splitlines() if ",w2," not in line)
     vagrant.expect((LIST, LISTING, 0), (LIST, two_vms, 0))
     assert VagrantProvider().snapshot_list("lab") == []  # w2 has none
@@ -97,7 +58,7 @@ def test_list_is_what_every_vm_has(vagrant: FakeVagrant) -> None:
     assert {c["dotfile"] for c in vagrant.calls} == {str(cluster_dir("lab") / ".vagrant")}
 
 
-def test_save_replaces_and_restore_skips_provisioners(vagrant: FakeVagrant) -> None:
+def test_save_replaces_and_restore_skips_provisioners(vagrant: FakeCommand) -> None:
     vagrant.expect(
         (["snapshot", "save", "--force", CLEAN_SNAPSHOT], "", 0),
         (LIST, LISTING.replace(",w2,", ",w1,"), 0),
@@ -110,13 +71,13 @@ def test_save_replaces_and_restore_skips_provisioners(vagrant: FakeVagrant) -> N
     assert any("saving snapshot breakfix-clean" in line for line in logged)
 
 
-def test_restore_refuses_a_snapshot_some_vm_lacks(vagrant: FakeVagrant) -> None:
+def test_restore_refuses_a_snapshot_some_vm_lacks(vagrant: FakeCommand) -> None:
     vagrant.expect((LIST, LISTING, 0))  # a restore call would be refused by the fake
     with pytest.raises(ClusterError, match="no snapshot 'breakfix-clean' on every VM"):
         VagrantProvider().snapshot_restore("lab", CLEAN_SNAPSHOT, print)
 
 
-def test_unsupported_provider_fails_with_vagrants_reason(vagrant: FakeVagrant) -> None:
+def test_unsupported_provider_fails_with_vagrants_reason(vagrant: FakeCommand) -> None:
     refusal = "1700000000,,error-exit,Vagrant::Errors::SnapshotNotSupported,This provider doesn't support snapshots.\n"
     vagrant.expect((["snapshot", "save", "--force", "x"], refusal, 1))
     with pytest.raises(ClusterError, match="saving snapshot x failed"):
@@ -136,7 +97,7 @@ def register(tmp_path: Path, provider: str) -> State:
 
 
 def test_reset_to_snapshot_voids_the_journal_and_checks_the_marker(
-    tmp_path: Path, vagrant: FakeVagrant, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, vagrant: FakeCommand, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = register(tmp_path, "vagrant")
     session = store.new_session("lab", "etcd-datadir")
@@ -158,7 +119,7 @@ def test_reset_to_snapshot_voids_the_journal_and_checks_the_marker(
 
 
 def test_reset_to_snapshot_refuses_a_cluster_whose_marker_changed(
-    tmp_path: Path, vagrant: FakeVagrant, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, vagrant: FakeCommand, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = register(tmp_path, "vagrant")
     kube = FakeKube({"ConfigMap"})  # the snapshot predates the marker: nothing marks it any more
@@ -186,8 +147,8 @@ def test_snapshots_need_a_provider_that_has_them(
         assert capsys.readouterr().err == f"lab: {message} `lab reset` replays the journal instead\n"
 
 
-def test_image_is_for_kind_only(capsys: pytest.CaptureFixture[str], vagrant: FakeVagrant) -> None:
-    (vagrant.script.parent / "bin" / "ansible-playbook").symlink_to("/bin/true")
+def test_image_is_for_kind_only(capsys: pytest.CaptureFixture[str], vagrant: FakeCommand) -> None:
+    (vagrant.bin / "ansible-playbook").symlink_to("/bin/true")
     assert main(["cluster", "up", "--provider", "vagrant", "--image", "kindest/node:v1.34.0"]) == 2
     assert "--image is for kind" in capsys.readouterr().err
     assert vagrant.calls == []

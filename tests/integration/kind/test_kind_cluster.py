@@ -122,6 +122,25 @@ spec:
     kubectl(kind_cluster, "delete", "pod,service", "web", "client", "kind-web", "--ignore-not-found", "--wait=false")
 
 
+def test_stop_and_start_bring_the_cluster_back(kind_cluster: KindCluster) -> None:
+    """`lab cluster stop` stops every node container; `lab cluster start` waits until all is Ready again, with the
+    inventory naming the nodes' addresses as docker gives them now (the labs below are verified on it)."""
+    stopped = kind_cluster.lab("cluster", "stop", "--name", kind_cluster.name, timeout=900)
+    assert stopped.returncode == 0, stopped.stderr
+    assert f"cluster {kind_cluster.name} stopped" in stopped.stdout
+    running = dockercli.lines("ps", "--filter", f"label=io.x-k8s.kind.cluster={kind_cluster.name}", "-q")
+    assert running == [], "node containers still running after `lab cluster stop`"
+    started = kind_cluster.lab("cluster", "start", "--name", kind_cluster.name, timeout=900)
+    assert started.returncode == 0, started.stderr + started.stdout
+    assert f"cluster {kind_cluster.name} is back: every node Ready" in started.stdout
+    for node in load_inventory(kind_cluster.inventory).nodes:
+        ip = dockercli.docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", node.name)
+        assert node.ip == ip.strip(), f"{node.name}: the inventory says {node.ip}, docker {ip.strip()}"
+    status = kind_cluster.lab("cluster", "status", "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["marked"] is True
+
+
 ON_KIND = ["svc-wrong-selector", "etcd-datadir"]  # an API-only lab and a node lab (docker exec)
 
 
