@@ -40,6 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     lab = str(Path(sys.executable).with_name("lab"))
     env = {**os.environ, "BREAKFIX_STATE_DIR": tempfile.mkdtemp(prefix="bench-state-")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as on a user's machine: the warm-up run leaves compiled modules
     base = median_seconds([sys.executable, "-c", "pass"], args.runs, env)
     print(f"python -c pass      median {base:.3f} s")
     complete = {**env, "_LAB_COMPLETE": "complete_bash", "COMP_WORDS": "lab show etcd", "COMP_CWORD": "2"}

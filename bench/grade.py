@@ -41,6 +41,7 @@ def main() -> int:
         return 2
     lab = str(Path(sys.executable).with_name("lab"))
     env = {**os.environ, "BREAKFIX_STATE_DIR": tempfile.mkdtemp(prefix="bench-grade-")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # compiled modules cached, as on a user's machine
     cluster = start_proc_cluster(name="bench-grade")
     try:
         for step in (["cluster", "adopt", str(cluster.inventory), "--yes"], ["start", LAB]):
