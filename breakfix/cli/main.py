@@ -7,9 +7,10 @@ import tempfile
 import traceback
 from dataclasses import replace
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -751,6 +752,12 @@ def _click_exceptions() -> ModuleType:
         return importlib.import_module("click.exceptions")
 
 
+@cache
+def _command() -> Any:
+    """The click command typer builds from `app`, built once a process (most of what a command costs in-process)."""
+    return typer.main.get_command(app)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and map errors to exit codes: 1 expected, 2 usage, 3 unexpected, 130 Ctrl-C."""
     from breakfix.cli.output import end_progress
@@ -771,7 +778,7 @@ def _dispatch(argv: list[str] | None) -> int:
     from breakfix.cli.entry import broken_pipe, hoist_global_options, lower_command_options, output_as_json_flag
     from breakfix.cli.output import AS_YAML
 
-    command = typer.main.get_command(app)
+    command = _command()
     args = hoist_global_options(lower_command_options(sys.argv[1:] if argv is None else argv, command), command)
     try:
         args, chosen = output_as_json_flag(args, command)
