@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import copy
-import time
 import uuid
 from typing import Any
 
+from breakfix.clock import CLOCK
 from breakfix.durations import Seconds
 from breakfix.errors import BreakfixError
 from breakfix.kube import Kube
@@ -21,9 +21,9 @@ def _trial(kube: Kube, pod: dict[str, Any], wait_for: float) -> tuple[bool, str]
     name, namespace = pod["metadata"]["name"], pod["metadata"]["namespace"]
     kube.create(pod)
     try:
-        deadline = time.monotonic() + wait_for
+        deadline = CLOCK.monotonic() + wait_for
         why = "its containers did not start in time"
-        while time.monotonic() < deadline:
+        while CLOCK.monotonic() < deadline:
             live = kube.get("v1", "Pod", name, namespace) or {}
             statuses = (live.get("status") or {}).get("containerStatuses") or []
             waiting = [(s.get("state") or {}).get("waiting") or {} for s in statuses]
@@ -32,7 +32,7 @@ def _trial(kube: Kube, pod: dict[str, Any], wait_for: float) -> tuple[bool, str]
                 return False, f"{failures[0]['reason']}: {str(failures[0].get('message') or '')[:300]}"
             if statuses and all(s.get("imageID") for s in statuses):
                 return True, ""
-            time.sleep(2)
+            CLOCK.sleep(2)
         return False, why
     finally:
         kube.delete("v1", "Pod", name, namespace)
@@ -81,19 +81,35 @@ def app_pulls_afresh(
 def anonymous_pull_refused(
     kube: Kube, images: dict[str, str], role: str = "private-web", namespace: str = "default", wait_for: Seconds = 120.0
 ) -> CheckResult:
-    """A pod with no pull credentials cannot pull the registry's image ROLE (no node pulls in everybody's name)."""
+    """A pod with no pull credentials cannot pull the registry's image ROLE (no node pulls in everybody's name).
+
+    The pod runs as a ServiceAccount of its own, made for the trial: pull secrets a student gave NAMESPACE's
+    `default` account (a valid way to give its pods credentials) must not make the trial a pull with them."""
+    name = f"anonymous-pull-check-{uuid.uuid4().hex[:6]}"
+    account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": name, "namespace": namespace, "labels": {PROBE_LABEL: "pull"}},
+        "automountServiceAccountToken": False,
+    }
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": f"anonymous-pull-check-{uuid.uuid4().hex[:6]}", "namespace": namespace,
-                     "labels": {PROBE_LABEL: "pull"}},
+        "metadata": {"name": name, "namespace": namespace, "labels": {PROBE_LABEL: "pull"}},
         "spec": _pulling_afresh({"containers": [{"name": "app", "image": images[role]}],
+                                 "serviceAccountName": name,
                                  "automountServiceAccountToken": False}),
     }  # fmt: skip
+    try:
+        kube.create(account)
+    except BreakfixError as exc:
+        return CheckResult("error", f"could not run the pull trial: {exc}")
     try:
         ok, why = _trial(kube, pod, wait_for)
     except BreakfixError as exc:
         return CheckResult("error", f"could not run the pull trial: {exc}")
+    finally:
+        kube.delete("v1", "ServiceAccount", name, namespace)
     if not ok and ("401" in why or "nauthorized" in why or "credentials" in why or "denied" in why):
         return passed("the registry still refuses pulls without credentials")
     if ok:

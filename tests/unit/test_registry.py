@@ -44,7 +44,7 @@ def config_of(kube: FakeKube, namespace: str, name: str) -> dict[str, Any]:
 
 @pytest.fixture
 def kube() -> FakeKube:
-    k = FakeKube({"Secret", "Pod", "Deployment"})
+    k = FakeKube({"Secret", "Pod", "Deployment", "ServiceAccount"})
     k.create(login())
     return k
 
@@ -92,6 +92,12 @@ class Kubelet:
         create = kube.create
 
         def create_and_run(obj: dict[str, Any]) -> dict[str, Any]:
+            if obj["kind"] == "Pod" and not obj["spec"].get("imagePullSecrets"):  # the ServiceAccount admission
+                namespace, account = obj["metadata"]["namespace"], obj["spec"].get("serviceAccountName", "default")
+                found = kube.get("v1", "ServiceAccount", account, namespace)
+                if found is None and account != "default":  # every namespace has its `default`
+                    raise StepError(f'pods "x" is forbidden: error looking up service account {namespace}/{account}')
+                obj = {**obj, "spec": {**obj["spec"], "imagePullSecrets": (found or {}).get("imagePullSecrets") or []}}
             made = create(obj)
             if obj["kind"] == "Pod":
                 self.pods.append(obj)
@@ -147,10 +153,24 @@ def test_the_pull_trial_pulls_afresh_with_the_apps_credentials(kube: FakeKube) -
     assert "does not exist" in app_pulls_afresh(kube, "nope", "shop", wait_for=5).message
 
 
+def account(name: str, namespace: str, pull_secrets: list[str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": name, "namespace": namespace},
+        "imagePullSecrets": [{"name": s} for s in pull_secrets],
+    }
+
+
 def test_anonymous_pulls_must_be_refused_for_lack_of_credentials(kube: FakeKube) -> None:
     kubelet = Kubelet(kube, with_login)
+    # a valid way to give default's pods credentials: the trial pod must still pull as nobody
+    kube.create(account("default", "default", ["registry-login"]))
     assert anonymous_pull_refused(kube, IMAGES, wait_for=5).ok
-    assert kubelet.pods[-1]["spec"]["containers"][0]["image"] == IMAGES["private-web"]
+    trial = kubelet.pods[-1]
+    assert trial["spec"]["containers"][0]["image"] == IMAGES["private-web"]
+    assert trial["spec"]["imagePullSecrets"] == [] and trial["spec"]["serviceAccountName"].startswith("anonymous-")
+    assert [a["metadata"]["name"] for a in kube.list("v1", "ServiceAccount", "default")] == ["default"]  # removed
     Kubelet(kube, lambda _pod: True)  # a node that pulls in everybody's name
     opened = anonymous_pull_refused(kube, IMAGES, wait_for=5)
     assert not opened.ok and "pulls in everybody's name" in opened.message
