@@ -12,6 +12,13 @@ Against each, from the broken cluster:
   StatefulSet with claim templates, whose copy would leave claims behind). Its undo re-creates the
   original with a new UID, which graders that remember the UID rightly refuse: so it comes last.
 
+Against each Service the lab's break changed (`routed_services`), from the broken cluster, as a hurried student
+would route it to the app's pods without repairing it (both written by `breakers.kube.endpoints_by_hand`, to the
+ready pods the Service selected before the break, on the port it sent them to):
+
+- `hand-endpoints`: the selector taken off and the Endpoints written by hand;
+- `hand-slice`: an EndpointSlice of one's own beside the controller's.
+
 A lab where one of these is a valid fix names it under `exempt_bypasses`, with why, and it is not run.
 """
 
@@ -26,6 +33,7 @@ from breakfix.state import JournalEntry
 from breakfix.steps import Step, bind, render
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
+BREAK = "break"
 SCALABLE = ("Deployment", "StatefulSet")
 RENAMED_SUFFIX = "-renamed"
 #: Arguments of grade steps that name something other than a workload: a ServiceAccount or a Service named
@@ -92,6 +100,85 @@ def graded_targets(grade: list[Step], journal: list[JournalEntry], variables: Ma
         if any(name in names and ns in (None, namespace) for ns, names in named)
     ]
     return sorted(found)
+
+
+@dataclass(frozen=True, order=True)
+class RoutedService:
+    """A Service the lab's break changed, with the selector and first port it had before."""
+
+    namespace: str
+    name: str
+    selector: tuple[tuple[str, str], ...]
+    target_port: int | str
+
+    @property
+    def label(self) -> str:
+        """How bypass names write it: Service/shop/web."""
+        return f"Service/{self.namespace}/{self.name}"
+
+
+def routed_services(journal: list[JournalEntry]) -> list[RoutedService]:
+    """The Services the break changed that routed to pods by a selector before it (as setup left them)."""
+    before: dict[tuple[str, str], Mapping[str, Any] | None] = {}
+    for entry in journal:
+        rec = entry.record
+        if entry.phase == BREAK and entry.kind == "object" and rec.get("kind") == "Service" and rec.get("namespace"):
+            before.setdefault((rec["namespace"], rec["name"]), rec.get("previous"))
+    found = []
+    for (namespace, name), previous in before.items():
+        spec = (previous or {}).get("spec") or {}
+        selector, ports = spec.get("selector") or {}, spec.get("ports") or []
+        if selector and ports and spec.get("type") != "ExternalName":
+            first = ports[0]
+            target = first.get("targetPort", first.get("port"))
+            found.append(RoutedService(namespace, name, tuple(sorted(selector.items())), target))
+    return sorted(found)
+
+
+def _ready_pods(kube: Kube, selector: Mapping[str, str], namespace: str) -> list[Mapping[str, Any]]:
+    """The live pods matching SELECTOR that are Ready and have an address."""
+    pods = kube.list("v1", "Pod", namespace, label_selector=",".join(f"{k}={v}" for k, v in selector.items()))
+    return [p for p in pods if not p["metadata"].get("deletionTimestamp") and _ready(p.get("status") or {})]
+
+
+def _ready(status: Mapping[str, Any]) -> bool:
+    """The pod has an address and its Ready condition is True."""
+    conditions = status.get("conditions") or []
+    return bool(status.get("podIP")) and any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _port_number(target: int | str, pods: list[Mapping[str, Any]]) -> int | None:
+    """TARGET as a number: itself, or the container port of that name on the pods (None when none has it)."""
+    if isinstance(target, int):
+        return target
+    if target.isdigit():
+        return int(target)
+    for pod in pods:
+        for container in (pod.get("spec") or {}).get("containers") or []:
+            for port in container.get("ports") or []:
+                if port.get("name") == target and isinstance(port.get("containerPort"), int):
+                    return int(port["containerPort"])
+    return None
+
+
+def plan_routing(kube: Kube, services: list[RoutedService], exempt: Mapping[str, str] | None = None) -> list[Bypass]:
+    """The hand-routing bypasses for SERVICES as the break left them (those that still exist and whose pods are
+    ready to route to), minus the lab's EXEMPT ones."""
+    out: list[Bypass] = []
+    for svc in services:
+        if kube.get("v1", "Service", svc.name, svc.namespace) is None:
+            continue
+        selector = dict(svc.selector)
+        pods = _ready_pods(kube, selector, svc.namespace)
+        port = _port_number(svc.target_port, pods)
+        if not pods or port is None:
+            continue
+        args = {"service": svc.name, "namespace": svc.namespace, "pods": selector, "port": port}
+        for name, extra in (("hand-endpoints", {}), ("hand-slice", {"slice_only": True})):
+            full = f"{name}:{svc.label}"
+            if full not in (exempt or {}):
+                out.append(Bypass(full, [_step("breakers.kube.endpoints_by_hand", {**args, **extra})]))
+    return out
 
 
 def _containers(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from breakfix import journal_copy, node_files, object_fingerprint
-from breakfix.bypasses import Bypass, graded_targets, plan
+from breakfix.bypasses import Bypass, graded_targets, plan, plan_routing, routed_services
 from breakfix.catalog import Lab
 from breakfix.clock import CLOCK
 from breakfix.clusters import (
@@ -576,10 +576,12 @@ def _verify(
 
 
 def _bypasses(ctx: Context, lab: Lab, started_at: int) -> list[Bypass]:
-    """The generic bypasses that apply to the lab's graded workloads as the break left them."""
+    """The generic bypasses that apply to the lab's graded workloads and the Services its break changed, as the
+    break left them."""
     journal = ctx.store.journal(ctx.cluster.name, started_at)
     targets = graded_targets(lab.steps["grade"], journal, ctx.variables())
-    return plan(ctx.kube, targets, lab.spec.exempt_bypasses)
+    exempt = lab.spec.exempt_bypasses
+    return plan(ctx.kube, targets, exempt) + plan_routing(ctx.kube, routed_services(journal), exempt)
 
 
 def wait_for_api(ctx: Context, timeout: float = 240) -> None:

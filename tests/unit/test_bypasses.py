@@ -9,7 +9,7 @@ import pytest
 
 from breakers import bypass
 from breakfix import runner
-from breakfix.bypasses import Bypass, Target, graded_targets, plan
+from breakfix.bypasses import Bypass, RoutedService, Target, graded_targets, plan, plan_routing, routed_services
 from breakfix.catalog import Lab
 from breakfix.changes import ChangeLog
 from breakfix.state import JournalEntry
@@ -205,3 +205,68 @@ def test_no_bypass_window_tries_none(lab_dict: Callable[..., Lab], monkeypatch: 
 
     monkeypatch.setattr(runner, "_bypasses", refused)
     assert all(p.ok for p in runner.verify(ctx, lab, settle=1, bypass_window=0))
+
+
+def service_entry(name: str, previous: dict[str, Any] | None, phase: str = "break") -> JournalEntry:
+    record = {"apiVersion": "v1", "kind": "Service", "name": name, "namespace": "shop", "previous": previous}
+    return JournalEntry(0, "test", 1, phase, "object", record)
+
+
+def service(name: str, selector: dict[str, str] | None, target: int | str = 8080) -> dict[str, Any]:
+    spec: dict[str, Any] = {"ports": [{"name": "http", "port": 80, "targetPort": target}]}
+    if selector is not None:
+        spec["selector"] = selector
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "shop"}, "spec": spec}
+
+
+def pod(name: str, ip: str, ready: bool = True, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "shop", "labels": labels or {"app": "web"}},
+        "spec": {"containers": [{"name": "app", "ports": [{"name": "web", "containerPort": 8080}]}]},
+        "status": {"podIP": ip, "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+    }
+
+
+def test_routed_services_are_those_the_break_changed_as_setup_left_them() -> None:
+    journal = [
+        service_entry("web", None, phase="setup"),  # created by setup
+        service_entry("web", service("web", {"app": "web"}, "web")),  # the break changed it: as setup left it
+        service_entry("web", service("web", {"app": "other"})),  # changed again: the first change counts
+        service_entry("db", service("db", {"app": "db"}), phase="setup"),  # only setup touched it
+        service_entry("ext", service("ext", None)),  # it routed by no selector before the break
+        service_entry("new", None),  # the break created it
+    ]
+    (found,) = routed_services(journal)
+    assert (found.namespace, found.name, dict(found.selector)) == ("shop", "web", {"app": "web"})
+    assert found.target_port == "web"
+    assert found.label == "Service/shop/web"
+
+
+def test_hand_routing_goes_to_the_ready_pods_on_the_port_the_service_used_before_the_break() -> None:
+    kube = FakeKube({"Service", "Pod"})
+    kube.create(service("web", {"app": "web"}, target=9999))  # broken: the wrong target port
+    kube.create(pod("web-1", "10.0.0.2"))
+    kube.create(pod("web-2", "10.0.0.3", ready=False))
+    routed = [
+        RoutedService("shop", "web", (("app", "web"),), "web"),  # a named port: the pods' number for it
+        RoutedService("shop", "gone", (("app", "web"),), 80),  # deleted since: nothing to route
+        RoutedService("shop", "web", (("app", "none"),), 80),  # no ready pod to route to
+    ]
+    kube.create(service("none", None))
+    planned = plan_routing(kube, routed, {"hand-slice:Service/shop/web": "the lab allows a slice"})
+    assert [b.name for b in planned] == ["hand-endpoints:Service/shop/web"]
+    (step,) = planned[0].steps
+    assert step.ref == "breakers.kube.endpoints_by_hand" and not planned[0].after_fix
+    assert step.kwargs == {"service": "web", "namespace": "shop", "pods": {"app": "web"}, "port": 8080}
+
+
+def test_an_unnamed_port_that_no_pod_declares_gets_no_hand_routing() -> None:
+    kube = FakeKube({"Service", "Pod"})
+    kube.create(service("web", {"app": "web"}))
+    kube.create(pod("web-1", "10.0.0.2"))
+    assert plan_routing(kube, [RoutedService("shop", "web", (("app", "web"),), "metrics")]) == []
+    slices = plan_routing(kube, [RoutedService("shop", "web", (("app", "web"),), "8080")])
+    assert [b.name for b in slices] == ["hand-endpoints:Service/shop/web", "hand-slice:Service/shop/web"]
+    assert slices[1].steps[0].kwargs["slice_only"] is True and slices[1].steps[0].kwargs["port"] == 8080
