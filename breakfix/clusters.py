@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import socket
 import time
 import uuid
@@ -12,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from breakfix.cluster_choice import chosen_cluster
 from breakfix.errors import ApiRefused, ClusterError, NotALabCluster
 from breakfix.inventory import ClusterSpec, load_inventory
 from breakfix.kube import Kube, KubeClient
@@ -24,33 +24,8 @@ MARKER_NAME = "breakfix-lab-cluster"
 
 def resolve_cluster(store: State, name: str | None = None) -> ClusterSpec:
     """The cluster to use: --cluster, then BREAKFIX_CLUSTER, then the default, then the only one."""
-    known = {c["name"]: c for c in store.clusters()}
-    tried = []
-    chosen = name
-    if chosen:
-        tried.append(f"--cluster {chosen}")
-    elif os.environ.get("BREAKFIX_CLUSTER"):
-        chosen = os.environ["BREAKFIX_CLUSTER"]
-        tried.append(f"BREAKFIX_CLUSTER={chosen}")
-    elif store.get_setting("default_cluster"):
-        chosen = store.get_setting("default_cluster")
-        tried.append(f"the default cluster {chosen}")
-    elif len(known) == 1:
-        chosen = next(iter(known))
-    if not chosen:
-        if not known:
-            raise ClusterError(
-                "no lab cluster yet: create one with `lab cluster up` or register one with "
-                "`lab cluster adopt INVENTORY`"
-            )
-        raise ClusterError(
-            f"several clusters are registered ({', '.join(known)}): pick one with --cluster or `lab cluster use NAME`"
-        )
-    if chosen not in known:
-        raise ClusterError(
-            f"no registered cluster {chosen!r} (tried {', '.join(tried)}; registered: {', '.join(known) or 'none'})"
-        )
-    spec = load_inventory(known[chosen]["inventory"])
+    chosen, inventory = chosen_cluster(store, name)
+    spec = load_inventory(inventory)
     if spec.name != chosen:
         spec = dataclasses.replace(spec, name=chosen)
     return spec

@@ -1,4 +1,5 @@
-"""The `lab` console script: serve `lab list` and lab-id completion before importing the full CLI."""
+"""The `lab` console script: serve `lab list`, `lab --help`, an idle `lab status` and lab-id completion before
+importing the full CLI."""
 
 from __future__ import annotations
 
@@ -34,14 +35,19 @@ def fast_complete(env: dict[str, str] | os._Environ[str]) -> bool:
 def run() -> None:
     """Console-script entry point."""
     try:
+        from breakfix.cli.fast import fast_help, fast_status
         from breakfix.cli.listing import fast_list
 
-        if fast_complete(os.environ) or fast_list(sys.argv[1:]):
+        argv = sys.argv[1:]
+        if fast_complete(os.environ) or fast_list(argv) or fast_help(argv):
             code = 0
         else:
-            from breakfix.cli.main import main
+            fast = fast_status(argv)
+            if fast is None:
+                from breakfix.cli.main import main
 
-            code = main()
+                fast = main()
+            code = fast
         sys.stdout.flush()  # a reader that left early shows here, not in a traceback at exit
     except BrokenPipeError:
         code = broken_pipe()

@@ -385,10 +385,9 @@ def status(output: OutputOpt = None, json_out: JsonOpt = False) -> None:
         emit(st.as_dict(), fmt, names=[n for n in names if n])
         return
     if st.session is None:
-        print(
-            f"{st.cluster}: no lab running"
-            + (f" ({st.journal_entries} unfinished changes: run `lab reset`)" if st.journal_entries else "")
-        )
+        from breakfix.cli.fast import idle_line
+
+        print(idle_line(st.cluster, st.journal_entries))
         return
     s = st.session
     if st.tasks:

@@ -1,0 +1,136 @@
+"""Answers `lab --help` and an idle `lab status` give without importing typer, pydantic or the cluster clients.
+
+Each answer is the one the full CLI gives: the help text is the full CLI's own, cached beside the state and keyed
+by the CLI's sources and the width it was laid out for; `lab status` with no lab running reads the store with the
+same code the full CLI uses. Anything else (a running lab, an option, a stale cache) goes to the full CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from breakfix import __version__
+from breakfix.paths import state_dir
+
+#: click lays help out for the terminal's width, at most this many columns (its default max_content_width)
+HELP_MAX_WIDTH = 80
+CLUSTER_OPTIONS = ("-c", "--cluster")
+
+
+def help_width() -> int:
+    """The width click lays `lab --help` out for in this terminal."""
+    return max(min(shutil.get_terminal_size().columns, HELP_MAX_WIDTH) - 2, 50)
+
+
+def help_key() -> str:
+    """A digest of what the top-level help depends on: the version and the CLI's sources."""
+    h = hashlib.sha256(__version__.encode())
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        st = path.stat()
+        h.update(f"{path.name}|{st.st_mtime_ns}|{st.st_size}".encode())
+    return h.hexdigest()[:20]
+
+
+def help_cache() -> Path:
+    """Where the help text is cached (beside the state, as the catalog summary is)."""
+    return state_dir() / "help-cache.json"
+
+
+def cached_help() -> str | None:
+    """The cached help text when it was laid out by these sources for this width, else None."""
+    try:
+        data = json.loads(help_cache().read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("key") != help_key() or data.get("width") != help_width():
+        return None
+    text = data.get("text")
+    return text if isinstance(text, str) else None
+
+
+def full_help() -> str:
+    """The top-level help as the full CLI lays it out now (imports typer); cached for the next `lab --help`."""
+    from breakfix.cli.main import _command
+
+    command = _command()
+    with command.make_context("lab", [], resilient_parsing=True) as ctx:
+        text = str(command.get_help(ctx))
+    try:
+        path = help_cache()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"key": help_key(), "width": help_width(), "text": text}))
+        tmp.replace(path)
+    except OSError:
+        pass  # best effort: the next call lays it out again
+    return text
+
+
+def fast_help(argv: list[str]) -> bool:
+    """Print `lab --help` (exactly that command) from the cache, or laid out and cached; False for anything else."""
+    if argv != ["--help"]:
+        return False
+    text = cached_help()
+    print(text if text is not None else full_help())
+    return True
+
+
+def _cluster_option(argv: list[str]) -> tuple[list[str], str | None] | None:
+    """ARGV without a -c/--cluster NAME (anywhere), and NAME; None when it is given oddly (the full CLI explains)."""
+    rest: list[str] = []
+    name: str | None = None
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in CLUSTER_OPTIONS:
+            if i + 1 >= len(argv) or argv[i + 1].startswith("-"):
+                return None
+            name, i = argv[i + 1], i + 2
+            continue
+        if arg.startswith("--cluster="):
+            name = arg.partition("=")[2] or None
+            if name is None:
+                return None
+        elif arg.startswith("-c") and len(arg) > 2:
+            name = arg[2:]
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, name
+
+
+def fast_status(argv: list[str]) -> int | None:
+    """`lab status` while no lab runs on the chosen cluster: its line and exit code, from the store alone.
+
+    None when the full CLI must answer: an option other than -c, a lab running (its lease is renewed on the
+    cluster), or an inventory file that is gone (the full CLI says what is wrong with it)."""
+    parsed = _cluster_option(argv)
+    if parsed is None or parsed[0] != ["status"]:
+        return None
+    from breakfix.cluster_choice import chosen_cluster
+    from breakfix.errors import BreakfixError
+    from breakfix.state import State
+
+    try:
+        store = State()
+        try:
+            name, inventory = chosen_cluster(store, parsed[1])
+            if not Path(inventory).is_file() or store.active_session(name) is not None:
+                return None
+            entries = len(store.journal(name))
+        finally:
+            store.close()
+    except BreakfixError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(idle_line(name, entries))
+    return 0
+
+
+def idle_line(cluster: str, journal_entries: int) -> str:
+    """What `lab status` says of a cluster no lab runs on."""
+    unfinished = f" ({journal_entries} unfinished changes: run `lab reset`)" if journal_entries else ""
+    return f"{cluster}: no lab running{unfinished}"
