@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from breakfix.journal_records import ObjectChange
 from breakfix.kube import Kube
 from breakfix.state import JournalEntry
 from breakfix.steps import Step, bind, render
@@ -90,10 +91,9 @@ def graded_targets(grade: list[Step], journal: list[JournalEntry], variables: Ma
         about_workloads = {k: v for k, v in kwargs.items() if k not in OTHER_KINDS}
         named.append((namespace if isinstance(namespace, str) else None, set(_strings(about_workloads))))
     created: dict[tuple[str, str, str], bool] = {}  # by the first change: the lab created it, or it was there
-    for entry in journal:
-        rec = entry.record
-        if entry.kind == "object" and rec.get("kind") in WORKLOADS and rec.get("namespace"):
-            created.setdefault((rec["kind"], rec["namespace"], rec["name"]), rec.get("previous") is None)
+    for rec in (entry.change for entry in journal):
+        if isinstance(rec, ObjectChange) and rec.kind in WORKLOADS and rec.namespace:
+            created.setdefault((rec.kind, rec.namespace, rec.name), rec.previous is None)
     found = [
         Target(kind, namespace, name, made)
         for (kind, namespace, name), made in created.items()
@@ -120,10 +120,10 @@ class RoutedService:
 def routed_services(journal: list[JournalEntry]) -> list[RoutedService]:
     """The Services the break changed that routed to pods by a selector before it (as setup left them)."""
     before: dict[tuple[str, str], Mapping[str, Any] | None] = {}
-    for entry in journal:
-        rec = entry.record
-        if entry.phase == BREAK and entry.kind == "object" and rec.get("kind") == "Service" and rec.get("namespace"):
-            before.setdefault((rec["namespace"], rec["name"]), rec.get("previous"))
+    for entry in (e for e in journal if e.phase == BREAK):
+        rec = entry.change
+        if isinstance(rec, ObjectChange) and rec.kind == "Service" and rec.namespace:
+            before.setdefault((rec.namespace, rec.name), rec.previous)
     found = []
     for (namespace, name), previous in before.items():
         spec = (previous or {}).get("spec") or {}

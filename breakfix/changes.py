@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from breakfix.errors import BreakfixError, StepError, api_not_ready
+from breakfix.journal_records import Change, CommandChange, FileChange, ObjectChange, UnitChange, to_record
 from breakfix.kube import Kube, Obj
 
 if TYPE_CHECKING:
@@ -103,7 +104,8 @@ class ChangeLog:
         self.ctx = ctx
         self.phase = phase
 
-    def _journal(self, kind: str, record: dict[str, Any]) -> int:
+    def _journal(self, change: Change) -> int:
+        kind, record = to_record(change)
         return self.ctx.store.journal_add(self.ctx.cluster.name, self.ctx.session_id, self.phase, kind, record)
 
     # files ------------------------------------------------------------------
@@ -142,17 +144,16 @@ class ChangeLog:
 
     def _journal_file(self, node: Node, path: str, old: bytes | None, stat: FileStat | None) -> None:
         self._journal(
-            "file",
-            {
-                "node": node.name,
-                "path": path,
-                "existed": old is not None,
-                "content": base64.b64encode(old).decode() if old is not None else None,
-                "sha256": sha256(old),
-                "mode": stat.mode if stat else None,
-                "uid": stat.uid if stat else None,
-                "gid": stat.gid if stat else None,
-            },
+            FileChange(
+                node=node.name,
+                path=path,
+                existed=old is not None,
+                content=base64.b64encode(old).decode() if old is not None else None,
+                sha256=sha256(old),
+                mode=stat.mode if stat else None,
+                uid=stat.uid if stat else None,
+                gid=stat.gid if stat else None,
+            )
         )
 
     def keep_file(self, node: Node, path: str) -> None:
@@ -181,14 +182,13 @@ class ChangeLog:
         ).ok
         enabled = node.run("systemctl is-enabled --quiet %s", unit).ok
         masked = node.run("systemctl is-enabled %s", unit).stdout.strip() == "masked"
-        record = {"node": node.name, "unit": unit, "active": active, "enabled": enabled, "masked": masked}
-        self._journal("unit", {**record, "action": action})  # a restart is undone by a restart: see undo.replay
+        self._journal(UnitChange(node.name, unit, active, enabled, masked, action))  # a restart: undone by one
         node.check("systemctl %s %s", action, unit)
 
     # commands -----------------------------------------------------------------
     def command(self, node: Node, command: str, undo: str, timeout: float = 120) -> str:
         """Run a shell command whose inverse is the shell command UNDO (each may take up to TIMEOUT seconds)."""
-        self._journal("command", {"node": node.name, "command": command, "undo": undo, "timeout": timeout})
+        self._journal(CommandChange(node.name, command, undo, timeout))
         return node.check(command, timeout=timeout)
 
     # Kubernetes objects ---------------------------------------------------------
@@ -209,16 +209,9 @@ class ChangeLog:
 
     def _remember(self, api_version: str, kind: str, name: str, namespace: str | None) -> Obj | None:
         live: Obj | None = self._api(lambda: self.ctx.kube.get(api_version, kind, name, namespace))
+        previous = clean_object(live) if live else None
         self._journal(
-            "object",
-            {
-                "apiVersion": api_version,
-                "kind": kind,
-                "name": name,
-                "namespace": namespace,
-                "previous": clean_object(live) if live else None,
-                "uid": (live or {}).get("metadata", {}).get("uid"),
-            },
+            ObjectChange(api_version, kind, name, namespace, previous, (live or {}).get("metadata", {}).get("uid"))
         )
         return live
 

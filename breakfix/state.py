@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from breakfix.errors import BreakfixError
+from breakfix.journal_records import Change, parse
 from breakfix.paths import state_dir
 
 SCHEMA = """
@@ -122,6 +123,11 @@ class JournalEntry:
     phase: str
     kind: str
     record: dict[str, Any]
+
+    @property
+    def change(self) -> Change:
+        """The record, typed (JournalRecordError when this breakfix cannot read it)."""
+        return parse(self.kind, self.record, f"journal entry {self.id} ({self.phase})")
 
 
 LOST = (
