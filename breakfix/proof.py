@@ -59,6 +59,7 @@ class Record:
     commit: str | None = None
     breakfix: str = ""
     phases: tuple[str, ...] = ()
+    seeds: tuple[int, ...] = ()  # a lab with variables: the seed of each variant proven
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -72,6 +73,7 @@ class Record:
             "commit": self.commit,
             "breakfix": self.breakfix,
             "phases": list(self.phases),
+            **({"seeds": list(self.seeds)} if self.seeds else {}),
         }
 
     @classmethod
@@ -88,6 +90,7 @@ class Record:
                 commit=None if data.get("commit") is None else str(data["commit"]),
                 breakfix=str(data.get("breakfix") or ""),
                 phases=tuple(str(p) for p in data.get("phases") or ()),
+                seeds=tuple(_seed(s) for s in data.get("seeds") or ()),
             )
         except KeyError as exc:
             raise RecordError(f"no {exc.args[0]!r}") from None
@@ -98,6 +101,13 @@ class Record:
     def day(self) -> str:
         """The date of the proof, e.g. 2026-12-02."""
         return self.verified_at[:10]
+
+
+def _seed(value: Any) -> int:
+    """A seed as a record holds it: a whole number (ValueError otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"seeds: {value!r} is not a whole number")
+    return value
 
 
 # content hash ----------------------------------------------------------------------
@@ -229,9 +239,15 @@ def git_commit(folder: Path) -> str | None:
 
 
 def record_verify(
-    bf: Breakfix, lab_id: str, phases: Sequence[VerifyPhase], duration: float, digest: str | None = None
+    bf: Breakfix,
+    lab_id: str,
+    phases: Sequence[VerifyPhase],
+    duration: float,
+    digest: str | None = None,
+    seeds: Sequence[int] = (),
 ) -> str:
-    """Record a green `lab verify` of LAB_ID (of content DIGEST, taken before it ran); returns one line saying so."""
+    """Record a green `lab verify` of LAB_ID (of content DIGEST, taken before it ran; SEEDS: the variants it
+    proved); returns one line saying so."""
     from breakfix import __version__
 
     if not phases or not all(p.ok for p in phases):
@@ -253,6 +269,7 @@ def record_verify(
         commit=git_commit(lab.folder),
         breakfix=__version__,
         phases=tuple(p.name for p in phases),
+        seeds=tuple(seeds),
     )
     path = write_record(lab.folder, record)
     if path is None:

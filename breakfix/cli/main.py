@@ -649,7 +649,8 @@ def verify(
                 {"seed": each, "ok": good, "phases": [p.as_dict() for p in done]} for each, good, done in runs
             ]
         if record:
-            results[lid]["record"] = record_verify(bf, lid, phases, time.monotonic() - began, digests[lid])
+            proven = [each for each, _good, _done in runs if each is not None]
+            results[lid]["record"] = record_verify(bf, lid, phases, time.monotonic() - began, digests[lid], proven)
             say(f"  {results[lid]['record']}")
     if json_out:
         emit_json(results)

@@ -127,6 +127,18 @@ def test_record_round_trip_and_unreadable_records(tmp_path: Path) -> None:
         proof.read_record(tmp_path)
 
 
+def test_a_record_lists_the_seeds_of_the_variants_it_proved(tmp_path: Path) -> None:
+    record = Record("demo", "sha256:ab", "2026-12-01T10:00:00Z", 1, "testbed", "v1.34.4", seeds=(7, 123456))
+    proof.write_record(tmp_path, record)
+    assert json.loads((tmp_path / "verified.json").read_text())["seeds"] == [7, 123456]
+    assert proof.read_record(tmp_path) == record
+    plain = Record("demo", "sha256:ab", "2026-12-01T10:00:00Z", 1, "testbed", "v1.34.4")
+    assert "seeds" not in plain.as_dict()  # a lab without variables: as records always were
+    (tmp_path / "verified.json").write_text(json.dumps({**plain.as_dict(), "seeds": ["7"]}))
+    with pytest.raises(proof.RecordError, match="seeds: '7' is not a whole number"):
+        proof.read_record(tmp_path)
+
+
 def test_no_record_where_the_lab_folder_is_not_writable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(proof.os, "access", lambda path, mode: False)
     record = Record("demo", "sha256:ab", "2026-12-01T10:00:00Z", 1, "testbed", "v1.34.4")
@@ -151,8 +163,13 @@ class FakeBreakfix:
     def context(self) -> Iterator[SimpleNamespace]:
         yield SimpleNamespace(kube=SimpleNamespace(version=lambda: {"gitVersion": "v1.34.4"}))
 
-    def verify(self, lab_id: str, *_a: object, on_phase: Any = None, bypass_window: float = 30) -> list[VerifyPhase]:
-        self.verified.append(lab_id)
+    def variant(self, lab_id: str, seed: int) -> Lab:
+        return self.lab(lab_id).variant(seed, ["w1"])
+
+    def verify(
+        self, lab_id: str, *_a: object, on_phase: Any = None, bypass_window: float = 30, seed: int | None = None
+    ) -> list[VerifyPhase]:
+        self.verified.append(lab_id if seed is None else f"{lab_id} --seed {seed}")
         if self.during is not None:
             self.during()
         return self.phases
@@ -191,6 +208,25 @@ def test_lab_verify_records_only_when_asked_and_green(
     monkeypatch.setattr(proof.os, "access", lambda path, mode: False)
     assert main(["verify", "demo", "--record"]) == 0
     assert "not recorded: " in capsys.readouterr().err
+
+
+def test_verify_of_several_variants_records_each_seed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import shutil
+
+    folder = tmp_path / "svc-variant"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "labs" / "svc-variant", folder)
+    lab = load_lab(folder / "lab.yaml")
+    fake = FakeBreakfix(lab, GREEN)
+    monkeypatch.setattr("breakfix.cli.main._bf", lambda: fake)
+    monkeypatch.setattr(proof, "git_commit", lambda _folder: None)
+    assert main(["verify", "svc-variant", "--variants", "3", "--record", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)["svc-variant"]
+    seeds = [v["seed"] for v in result["variants"]]
+    assert len(set(seeds)) == 3 and fake.verified == [f"svc-variant --seed {s}" for s in seeds]
+    record = proof.read_record(folder)
+    assert record is not None and list(record.seeds) == seeds
 
 
 def test_the_record_proves_the_content_as_it_was_when_verify_began(

@@ -94,10 +94,19 @@ def lab_cli(state: Path, *args: str, timeout: float = 3600) -> subprocess.Comple
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def run_lane(lane: int, cluster: KubeadmCluster | str, state: Path, labs: list[str], out: Path, record: bool) -> None:
+def run_lane(
+    lane: int,
+    cluster: KubeadmCluster | str,
+    state: Path,
+    labs: list[str],
+    out: Path,
+    record: bool,
+    variants: dict[str, int] | None = None,
+) -> None:
     """Adopt the lane's cluster, then verify its labs one by one, each followed by a health check.
 
     CLUSTER is why the lane has none when its bring-up failed: each of its labs then fails with that.
+    VARIANTS: how many variants to prove of each lab it names (a lab with variables).
     Once a lab leaves the cluster unhealthy, the lane's later labs are not run: their tests say which lab
     broke the lane rather than failing for a fault that is not theirs."""
     if isinstance(cluster, str):
@@ -117,6 +126,8 @@ def run_lane(lane: int, cluster: KubeadmCluster | str, state: Path, labs: list[s
             continue
         try:
             flags = ["--record"] if record else []
+            if (variants or {}).get(lab_id, 1) > 1:
+                flags += ["--variants", str((variants or {})[lab_id])]
             done = lab_cli(state, "verify", lab_id, "--json", "--settle", "300", "--cheat-window", "45", *flags)
             outcome = Outcome(done.returncode, done.stdout, done.stderr, healthy(cluster), lane)
         except Exception as exc:  # the test of this lab reports it
@@ -145,7 +156,7 @@ def run(plan: dict[str, Any]) -> None:
             cluster = session if i == 0 else extra_lane(i)
             if i:
                 extra.append(cluster)
-            args = (i, cluster, state / f"lane{i}", labs, out, bool(plan.get("record")))
+            args = (i, cluster, state / f"lane{i}", labs, out, bool(plan.get("record")), plan.get("variants"))
             thread = threading.Thread(target=run_lane, args=args, daemon=True)
             thread.start()  # lane 0 starts its labs while the next lane's cluster comes up
             threads.append(thread)

@@ -5,7 +5,8 @@ proven"): every lab whose record (labs/<id>/verified.json) is missing or older t
 the labs with the oldest proof that fit BREAKFIX_VERIFY_BUDGET (minutes per lane, 15 by default);
 the others are skipped with their reason. BREAKFIX_VERIFY_LABS=a,b verifies just those labs,
 BREAKFIX_VERIFY_ALL=1 every lab, and BREAKFIX_VERIFY_RECORD=1 has `lab verify --record` write the
-records of the labs that pass (commit them).
+records of the labs that pass (commit them). BREAKFIX_VERIFY_VARIANTS=N proves each lab with variables on N
+variants (`--variants N`, each from a new seed; the record lists them).
 
 Most of a verification is waiting (for a fault to show, a cheat window to pass, a fix to settle), so the
 labs are shared out between lanes that run side by side: the session's kubeadm cluster and up to
@@ -40,6 +41,8 @@ CAN_RUN = sorted(lab.id for lab in CATALOG.labs.values() if set(lab.spec.require
 # BREAKFIX_VERIFY_LABS=a,b narrows a run to some labs (while writing them)
 ONLY = {name for name in os.environ.get("BREAKFIX_VERIFY_LABS", "").split(",") if name}
 RECORD = os.environ.get("BREAKFIX_VERIFY_RECORD") == "1"
+# BREAKFIX_VERIFY_VARIANTS=3: each lab with variables is proven on that many variants (`lab verify --variants 3`)
+VARIANTS = max(1, int(os.environ.get("BREAKFIX_VERIFY_VARIANTS", "1")))
 # this machine's green runs, so that the rotation moves on between runs even where no record is committed
 MEMO = cache_dir() / "verify-rotation.json"
 CANDIDATES = proof.candidates([CATALOG.labs[lab_id] for lab_id in CAN_RUN], proof.read_rotation(MEMO))
@@ -100,6 +103,9 @@ def verifications(kubeadm_cluster: KubeadmCluster, tmp_path_factory: pytest.Temp
         "session_run": kubeadm_cluster.run.run_id,
         "lanes": lanes,
         "record": RECORD,
+        "variants": {
+            lab: VARIANTS for lane in lanes for lab in lane if CATALOG.get(lab).has_variables and VARIANTS > 1
+        },
         "out": str(out),
         "state": str(folder / "state"),
     }
@@ -166,6 +172,9 @@ def test_verify(capsys: pytest.CaptureFixture[str], request: pytest.FixtureReque
     failed = [p for p in result["phases"] if not p["ok"]]
     assert outcome.code == 0 and not failed, json.dumps(failed, indent=1)
     check_phase_order([p["phase"] for p in result["phases"]], CATALOG.get(lab_id))
+    if VARIANTS > 1 and CATALOG.get(lab_id).has_variables:
+        seeds = [v["seed"] for v in result["variants"] if v["ok"]]
+        assert len(set(seeds)) == VARIANTS, f"{len(set(seeds))} of {VARIANTS} variants proven: {result['variants']}"
     assert outcome.health is None, f"after {lab_id} the cluster is not as it was: {outcome.health}"
     try:
         proof.note_rotation(MEMO, lab_id, HASHES[lab_id])
