@@ -13,7 +13,7 @@ CONTROLLER = "endpointslice-controller.k8s.io"
 
 
 def cluster(selector: dict[str, str] | None, *slices: tuple[str, str]) -> FakeKube:
-    kube = FakeKube({"Service", "EndpointSlice"})
+    kube = FakeKube({"Service", "EndpointSlice", "Pod"})
     spec: dict[str, Any] = {"ports": [{"port": 80}]} | ({"selector": selector} if selector else {})
     kube.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop"}, "spec": spec})
     for name, manager in slices:
@@ -48,6 +48,23 @@ def test_endpoints_written_by_hand_fail_whatever_they_name(kube: FakeKube, said:
     assert not result.ok and said in result.message
 
 
+def pod(kube: FakeKube, name: str, owner: str | None) -> None:
+    meta: dict[str, Any] = {"name": name, "namespace": "shop", "labels": {"app": "web"}}
+    if owner:
+        meta["ownerReferences"] = [{"kind": owner, "name": "web", "controller": True}]
+    kube.create({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": {"nodeName": "cp1"}})
+
+
+def test_a_pod_made_by_hand_among_the_backends_fails() -> None:
+    kube = cluster({"app": "web"}, ("web-abc", CONTROLLER))
+    pod(kube, "web-7f9-x", "ReplicaSet")
+    pod(kube, "web-ds-1", "DaemonSet")  # a DaemonSet's backend on every node is a workload's
+    assert by_selector(kube, "web", "shop").ok
+    pod(kube, "web-pinned", None)  # pinned to the control plane with nodeName: no scheduler, no taint
+    result = by_selector(kube, "web", "shop")
+    assert not result.ok and "no workload keeps: web-pinned" in result.message
+
+
 def test_a_missing_service_fails() -> None:
-    result = by_selector(FakeKube({"Service", "EndpointSlice"}), "web", "shop")
+    result = by_selector(FakeKube({"Service", "EndpointSlice", "Pod"}), "web", "shop")
     assert not result.ok and "does not exist" in result.message
