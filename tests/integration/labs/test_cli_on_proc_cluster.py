@@ -155,6 +155,8 @@ def test_verify_svc_wrong_selector(capsys: pytest.CaptureFixture[str], cluster: 
             for d in ("web", "web-canary")
             for b in ("scale-to-zero", "no-probes")
         ),
+        ("bypass:hand-endpoints:Service/shop/web", True),  # routed by hand to the pods it selected before
+        ("bypass:hand-slice:Service/shop/web", True),
         ("alternative:both-labels", True),
         ("solve", True),
         *((f"bypass:renamed:Deployment/shop/{d}", True) for d in ("web", "web-canary")),  # on the fixed cluster

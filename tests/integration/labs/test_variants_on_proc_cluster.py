@@ -81,6 +81,7 @@ def test_a_seed_gives_its_own_lab_and_verify_proves_a_variant(
         for d in sorted([str(drawn["app"]), str(drawn["canary"])])
         for b in ("scale-to-zero", "no-probes")
     ]
+    bypasses += [f"{b}:Service/{drawn['namespace']}/{drawn['app']}" for b in ("hand-endpoints", "hand-slice")]
     renamed = [f"renamed:{where}/{d}" for d in sorted([str(drawn["app"]), str(drawn["canary"])])]
     assert [p["phase"] for p in result["phases"]] == [
         "break",
