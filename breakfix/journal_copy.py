@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from breakfix.clusters import JOURNAL_COPY, MARKER_NAMESPACE, lease_holder, read_lease, take_over_lease
 from breakfix.errors import BreakfixError
+from breakfix.journal_records import parse
 from breakfix.state import TASK, TOGETHER, Session, SessionStatus
 from breakfix.transport.base import FileStat
 
@@ -127,6 +128,11 @@ def load(ctx: Context) -> dict[str, Any] | None:
         ) from None
     if not isinstance(copy, dict) or copy.get("version") != VERSION or not isinstance(copy.get("entries"), list):
         raise BreakfixError(f"the journal copy on cluster {ctx.cluster.name} is not one this breakfix reads")
+    for number, entry in enumerate(copy["entries"], 1):  # all readable, before any is taken over
+        where = f"the journal copy on cluster {ctx.cluster.name}, change {number}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("record"), dict):
+            raise BreakfixError(f"{where}: not a journal entry")
+        parse(str(entry.get("kind")), entry["record"], where)
     return copy
 
 

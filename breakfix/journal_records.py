@@ -6,9 +6,10 @@ never half undone. Records written before layouts had a number are version 1."""
 
 from __future__ import annotations
 
+import types
 from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
 from breakfix.errors import BreakfixError
 from breakfix.transport.base import FileStat
@@ -121,14 +122,39 @@ def parse(kind: str, record: Mapping[str, Any], where: str = "a journal entry") 
     version = record.get("v", 1)
     if not isinstance(version, int) or version > VERSION:
         raise JournalRecordError(
-            f"{where}: a {kind} record of layout {version!r}, written by a newer breakfix "
+            f"{where}: its {kind} record is of layout {version!r}, written by a newer breakfix "
             f"(this one reads up to {VERSION}): undo it with that breakfix"
         )
     values: dict[str, Any] = {}
+    hints = get_type_hints(cls)
     for field in fields(cls):
         key = ALIASES.get(field.name, field.name)
         if key in record:
+            if not _fits(record[key], hints[field.name]):
+                raise JournalRecordError(f"{where}: its {kind} record's {key!r} is {record[key]!r}")
             values[field.name] = record[key]
         elif field.default is MISSING and field.default_factory is MISSING:
             raise JournalRecordError(f"{where}: its {kind} record lacks {key!r}")
-    return cls(**values)
+    change = cls(**values)
+    if isinstance(change, FileChange) and change.existed and not isinstance(change.content, str):
+        raise JournalRecordError(f"{where}: its file record keeps no content for a file that existed")
+    return change
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a stored VALUE has the type of a record field (str, bool, int, float, dict, None, or a union)."""
+    if hint is Any:
+        return True
+    if isinstance(hint, types.UnionType) or get_origin(hint) is Union:
+        return any(_fits(value, arg) for arg in get_args(hint))
+    if hint is type(None):
+        return value is None
+    if get_origin(hint) is dict:
+        return isinstance(value, dict)
+    if hint is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):  # a bool is an int to Python, never to a record
+        return False
+    if hint is float:
+        return isinstance(value, int | float)
+    return isinstance(value, hint)

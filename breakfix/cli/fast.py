@@ -7,13 +7,19 @@ same code the full CLI uses. Anything else (a running lab, an option, a stale ca
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from breakfix import __version__
 from breakfix.paths import state_dir
+
+if TYPE_CHECKING:
+    from breakfix.state import State
 
 #: click lays help out for the terminal's width, at most this many columns (its default max_content_width)
 HELP_MAX_WIDTH = 80
@@ -26,11 +32,17 @@ def help_width() -> int:
 
 
 def help_key() -> str:
-    """A digest of what the top-level help depends on: the version and the CLI's sources."""
+    """A digest of what the top-level help depends on: the version, the CLI's sources and the typer and click
+    that lay it out (found without importing them)."""
     h = hashlib.sha256(__version__.encode())
-    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+    sources = sorted(Path(__file__).resolve().parent.glob("*.py"))
+    for name in ("typer", "click"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            sources.append(Path(spec.origin))
+    for path in sources:
         st = path.stat()
-        h.update(f"{path.name}|{st.st_mtime_ns}|{st.st_size}".encode())
+        h.update(f"{path}|{st.st_mtime_ns}|{st.st_size}".encode())
     return h.hexdigest()[:20]
 
 
@@ -114,11 +126,12 @@ def fast_status(argv: list[str]) -> int | None:
     from breakfix.errors import BreakfixError
     from breakfix.state import State
 
+    given = parsed[1] or os.environ.get("BREAKFIX_CLUSTER") or None  # typer reads the variable as --cluster
     try:
         store = State()
         try:
-            name, inventory = chosen_cluster(store, parsed[1])
-            if not Path(inventory).is_file() or store.active_session(name) is not None:
+            name, inventory = chosen_cluster(store, given)
+            if not _unchanged_since_registered(store, name, Path(inventory)) or store.active_session(name):
                 return None
             entries = len(store.journal(name))
         finally:
@@ -126,8 +139,20 @@ def fast_status(argv: list[str]) -> int | None:
     except BreakfixError as exc:
         print(f"lab: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Exception:  # anything else: the full CLI reports it as it always does
+        return None
     print(idle_line(name, entries))
     return 0
+
+
+def _unchanged_since_registered(store: State, name: str, inventory: Path) -> bool:
+    """The cluster's inventory file is there and was not written since the cluster was registered (and so read
+    and checked): an edited or broken one goes to the full CLI, which says what is wrong with it."""
+    added = next((c["added"] for c in store.clusters() if c["name"] == name), None)
+    try:
+        return isinstance(added, float | int) and inventory.stat().st_mtime <= added and os.access(inventory, os.R_OK)
+    except OSError:
+        return False
 
 
 def idle_line(cluster: str, journal_entries: int) -> str:

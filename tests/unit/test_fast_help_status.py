@@ -89,6 +89,10 @@ def test_status_picks_the_cluster_as_the_full_cli_does(
         assert (got.out, got.err) == (out, err)
     monkeypatch.setenv("BREAKFIX_CLUSTER", "one")
     assert fast.fast_status(["status"]) == 0 and capsys.readouterr().out == "one: no lab running\n"
+    monkeypatch.setenv("BREAKFIX_CLUSTER", "nope")  # typer reads it as --cluster: the same words
+    code, out, err = full(capsys, "status")
+    assert fast.fast_status(["status"]) == code == 1
+    assert capsys.readouterr().err == err and "tried --cluster nope" in err
 
 
 def test_status_with_no_cluster_registered_gives_the_same_line_and_code(capsys: pytest.CaptureFixture[str]) -> None:
@@ -114,6 +118,41 @@ def test_a_running_lab_or_a_lost_inventory_is_left_to_the_full_cli(tmp_path: Pat
     (tmp_path / "lab.yaml").unlink()
     assert fast.fast_status(["status"]) is None
     assert main(["status"]) == 1  # the full CLI names the missing inventory
+
+
+def test_an_inventory_written_since_registration_is_left_to_the_full_cli(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    register(tmp_path, "lab")
+    inventory = tmp_path / "lab.yaml"
+    inventory.write_text("all: [not: an inventory\n")  # edited by hand after `lab cluster adopt`
+    assert fast.fast_status(["status"]) is None
+    assert main(["status"]) == 1 and "lab.yaml" in capsys.readouterr().err  # the full CLI names the file
+
+
+def test_an_error_breakfix_does_not_expect_is_left_to_the_full_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register(tmp_path, "lab")
+
+    def denied(*_a: object) -> None:
+        raise PermissionError("state.db: permission denied")
+
+    monkeypatch.setattr("breakfix.state.State.__init__", denied)
+    assert fast.fast_status(["status"]) is None
+
+
+def test_the_help_cache_follows_typer_and_click_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+    from types import SimpleNamespace
+
+    typer_file = tmp_path / "typer_init.py"
+    typer_file.write_text("# typer 1\n")
+    found = {"typer": SimpleNamespace(origin=str(typer_file)), "click": None}
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: found[name])
+    before = fast.help_key()
+    typer_file.write_text("# typer 2, another layout\n")
+    assert fast.help_key() != before
 
 
 def test_the_console_script_answers_help_and_idle_status_without_typer(tmp_path: Path) -> None:

@@ -91,6 +91,22 @@ def test_a_copy_that_is_not_one_is_one_clear_error(tmp_path: Path) -> None:
         journal_copy.load(ctx)
 
 
+def test_a_copy_with_a_record_this_breakfix_cannot_read_is_not_taken_over(tmp_path: Path) -> None:
+    """A newer breakfix's records: refused before any is adopted, so the lease stays with that machine."""
+    ctx, t, kube = marked_ctx({"/etc/app.conf": b"good"})
+    runner.start(ctx, lab_from(tmp_path))
+    copy = json.loads(gzip.decompress(t.files[COPY]))
+    copy["entries"][0]["record"]["v"] = 99
+    t.files[COPY] = gzip.compress(json.dumps(copy).encode())
+    lease = read_lease(kube)[1]
+    other = second(ctx, kube, t, State(tmp_path / "machine2" / "state.db"))
+    with pytest.raises(BreakfixError, match="change 1: its object record is of layout 99, written by a newer breakfix"):
+        runner.reset(other, take_over=True)
+    assert other.store.journal("test") == [] and other.store.active_session("test") is None
+    assert read_lease(kube)[1] == lease  # still the first machine's: it can reset as always
+    assert runner.reset(ctx) == 2 and t.files["/etc/app.conf"] == b"good"
+
+
 def test_an_exams_task_keeps_no_copy_on_the_cluster(tmp_path: Path) -> None:
     """The students of an exam administer their clusters: the journal (the answer) stays with the instructor."""
     ctx, t, kube = marked_ctx({"/etc/app.conf": b"good"})

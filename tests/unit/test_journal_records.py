@@ -68,6 +68,36 @@ def test_a_file_record_gives_its_stat_only_when_it_was_read() -> None:
         ("unit", {"v": VERSION + 1, "node": "w1"}, f"layout {VERSION + 1}, written by a newer breakfix"),
         ("unit", {"v": "2", "node": "w1"}, "layout '2', written by a newer breakfix"),
         ("command", {"node": "cp1", "command": "true"}, "its command record lacks 'undo'"),
+        ("command", {"node": "cp1", "command": "true", "undo": ["x"]}, "its command record's 'undo' is ['x']"),
+        ("unit", {"node": "w1", "unit": "kubelet", "active": 1, "enabled": True}, "'active' is 1"),
+        (
+            "file",
+            {
+                "node": "cp1",
+                "path": "/a",
+                "existed": True,
+                "content": None,
+                "sha256": None,
+                "mode": 420,
+                "uid": 0,
+                "gid": 0,
+            },
+            "keeps no content for a file that existed",
+        ),
+        (
+            "file",
+            {
+                "node": "cp1",
+                "path": "/a",
+                "existed": True,
+                "content": "",
+                "sha256": "x",
+                "mode": 420.0,
+                "uid": 0,
+                "gid": 0,
+            },
+            "'mode' is 420.0",
+        ),
     ],
 )
 def test_a_record_this_breakfix_cannot_read_is_refused_naming_the_entry(
