@@ -1,12 +1,9 @@
 """breakfix: break a Kubernetes cluster on purpose, fix it, get graded."""
 
-import logging
 import sys
 from pathlib import Path
 
 __version__ = "0.1.0"
-
-logging.getLogger("breakfix").addHandler(logging.NullHandler())
 
 # Installed from a wheel, the step libraries live inside the package (no generic top-level names in
 # site-packages); lab files and their code name them `breakers.*` and `graders.*`: found here, in this

@@ -16,7 +16,10 @@ from breakfix.errors import BreakfixError
 from breakfix.results import CheckResult
 from breakfix.steps import Step
 
+# a library's logger: what it logs is the application's to show; set here, where it logs, rather than when
+# breakfix is imported (every `lab`, even a cached `lab list`, would pay for importing logging)
 log = logging.getLogger("breakfix")
+log.addHandler(logging.NullHandler())
 T = TypeVar("T")
 R = TypeVar("R")
 

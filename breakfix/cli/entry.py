@@ -35,14 +35,15 @@ def fast_complete(env: dict[str, str] | os._Environ[str]) -> bool:
 def run() -> None:
     """Console-script entry point."""
     try:
-        from breakfix.cli.fast import fast_help, fast_status
         from breakfix.cli.listing import fast_list
 
         argv = sys.argv[1:]
-        if fast_complete(os.environ) or fast_list(argv) or fast_help(argv):
+        if fast_complete(os.environ) or fast_list(argv):
             code = 0
         else:
-            fast = fast_status(argv)
+            from breakfix.cli.fast import fast_help, fast_status
+
+            fast = 0 if fast_help(argv) else fast_status(argv)
             if fast is None:
                 from breakfix.cli.main import main
 

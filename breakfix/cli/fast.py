@@ -13,13 +13,9 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from breakfix import __version__
 from breakfix.paths import state_dir
-
-if TYPE_CHECKING:
-    from breakfix.state import State
 
 #: click lays help out for the terminal's width, at most this many columns (its default max_content_width)
 HELP_MAX_WIDTH = 80
@@ -131,7 +127,8 @@ def fast_status(argv: list[str]) -> int | None:
         store = State()
         try:
             name, inventory = chosen_cluster(store, given)
-            if not _unchanged_since_registered(store, name, Path(inventory)) or store.active_session(name):
+            added = next((c["added"] for c in store.clusters() if c["name"] == name), None)
+            if not _unchanged_since(added, Path(inventory)) or store.active_session(name):
                 return None
             entries = len(store.journal(name))
         finally:
@@ -145,10 +142,9 @@ def fast_status(argv: list[str]) -> int | None:
     return 0
 
 
-def _unchanged_since_registered(store: State, name: str, inventory: Path) -> bool:
-    """The cluster's inventory file is there and was not written since the cluster was registered (and so read
-    and checked): an edited or broken one goes to the full CLI, which says what is wrong with it."""
-    added = next((c["added"] for c in store.clusters() if c["name"] == name), None)
+def _unchanged_since(added: object, inventory: Path) -> bool:
+    """The cluster's inventory file is there and was not written since the cluster was registered at ADDED (and
+    so read and checked then): an edited or broken one goes to the full CLI, which says what is wrong with it."""
     try:
         return isinstance(added, float | int) and inventory.stat().st_mtime <= added and os.access(inventory, os.R_OK)
     except OSError:
