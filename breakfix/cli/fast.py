@@ -114,7 +114,8 @@ def fast_status(argv: list[str]) -> int | None:
     """`lab status` while no lab runs on the chosen cluster: its line and exit code, from the store alone.
 
     None when the full CLI must answer: an option other than -c, a lab running (its lease is renewed on the
-    cluster), or an inventory file that is gone (the full CLI says what is wrong with it)."""
+    cluster), an inventory file gone or written since the cluster was registered (the full CLI says what is
+    wrong with it), or an error breakfix does not expect."""
     parsed = _cluster_option(argv)
     if parsed is None or parsed[0] != ["status"]:
         return None
